@@ -1,0 +1,149 @@
+"""Sentence-aware chunks with character offsets into their document and content-hash ids."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from .cleaning import Block
+from .corpus import Document
+from .settings import ChunkSettings
+
+_UPPER_START = r"[\"'“‘(\[]?[A-ZÀ-ỸĐ0-9]"
+_BOUNDARY = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+(?=" + _UPPER_START + ")")
+_ABBREVIATIONS = {"tp", "mr", "mrs", "ms", "dr", "st", "jr", "sr", "no", "co", "inc", "ltd", "vs", "v.v", "u.s",
+                  "gs", "pgs", "ts", "ths", "th.s", "prof", "gen", "col", "lt", "sgt", "fig", "e.g", "i.e", "etc"}
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Chunk:
+    chunk_id: str
+    doc_id: str
+    start: int
+    end: int
+    text: str
+    kind: str  # "body" or "caption"
+    sentences: tuple[Span, ...]  # absolute offsets in the document
+
+
+def _is_abbreviation(text: str, dot: int) -> bool:
+    """True when the '.' at `dot` ends an abbreviation or an initial, not a sentence."""
+    if text[dot] != ".":
+        return False
+    word = re.search(r"([\w.]+)\.$", text[: dot + 1])
+    if not word:
+        return False
+    token = word.group(1).lower()
+    return token in _ABBREVIATIONS or (len(token) == 1 and token.isalpha())
+
+
+def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[Span]:
+    """Sentence spans (absolute offsets) within text[start:end], trimmed of surrounding spaces."""
+    end = len(text) if end is None else end
+    spans: list[Span] = []
+    cursor = start
+    for m in _BOUNDARY.finditer(text, start, end):
+        punct = m.start() - 1
+        while punct > cursor and text[punct] in "\"'”’)]":
+            punct -= 1
+        if _is_abbreviation(text, punct):
+            continue
+        spans.append(Span(cursor, m.start()))
+        cursor = m.end()
+    spans.append(Span(cursor, end))
+    out = []
+    for s in spans:
+        a, b = s.start, s.end
+        while a < b and text[a].isspace():
+            a += 1
+        while b > a and text[b - 1].isspace():
+            b -= 1
+        if b > a:
+            out.append(Span(a, b))
+    return out
+
+
+def _fit(text: str, span: Span, max_chars: int) -> list[Span]:
+    """Cut a sentence longer than max_chars at clause or word boundaries."""
+    pieces: list[Span] = []
+    a = span.start
+    while span.end - a > max_chars:
+        window = text[a : a + max_chars]
+        cut = max(window.rfind("; "), window.rfind(", "))
+        if cut < max_chars // 3:
+            cut = window.rfind(" ")
+        if cut <= 0:
+            cut = max_chars - 1
+        pieces.append(Span(a, a + cut + 1))
+        a += cut + 1
+        while a < span.end and text[a].isspace():
+            a += 1
+    if a < span.end:
+        pieces.append(Span(a, span.end))
+    return [p for p in pieces if p.end > p.start]
+
+
+def _groups(blocks: tuple[Block, ...], length: int) -> list[tuple[str, list[Block]]]:
+    """Consecutive blocks that may share a chunk: captions apart from the rest."""
+    if not blocks:
+        return [("body", [Block("body", 0, length)])]
+    groups: list[tuple[str, list[Block]]] = []
+    for b in blocks:
+        kind = "caption" if b.kind == "caption" else "body"
+        if groups and groups[-1][0] == kind:
+            groups[-1][1].append(b)
+        else:
+            groups.append((kind, [b]))
+    return groups
+
+
+def chunk_id(doc_id: str, text: str, ordinal: int = 0) -> str:
+    h = hashlib.sha256(f"{doc_id}\x00{ordinal}\x00{text}".encode("utf-8")).hexdigest()
+    return h[:20]
+
+
+def chunk_document(doc: Document, settings: ChunkSettings) -> list[Chunk]:
+    """Chunks of whole sentences up to settings.max_chars, with `overlap_sentences` carried over."""
+    text = doc.text
+    chunks: list[Chunk] = []
+    used_ids: set[str] = set()
+
+    def emit(kind: str, sents: list[Span]) -> None:
+        start, end = sents[0].start, sents[-1].end
+        body = text[start:end]
+        ordinal = 0
+        cid = chunk_id(doc.doc_id, body)
+        while cid in used_ids:
+            ordinal += 1
+            cid = chunk_id(doc.doc_id, body, ordinal)
+        used_ids.add(cid)
+        chunks.append(Chunk(cid, doc.doc_id, start, end, body, kind, tuple(sents)))
+
+    for kind, blocks in _groups(doc.blocks, len(text)):
+        sents: list[Span] = []
+        for b in blocks:
+            # A caption is one unit ("... lần thứ 28. Ảnh: Dương Giang-TTXVN"), not two sentences.
+            units = [Span(b.start, b.end)] if kind == "caption" else split_sentences(text, b.start, b.end)
+            for s in units:
+                sents.extend(_fit(text, s, settings.max_chars))
+        current: list[Span] = []
+        fresh = 0  # sentences in `current` not carried over from the previous chunk
+        for s in sents:
+            if current and s.end - current[0].start > settings.max_chars:
+                emit(kind, current)
+                keep = current[-settings.overlap_sentences :] if settings.overlap_sentences else []
+                while keep and s.end - keep[0].start > settings.max_chars:
+                    keep = keep[1:]
+                current, fresh = list(keep), 0
+            current.append(s)
+            fresh += 1
+        if current and fresh:
+            emit(kind, current)
+    return chunks

@@ -1,0 +1,25 @@
+"""Errors that tell the user what to do. The CLI and UI turn them into messages at the edge."""
+
+
+class RagError(Exception):
+    """Base class: the message is meant for the user and says how to fix the problem."""
+
+
+class CorpusError(RagError):
+    """The corpus folder is missing, empty or holds no usable document."""
+
+
+class IndexMismatchError(RagError):
+    """The index on disk was built with other settings or another embedding model."""
+
+
+class IndexMissingError(RagError):
+    """No index has been built yet at the given folder."""
+
+
+class QuestionError(RagError):
+    """The question is empty, too long or not text."""
+
+
+class ModelError(RagError):
+    """The embedding model folder is missing or fails its check."""

@@ -1,0 +1,179 @@
+"""Incremental index builds: only added or changed documents are chunked and embedded."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .chunking import Chunk, chunk_document
+from .corpus import Corpus, Document
+from .embedder import Embedder
+from .errors import IndexMismatchError
+from .lexical import LexicalIndex, tokenize
+from .settings import ChunkSettings
+from .store import FORMAT_VERSION, ChunkRecord, DocRecord, IndexData, IndexStore, check_compatible
+
+PASSAGE_PROMPT = "passage: "
+QUERY_PROMPT = "query: "
+
+
+@dataclass(frozen=True)
+class IndexReport:
+    documents: int
+    added: int
+    changed: int
+    removed: int
+    unchanged: int
+    chunks: int
+    chunks_embedded: int
+    sentences_embedded: int
+    seconds: float
+    version: str
+    skipped: tuple[str, ...] = ()
+
+    def to_json(self) -> dict:
+        return {"documents": self.documents, "added": self.added, "changed": self.changed, "removed": self.removed,
+                "unchanged": self.unchanged, "chunks": self.chunks, "chunks_embedded": self.chunks_embedded,
+                "seconds": round(self.seconds, 3), "sentences_embedded": self.sentences_embedded,
+                "version": self.version, "skipped": list(self.skipped)}
+
+
+def _key(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def chunk_embed_text(doc: Document | DocRecord, chunk: Chunk) -> str:
+    """What the embedder sees for a chunk: the article title as context, then the chunk."""
+    if doc.title and not chunk.text.startswith(doc.title):
+        return f"{doc.title}\n{chunk.text}"
+    return chunk.text
+
+
+def expected_manifest(embedder: Embedder, chunking: ChunkSettings) -> dict:
+    """The parts of a manifest that must match for an index to be reused."""
+    return {
+        "embedding": {"name": embedder.name, "checksum": embedder.checksum, "dimension": embedder.dimension,
+                      "prompts": {"query": QUERY_PROMPT, "passage": PASSAGE_PROMPT}, "normalized": True},
+        "chunking": {"max_chars": chunking.max_chars, "overlap_sentences": chunking.overlap_sentences,
+                     "splitter": "sentences-v1", "embed_text": "title+chunk"},
+    }
+
+
+class Indexer:
+    """Brings an IndexStore up to date with a corpus, embedding only what is new."""
+
+    def __init__(self, store: IndexStore, embedder: Embedder, chunking: ChunkSettings,
+                 progress: Callable[[str], None] | None = None) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.chunking = chunking
+        self.progress = progress
+
+    def _say(self, msg: str) -> None:
+        if self.progress:
+            self.progress(msg)
+
+    def update(self, corpus: Corpus, rebuild: bool = False, show_bar: bool = False) -> IndexReport:
+        t0 = time.perf_counter()
+        expected = expected_manifest(self.embedder, self.chunking)
+        old: IndexData | None = None
+        if self.store.exists():
+            manifest = self.store.read_manifest()
+            try:
+                check_compatible(manifest, expected, self.store.root)
+                old = self.store.load()
+            except IndexMismatchError:
+                if not rebuild:
+                    raise
+        old_docs = old.docs if old else {}
+        new_ids = {d.doc_id for d in corpus.documents}
+        added = [d for d in corpus.documents if d.doc_id not in old_docs]
+        changed = [d for d in corpus.documents
+                   if d.doc_id in old_docs and old_docs[d.doc_id].content_hash != d.content_hash]
+        removed = [i for i in old_docs if i not in new_ids]
+        unchanged = len(corpus.documents) - len(added) - len(changed)
+        skipped = tuple(str(s) for s in corpus.skipped)
+
+        if old is not None and not (added or changed or removed) and not rebuild:
+            return IndexReport(len(corpus.documents), 0, 0, 0, unchanged, len(old.chunks), 0, 0,
+                               time.perf_counter() - t0, old.version, skipped)
+
+        # Vectors we already have, by the hash of the text that was embedded.
+        chunk_cache: dict[str, np.ndarray] = {}
+        sent_cache: dict[str, np.ndarray] = {}
+        old_rows: dict[str, list] = {}
+        if old is not None:
+            for i, c in enumerate(old.chunks):
+                chunk_cache[c.embed_key] = old.chunk_vectors[i]
+                old_rows.setdefault(c.doc_id, []).append(i)
+            for j, k in enumerate(old.sentence_keys):
+                sent_cache[k] = old.sentence_vectors[j]
+
+        records: list[ChunkRecord] = []
+        to_embed: dict[str, str] = {}
+        sent_to_embed: dict[str, str] = {}
+        sentence_keys: list[str] = []
+        docs: dict[str, DocRecord] = {}
+        fresh = {d.doc_id for d in added + changed}
+        for doc in corpus.documents:
+            if doc.doc_id not in fresh and old is not None:
+                docs[doc.doc_id] = old_docs[doc.doc_id]
+                for i in old_rows.get(doc.doc_id, []):
+                    c = old.chunks[i]
+                    records.append(c)
+                    a, b = old.sentence_offsets[i], old.sentence_offsets[i + 1]
+                    sentence_keys.extend(old.sentence_keys[a:b])
+                continue
+            docs[doc.doc_id] = DocRecord.from_document(doc)
+            for chunk in chunk_document(doc, self.chunking):
+                text = chunk_embed_text(doc, chunk)
+                key = _key(text)
+                if key not in chunk_cache:
+                    to_embed[key] = text
+                records.append(ChunkRecord(chunk.chunk_id, chunk.doc_id, chunk.start, chunk.end, chunk.kind,
+                                           tuple((s.start, s.end) for s in chunk.sentences),
+                                           tuple(tokenize(text)), key))
+                for s in chunk.sentences:
+                    stext = doc.text[s.start : s.end]
+                    skey = _key(stext)
+                    if skey not in sent_cache:
+                        sent_to_embed[skey] = stext
+                    sentence_keys.append(skey)
+
+        self._say(f"embedding {len(to_embed)} chunk(s) and {len(sent_to_embed)} sentence(s)")
+        texts = list(to_embed.values()) + list(sent_to_embed.values())
+        keys = list(to_embed.keys()) + list(sent_to_embed.keys())
+        if texts:
+            # Longest first keeps padding low; the order is undone by the keys.
+            order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+            vecs = self.embedder.embed_passages([PASSAGE_PROMPT + texts[i] for i in order], progress=show_bar)
+            for row, i in enumerate(order):
+                (chunk_cache if i < len(to_embed) else sent_cache)[keys[i]] = vecs[row]
+        dim = self.embedder.dimension
+        chunk_vectors = (np.stack([chunk_cache[r.embed_key] for r in records]).astype(np.float32)
+                         if records else np.zeros((0, dim), np.float32))
+        sentence_vectors = (np.stack([sent_cache[k] for k in sentence_keys]).astype(np.float32)
+                            if sentence_keys else np.zeros((0, dim), np.float32))
+        lexical = LexicalIndex.build([r.tokens for r in records]) if records else LexicalIndex(None, 0)
+        manifest = {
+            "format": FORMAT_VERSION,
+            **expected,
+            "metric": "inner product of L2-normalised vectors (cosine)",
+            "faiss": "IndexFlatIP",
+            "lexical": {"method": "BM25 (bm25s, k1=1.2, b=0.75)", "tokenizer": "pyvi syllables+compounds"},
+            "documents": {d.doc_id: {"content_hash": d.content_hash, "path": d.path, "title": d.title,
+                                     "date": d.date, "source": d.source,
+                                     "chunks": sum(1 for r in records if r.doc_id == d.doc_id)}
+                          for d in docs.values()},
+            "counts": {"documents": len(docs), "chunks": len(records), "sentences": len(sentence_keys)},
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        data = IndexData(manifest, docs, records, chunk_vectors, sentence_vectors, sentence_keys, lexical)
+        folder = self.store.save(data)
+        return IndexReport(len(corpus.documents), len(added), len(changed), len(removed), unchanged, len(records),
+                           len(to_embed), len(sent_to_embed), time.perf_counter() - t0, folder.name, skipped)

@@ -1,0 +1,128 @@
+"""Hybrid retrieval: dense (chunk + best-sentence similarity) fused with BM25, weighted by question language.
+
+BM25 cannot match English words to Vietnamese text, so an English question leans on the dense ranking
+and keeps only a small lexical weight (names and numbers still match across languages).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from .embedder import Embedder
+from .indexer import QUERY_PROMPT
+from .lang import detect_language
+from .lexical import tokenize
+from .settings import RetrievalSettings
+from .store import IndexData
+
+
+@dataclass(frozen=True)
+class Passage:
+    rank: int
+    doc_id: str
+    chunk_id: str
+    title: str
+    text: str
+    start: int
+    end: int
+    score: float
+    kind: str = "body"
+    date: str | None = None
+    source: str | None = None
+
+    def to_json(self) -> dict:
+        return {"rank": self.rank, "doc_id": self.doc_id, "chunk_id": self.chunk_id, "title": self.title,
+                "text": self.text, "start": self.start, "end": self.end, "score": round(float(self.score), 6)}
+
+
+@dataclass(frozen=True)
+class RetrievalResult:
+    question: str
+    lang: str
+    passages: tuple[Passage, ...]
+    query_vector: np.ndarray | None = None
+
+    def to_json(self) -> dict:
+        return {"question": self.question, "lang": self.lang, "passages": [p.to_json() for p in self.passages]}
+
+
+_NAME = re.compile(r"\b(?:[A-ZÀ-ỸĐ][\w'’.-]*|\w*\d[\w,./-]*)", re.U)
+_EN_QUESTION_WORDS = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "in", "on", "at",
+                      "the", "a", "an", "is", "are", "was", "were", "did", "does", "do", "after", "before",
+                      "according", "during", "for", "from", "of", "by", "to", "if", "as", "besides", "other",
+                      "i", "along", "with", "apart", "aside", "between", "name", "about", "since", "until", "upon"}
+
+
+def cross_language_terms(question: str) -> str:
+    """The words of an English question that a Vietnamese text can contain too: names and numbers."""
+    return " ".join(w for w in _NAME.findall(question) if w.lower() not in _EN_QUESTION_WORDS)
+
+
+def _ranks(scores: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """1-based rank of each candidate by descending score (ties broken by position)."""
+    order = np.argsort(-scores[candidates], kind="stable")
+    ranks = np.empty(len(candidates), dtype=np.float64)
+    ranks[order] = np.arange(1, len(candidates) + 1)
+    return ranks
+
+
+class HybridRetriever:
+    def __init__(self, index: IndexData, embedder: Embedder, settings: RetrievalSettings | None = None) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.settings = settings or RetrievalSettings()
+
+    def dense_scores(self, qvec: np.ndarray) -> np.ndarray:
+        """Per chunk: (1 - w) * chunk cosine + w * best sentence cosine."""
+        data = self.index
+        chunk_sim = data.chunk_vectors @ qvec
+        w = self.settings.sentence_weight
+        if w == 0 or not len(data.sentence_vectors):
+            return chunk_sim
+        sent_sim = data.sentence_vectors @ qvec
+        best = np.maximum.reduceat(sent_sim, data.sentence_offsets[:-1]) if len(sent_sim) else chunk_sim
+        return (1 - w) * chunk_sim + w * best
+
+    def retrieve(self, question: str, k: int | None = None, lang: str | None = None,
+                 qvec: np.ndarray | None = None) -> RetrievalResult:
+        k = k or self.settings.k
+        lang = lang or detect_language(question)
+        data = self.index
+        n = len(data.chunks)
+        if n == 0:
+            return RetrievalResult(question, lang, ())
+        if qvec is None:
+            qvec = self.embedder.embed_queries([QUERY_PROMPT + question])[0]
+        dense = self.dense_scores(qvec)
+        lam = self.settings.lexical_weight_vi if lang == "vi" else self.settings.lexical_weight_en
+        if lam > 0 and data.lexical is not None:
+            terms = question if lang == "vi" else cross_language_terms(question)
+            lexical = data.lexical.scores(tokenize(terms)) if terms else np.zeros(n, dtype=np.float32)
+        else:
+            lexical = np.zeros(n, dtype=np.float32)
+        c = min(n, self.settings.candidates)
+        cand_dense = np.argpartition(-dense, c - 1)[:c] if c < n else np.arange(n)
+        if lexical.any():
+            cand_lex = np.argpartition(-lexical, c - 1)[:c] if c < n else np.arange(n)
+            cand = np.union1d(cand_dense, cand_lex)
+        else:
+            cand = cand_dense
+        rrf = self.settings.rrf_k
+        fused = (1 - lam) / (rrf + _ranks(dense, cand))
+        if lexical.any():
+            lex_ranks = _ranks(lexical, cand)
+            lex_ranks[lexical[cand] <= 0] = np.inf  # a chunk with no query word gets no lexical credit
+            fused = fused + lam / (rrf + lex_ranks)
+        order = np.argsort(-fused, kind="stable")[:k]
+        passages = []
+        for rank, j in enumerate(order, start=1):
+            row = int(cand[j])
+            rec = data.chunks[row]
+            doc = data.docs[rec.doc_id]
+            passages.append(Passage(rank, rec.doc_id, rec.chunk_id, doc.title or rec.doc_id,
+                                    doc.text[rec.start : rec.end], rec.start, rec.end, float(fused[j]),
+                                    rec.kind, doc.date, doc.source))
+        return RetrievalResult(question, lang, tuple(passages), qvec)

@@ -1,0 +1,87 @@
+"""The assistant: one object that the CLI, the UI and the eval use, with its collaborators passed in.
+
+It keeps the embedder (loaded on first use) and the loaded index, and reloads the index when a
+build elsewhere switched it, so a running UI sees a rebuilt index without a restart.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable
+
+from .corpus import load_corpus
+from .embedder import Embedder, SentenceTransformerEmbedder
+from .errors import IndexMissingError, QuestionError
+from .extractive import Answer, ExtractiveAnswerer
+from .indexer import IndexReport, Indexer, expected_manifest
+from .retriever import HybridRetriever, RetrievalResult
+from .settings import Settings
+from .store import IndexData, IndexStore
+
+
+def check_question(question: str, max_chars: int) -> str:
+    if not isinstance(question, str):
+        raise QuestionError("the question must be text")
+    q = " ".join(question.split())
+    if not q:
+        raise QuestionError("the question is empty: type a question, e.g. \"AZEC là gì?\"")
+    if len(q) > max_chars:
+        raise QuestionError(f"the question has {len(q):,} characters; keep it under {max_chars:,}")
+    controls = sum(1 for c in question if ord(c) < 32 and c not in "\n\r\t")
+    if controls or "\ufffd" in question:
+        raise QuestionError("the question contains binary or unreadable characters: type it as plain text")
+    return q
+
+
+class Assistant:
+    def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None,
+                 notify: Callable[[str], None] | None = None) -> None:
+        self.settings = settings or Settings()
+        self.embedder = embedder or SentenceTransformerEmbedder(self.settings.model_dir, threads=self.settings.threads)
+        self.store = IndexStore(self.settings.index_dir)
+        self.notify = notify or (lambda msg: None)
+        self._data: IndexData | None = None
+        self._lock = threading.Lock()
+
+    def build_index(self, rebuild: bool = False, show_bar: bool = False) -> IndexReport:
+        corpus = load_corpus(self.settings.corpus_dir, self.settings.max_file_bytes)
+        for s in corpus.skipped:
+            self.notify(str(s))
+        indexer = Indexer(self.store, self.embedder, self.settings.chunking, progress=self.notify)
+        report = indexer.update(corpus, rebuild=rebuild, show_bar=show_bar)
+        with self._lock:
+            self._data = None
+        return report
+
+    def index_data(self) -> IndexData:
+        """The active index, built on first use, reloaded when another process switched it."""
+        with self._lock:
+            current = self.store.current_version()
+            if self._data is not None and current is not None and current.name == self._data.version:
+                return self._data
+        if current is None:
+            self.notify(f"no index at {self.settings.index_dir} yet: building it from {self.settings.corpus_dir}")
+            self.build_index()
+        data = self.store.load(expected_manifest(self.embedder, self.settings.chunking))
+        with self._lock:
+            self._data = data
+        return data
+
+    def retrieve(self, question: str, k: int | None = None) -> RetrievalResult:
+        question = check_question(question, self.settings.max_question_chars)
+        retriever = HybridRetriever(self.index_data(), self.embedder, self.settings.retrieval)
+        return retriever.retrieve(question, k=k)
+
+    def ask(self, question: str, k: int | None = None) -> Answer:
+        t0 = time.perf_counter()
+        result = self.retrieve(question, k=k)
+        t1 = time.perf_counter()
+        answerer = ExtractiveAnswerer(self.index_data())
+        answer = answerer.answer(result, {"retrieve_ms": (t1 - t0) * 1000})
+        total = (time.perf_counter() - t0) * 1000
+        answer.timings.update(first_token_ms=total, total_ms=total)
+        return answer
+
+
+__all__ = ["Assistant", "check_question", "IndexMissingError"]

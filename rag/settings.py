@@ -1,0 +1,68 @@
+"""One frozen settings object, read from the environment (RAG_*) and overridable by the CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import RagError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env_path(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    return Path(value) if value else default
+
+
+@dataclass(frozen=True)
+class ChunkSettings:
+    """How documents are cut. Part of the index manifest: changing it needs a rebuild."""
+
+    max_chars: int = 700
+    overlap_sentences: int = 1
+
+    def __post_init__(self) -> None:
+        if self.max_chars < 100:
+            raise RagError(f"chunk size {self.max_chars} is too small: use at least 100 characters")
+        if not 0 <= self.overlap_sentences <= 3:
+            raise RagError("chunk overlap must be 0 to 3 sentences")
+
+
+@dataclass(frozen=True)
+class RetrievalSettings:
+    """How dense and lexical scores are fused (see rag/retriever.py)."""
+
+    k: int = 5
+    candidates: int = 50
+    rrf_k: int = 60
+    # Weight of the lexical (BM25) ranking in the fusion, per question language.
+    lexical_weight_vi: float = 0.5
+    lexical_weight_en: float = 0.1
+    # Chunk score = (1 - sentence_weight) * chunk similarity + sentence_weight * best sentence similarity.
+    sentence_weight: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.k <= 50:
+            raise RagError(f"k={self.k}: ask for 1 to 50 passages")
+        for name in ("lexical_weight_vi", "lexical_weight_en", "sentence_weight"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise RagError(f"{name} must be between 0 and 1")
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus_dir: Path = field(default_factory=lambda: _env_path("RAG_CORPUS", ROOT / "seeds"))
+    index_dir: Path = field(default_factory=lambda: _env_path("RAG_INDEX", ROOT / "index"))
+    model_dir: Path = field(default_factory=lambda: _env_path("RAG_MODEL_DIR", ROOT / "models" / "e5-small"))
+    chunking: ChunkSettings = field(default_factory=ChunkSettings)
+    retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
+    max_file_bytes: int = 5_000_000
+    max_question_chars: int = 2000
+    threads: int = field(default_factory=lambda: int(os.environ.get("RAG_THREADS", "0")) or (os.cpu_count() or 1))
+
+    def replace(self, **changes) -> "Settings":
+        """A copy with some fields changed (None values are ignored, so CLI defaults pass through)."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})

@@ -1,0 +1,240 @@
+"""The index on disk: a self-describing, versioned folder with FAISS vectors, BM25 and a manifest.
+
+Layout of `index/`:
+  CURRENT            name of the active version folder, replaced atomically (os.replace)
+  v-<stamp>/         manifest.json, docs.jsonl, chunks.jsonl, chunk_vectors.npy, sentence_vectors.npy,
+                     chunks.faiss, sentences.faiss, bm25/
+A build writes a new version under a temporary name, renames it, then switches CURRENT: a build
+killed at any point leaves the previous index loadable. Nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .chunking import Chunk, Span
+from .cleaning import Block
+from .corpus import Document
+from .errors import IndexMismatchError, IndexMissingError
+from .lexical import LexicalIndex
+
+FORMAT_VERSION = 1
+CURRENT = "CURRENT"
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    """A chunk as stored: offsets into its document, BM25 tokens and the key of its vector."""
+
+    chunk_id: str
+    doc_id: str
+    start: int
+    end: int
+    kind: str
+    sentences: tuple[tuple[int, int], ...]
+    tokens: tuple[str, ...]
+    embed_key: str
+
+    @classmethod
+    def from_json(cls, d: dict) -> "ChunkRecord":
+        return cls(d["chunk_id"], d["doc_id"], d["start"], d["end"], d["kind"],
+                   tuple(tuple(s) for s in d["sentences"]), tuple(d["tokens"]), d["embed_key"])
+
+    def to_chunk(self, text: str) -> Chunk:
+        return Chunk(self.chunk_id, self.doc_id, self.start, self.end, text[self.start : self.end], self.kind,
+                     tuple(Span(a, b) for a, b in self.sentences))
+
+
+@dataclass(frozen=True)
+class DocRecord:
+    doc_id: str
+    path: str
+    title: str | None
+    date: str | None
+    source: str | None
+    content_hash: str
+    text: str
+    blocks: tuple[tuple[str, int, int], ...]
+
+    @classmethod
+    def from_document(cls, doc: Document) -> "DocRecord":
+        return cls(doc.doc_id, doc.path, doc.title, doc.date, doc.source, doc.content_hash, doc.text,
+                   tuple((b.kind, b.start, b.end) for b in doc.blocks))
+
+    @classmethod
+    def from_json(cls, d: dict) -> "DocRecord":
+        return cls(d["doc_id"], d["path"], d["title"], d["date"], d["source"], d["content_hash"], d["text"],
+                   tuple(tuple(b) for b in d["blocks"]))
+
+    def to_document(self) -> Document:
+        return Document(self.doc_id, self.path, self.text, self.title, self.date, self.source,
+                        tuple(Block(k, a, b) for k, a, b in self.blocks), self.content_hash)
+
+
+@dataclass
+class IndexData:
+    """Everything one index version holds, in memory."""
+
+    manifest: dict
+    docs: dict[str, DocRecord]
+    chunks: list[ChunkRecord]
+    chunk_vectors: np.ndarray
+    sentence_vectors: np.ndarray  # one row per (chunk, sentence), in chunk order
+    sentence_keys: list[str] = field(default_factory=list)
+    lexical: LexicalIndex | None = None
+    version: str = ""
+
+    def __post_init__(self) -> None:
+        counts = [len(c.sentences) for c in self.chunks]
+        self.sentence_owner = np.repeat(np.arange(len(self.chunks), dtype=np.int64), counts)
+        self.sentence_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        self._faiss = None
+
+    @property
+    def dense(self):
+        """A FAISS inner-product index over the chunk vectors (built on first use)."""
+        if self._faiss is None:
+            import faiss
+
+            index = faiss.IndexFlatIP(self.chunk_vectors.shape[1] if self.chunk_vectors.size else
+                                      int(self.manifest["embedding"]["dimension"]))
+            if len(self.chunk_vectors):
+                index.add(self.chunk_vectors)
+            self._faiss = index
+        return self._faiss
+
+
+def _write_json(path: Path, obj) -> None:
+    path.write_text(json.dumps(obj, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+def _write_jsonl(path: Path, rows) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class IndexStore:
+    """Reads and writes index versions under one folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def current_version(self) -> Path | None:
+        pointer = self.root / CURRENT
+        if not pointer.is_file():
+            return None
+        name = pointer.read_text(encoding="utf-8").strip()
+        folder = self.root / name
+        return folder if name and (folder / "manifest.json").is_file() else None
+
+    def exists(self) -> bool:
+        return self.current_version() is not None
+
+    def read_manifest(self) -> dict:
+        folder = self.current_version()
+        if folder is None:
+            raise IndexMissingError(f"no index at {self.root}: run `rag index` to build it")
+        return json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+
+    def load(self, expected: dict | None = None) -> IndexData:
+        """Load the active version; refuse when `expected` (embedding, chunking) differs from the manifest."""
+        folder = self.current_version()
+        if folder is None:
+            raise IndexMissingError(f"no index at {self.root}: run `rag index` to build it")
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        if expected is not None:
+            check_compatible(manifest, expected, self.root)
+        docs = {d["doc_id"]: DocRecord.from_json(d) for d in _read_jsonl(folder / "docs.jsonl")}
+        chunks = [ChunkRecord.from_json(d) for d in _read_jsonl(folder / "chunks.jsonl")]
+        cv = np.load(folder / "chunk_vectors.npy", allow_pickle=False)
+        sv = np.load(folder / "sentence_vectors.npy", allow_pickle=False)
+        keys = json.loads((folder / "sentence_keys.json").read_text(encoding="utf-8"))
+        lexical = LexicalIndex.load(folder / "bm25", len(chunks)) if chunks else LexicalIndex(None, 0)
+        data = IndexData(manifest, docs, chunks, cv, sv, keys, lexical, folder.name)
+        if len(cv) != len(chunks) or len(sv) != int(data.sentence_offsets[-1]):
+            raise IndexMismatchError(f"the index at {folder} is inconsistent (vectors and chunks differ): "
+                                     "run `rag index --rebuild`")
+        import faiss
+
+        data._faiss = faiss.read_index(str(folder / "chunks.faiss"))
+        return data
+
+    def save(self, data: IndexData, keep_previous: int = 1) -> Path:
+        """Write a new version and switch CURRENT to it atomically; prune older versions."""
+        import faiss
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        tmp = self.root / f".tmp-v-{stamp}"
+        final = self.root / f"v-{stamp}"
+        tmp.mkdir()
+        _write_json(tmp / "manifest.json", data.manifest)
+        _write_jsonl(tmp / "docs.jsonl", (asdict(d) for d in data.docs.values()))
+        _write_jsonl(tmp / "chunks.jsonl", (asdict(c) for c in data.chunks))
+        np.save(tmp / "chunk_vectors.npy", data.chunk_vectors, allow_pickle=False)
+        np.save(tmp / "sentence_vectors.npy", data.sentence_vectors, allow_pickle=False)
+        _write_json(tmp / "sentence_keys.json", data.sentence_keys)
+        faiss.write_index(data.dense, str(tmp / "chunks.faiss"))
+        if data.chunks:
+            data.lexical.save(tmp / "bm25")
+        for p in tmp.rglob("*"):
+            if p.is_file():
+                with p.open("rb+") as f:
+                    os.fsync(f.fileno())
+        os.rename(tmp, final)
+        _fsync_dir(self.root)
+        previous = self.current_version()
+        pointer_tmp = self.root / f".{CURRENT}.{stamp}"
+        pointer_tmp.write_text(final.name + "\n", encoding="utf-8")
+        with pointer_tmp.open("rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(pointer_tmp, self.root / CURRENT)
+        _fsync_dir(self.root)
+        data.version = final.name
+        self._prune(keep={final.name} | ({previous.name} if previous and keep_previous else set()))
+        return final
+
+    def _prune(self, keep: set[str]) -> None:
+        for p in self.root.iterdir():
+            if p.is_dir() and (p.name.startswith("v-") or p.name.startswith(".tmp-v-")) and p.name not in keep:
+                shutil.rmtree(p, ignore_errors=True)
+            elif p.is_file() and p.name.startswith(f".{CURRENT}."):
+                p.unlink(missing_ok=True)
+
+
+def check_compatible(manifest: dict, expected: dict, where: Path) -> None:
+    """Raise IndexMismatchError when the manifest was built with another model, chunking or format."""
+    if manifest.get("format") != FORMAT_VERSION:
+        raise IndexMismatchError(f"the index at {where} has format {manifest.get('format')}, this program reads "
+                                 f"{FORMAT_VERSION}: run `rag index --rebuild` (the old index stays until the new one is ready)")
+    for key in ("embedding", "chunking"):
+        if manifest.get(key) != expected.get(key):
+            raise IndexMismatchError(
+                f"the index at {where} was built with {key} {json.dumps(manifest.get(key), ensure_ascii=False)}, "
+                f"but the settings now say {json.dumps(expected.get(key), ensure_ascii=False)}: "
+                "run `rag index --rebuild` to rebuild it (the old index stays until the new one is ready)")
