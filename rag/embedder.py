@@ -12,7 +12,10 @@ from .errors import ModelError
 
 
 class Embedder(Protocol):
+    """Turns text into L2-normalised float32 vectors; it adds its model's prompts itself."""
+
     name: str
+    prompts: dict
 
     @property
     def dimension(self) -> int: ...
@@ -30,6 +33,8 @@ class SentenceTransformerEmbedder:
 
     Vectors are L2-normalised float32, so inner product is cosine similarity.
     """
+
+    prompts = {"query": "query: ", "passage": "passage: "}
 
     def __init__(self, model_dir: Path, threads: int | None = None, batch_size: int = 16) -> None:
         self.model_dir = Path(model_dir)
@@ -49,7 +54,11 @@ class SentenceTransformerEmbedder:
                 except Exception as exc:  # noqa: BLE001 - reported with what to do
                     raise ModelError(f"the embedding model at {self.model_dir} is not usable: {exc}") from exc
                 import torch
+                import transformers
                 from sentence_transformers import SentenceTransformer
+
+                transformers.utils.logging.disable_progress_bar()
+                transformers.utils.logging.set_verbosity_error()
 
                 if self.threads:
                     torch.set_num_threads(self.threads)
@@ -89,7 +98,7 @@ class SentenceTransformerEmbedder:
         return np.ascontiguousarray(vecs, dtype=np.float32)
 
     def embed_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
-        return self._encode(texts, "passage: ", progress)
+        return self._encode(texts, self.prompts["passage"], progress)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(texts, "query: ", False)
+        return self._encode(texts, self.prompts["query"], False)

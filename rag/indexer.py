@@ -18,10 +18,6 @@ from .lexical import LexicalIndex, tokenize
 from .settings import ChunkSettings
 from .store import FORMAT_VERSION, ChunkRecord, DocRecord, IndexData, IndexStore, check_compatible
 
-PASSAGE_PROMPT = "passage: "
-QUERY_PROMPT = "query: "
-
-
 @dataclass(frozen=True)
 class IndexReport:
     documents: int
@@ -58,7 +54,7 @@ def expected_manifest(embedder: Embedder, chunking: ChunkSettings) -> dict:
     """The parts of a manifest that must match for an index to be reused."""
     return {
         "embedding": {"name": embedder.name, "checksum": embedder.checksum, "dimension": embedder.dimension,
-                      "prompts": {"query": QUERY_PROMPT, "passage": PASSAGE_PROMPT}, "normalized": True},
+                      "prompts": dict(embedder.prompts), "normalized": True},
         "chunking": {"max_chars": chunking.max_chars, "overlap_sentences": chunking.overlap_sentences,
                      "splitter": "sentences-v1", "embed_text": "title+chunk"},
     }
@@ -151,7 +147,7 @@ class Indexer:
         if texts:
             # Longest first keeps padding low; the order is undone by the keys.
             order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-            vecs = self.embedder.embed_passages([PASSAGE_PROMPT + texts[i] for i in order], progress=show_bar)
+            vecs = self.embedder.embed_passages([texts[i] for i in order], progress=show_bar)
             for row, i in enumerate(order):
                 (chunk_cache if i < len(to_embed) else sent_cache)[keys[i]] = vecs[row]
         dim = self.embedder.dimension

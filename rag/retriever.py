@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from .embedder import Embedder
-from .indexer import QUERY_PROMPT
 from .lang import detect_language
 from .lexical import tokenize
 from .settings import RetrievalSettings
@@ -95,7 +94,7 @@ class HybridRetriever:
         if n == 0:
             return RetrievalResult(question, lang, ())
         if qvec is None:
-            qvec = self.embedder.embed_queries([QUERY_PROMPT + question])[0]
+            qvec = self.embedder.embed_queries([question])[0]
         dense = self.dense_scores(qvec)
         lam = self.settings.lexical_weight_vi if lang == "vi" else self.settings.lexical_weight_en
         if lam > 0 and data.lexical is not None:

@@ -77,7 +77,7 @@ class Assistant:
         t0 = time.perf_counter()
         result = self.retrieve(question, k=k)
         t1 = time.perf_counter()
-        answerer = ExtractiveAnswerer(self.index_data())
+        answerer = ExtractiveAnswerer(self.index_data(), min_score=self.settings.answer_min_score)
         answer = answerer.answer(result, {"retrieve_ms": (t1 - t0) * 1000})
         total = (time.perf_counter() - t0) * 1000
         answer.timings.update(first_token_ms=total, total_ms=total)

