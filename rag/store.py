@@ -96,20 +96,27 @@ class IndexData:
         counts = [len(c.sentences) for c in self.chunks]
         self.sentence_owner = np.repeat(np.arange(len(self.chunks), dtype=np.int64), counts)
         self.sentence_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        self._faiss = None
+        self._faiss: dict[str, object] = {}
+
+    def _flat(self, name: str, vectors: np.ndarray):
+        if name not in self._faiss:
+            import faiss
+
+            index = faiss.IndexFlatIP(int(self.manifest["embedding"]["dimension"]))
+            if len(vectors):
+                index.add(vectors)
+            self._faiss[name] = index
+        return self._faiss[name]
 
     @property
     def dense(self):
-        """A FAISS inner-product index over the chunk vectors (built on first use)."""
-        if self._faiss is None:
-            import faiss
+        """A FAISS inner-product index over the chunk vectors (row i = chunk i)."""
+        return self._flat("chunks", self.chunk_vectors)
 
-            index = faiss.IndexFlatIP(self.chunk_vectors.shape[1] if self.chunk_vectors.size else
-                                      int(self.manifest["embedding"]["dimension"]))
-            if len(self.chunk_vectors):
-                index.add(self.chunk_vectors)
-            self._faiss = index
-        return self._faiss
+    @property
+    def sentence_index(self):
+        """A FAISS inner-product index over the sentence vectors (row j = sentence j, owner sentence_owner[j])."""
+        return self._flat("sentences", self.sentence_vectors)
 
 
 def _write_json(path: Path, obj) -> None:
@@ -181,7 +188,10 @@ class IndexStore:
                                      "run `rag index --rebuild`")
         import faiss
 
-        data._faiss = faiss.read_index(str(folder / "chunks.faiss"))
+        for name in ("chunks", "sentences"):
+            data._faiss[name] = faiss.read_index(str(folder / f"{name}.faiss"))
+        if data.dense.ntotal != len(chunks) or data.sentence_index.ntotal != len(sv):
+            raise IndexMismatchError(f"the FAISS files in {folder} do not match its chunks: run `rag index --rebuild`")
         return data
 
     def save(self, data: IndexData, keep_previous: int = 1) -> Path:
@@ -200,6 +210,7 @@ class IndexStore:
         np.save(tmp / "sentence_vectors.npy", data.sentence_vectors, allow_pickle=False)
         _write_json(tmp / "sentence_keys.json", data.sentence_keys)
         faiss.write_index(data.dense, str(tmp / "chunks.faiss"))
+        faiss.write_index(data.sentence_index, str(tmp / "sentences.faiss"))
         if data.chunks:
             data.lexical.save(tmp / "bm25")
         for p in tmp.rglob("*"):

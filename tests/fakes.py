@@ -30,6 +30,7 @@ class FakeEmbedder:
         self.delay = delay
         self.embedded: list[str] = []
         self.queries: list[str] = []
+        self.query_prompts: list[str | None] = []
 
     @property
     def dimension(self) -> int:
@@ -60,6 +61,7 @@ class FakeEmbedder:
             out.append(self._one(t))
         return np.stack(out) if out else np.zeros((0, self._dimension), np.float32)
 
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+    def embed_queries(self, texts: Sequence[str], prompt: str | None = None) -> np.ndarray:
         self.queries.extend(texts)
+        self.query_prompts.extend([prompt] * len(texts))
         return np.stack([self._one(t) for t in texts])
