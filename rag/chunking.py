@@ -11,7 +11,9 @@ from .corpus import Document
 from .settings import ChunkSettings
 
 _UPPER_START = r"[\"'“‘(\[]?[A-ZÀ-ỸĐ0-9]"
-_BOUNDARY = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+(?=" + _UPPER_START + ")")
+# A sentence ends at . ! ? … before a space and a capital, or glued to the next capital after a
+# lower-case word ("Nhật Bản.Cụ thể", "đào tạo…Phát biểu" occur in scraped news).
+_BOUNDARY = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+(?=" + _UPPER_START + r")|(?<=[a-zà-ỹđ]{2}[.!?…])(?=[A-ZÀ-ỸĐ][a-zà-ỹđ])")
 _ABBREVIATIONS = {"tp", "mr", "mrs", "ms", "dr", "st", "jr", "sr", "no", "co", "inc", "ltd", "vs", "v.v", "u.s",
                   "gs", "pgs", "ts", "ths", "th.s", "prof", "gen", "col", "lt", "sgt", "fig", "e.g", "i.e", "etc"}
 

@@ -56,7 +56,7 @@ def expected_manifest(embedder: Embedder, chunking: ChunkSettings) -> dict:
         "embedding": {"name": embedder.name, "checksum": embedder.checksum, "dimension": embedder.dimension,
                       "prompts": dict(embedder.prompts), "normalized": True},
         "chunking": {"max_chars": chunking.max_chars, "overlap_sentences": chunking.overlap_sentences,
-                     "splitter": "sentences-v1", "embed_text": "title+chunk"},
+                     "splitter": "sentences-v2", "embed_text": "title+chunk"},
     }
 
 

@@ -15,6 +15,7 @@ from .embedder import Embedder, SentenceTransformerEmbedder
 from .errors import IndexMissingError, QuestionError
 from .extractive import Answer, ExtractiveAnswerer
 from .indexer import IndexReport, Indexer, expected_manifest
+from .lexical import tokenize
 from .retriever import HybridRetriever, RetrievalResult
 from .settings import Settings
 from .store import IndexData, IndexStore
@@ -44,6 +45,7 @@ class Assistant:
         self.notify = notify or (lambda msg: None)
         self._data: IndexData | None = None
         self._lock = threading.Lock()
+        self._warm = False
 
     def build_index(self, rebuild: bool = False, show_bar: bool = False) -> IndexReport:
         corpus = load_corpus(self.settings.corpus_dir, self.settings.max_file_bytes)
@@ -71,8 +73,14 @@ class Assistant:
 
     def warm_up(self) -> None:
         """Load the index and the embedding model now, so that timings measure answering only."""
+        if self._warm:
+            return
         self.index_data()
-        self.embedder.embed_queries(["warm up"])
+        # The traced question encoder specialises itself on its first calls; pyvi loads its model on first use.
+        for _ in range(2):
+            self.embedder.embed_queries(["warm up the question encoder"])
+        tokenize("khởi động")
+        self._warm = True
 
     def retrieve(self, question: str, k: int | None = None) -> RetrievalResult:
         question = check_question(question, self.settings.max_question_chars)

@@ -26,7 +26,7 @@ from .corpus import Document
 from .errors import IndexMismatchError, IndexMissingError
 from .lexical import LexicalIndex
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: sentences.faiss beside chunks.faiss
 CURRENT = "CURRENT"
 
 
@@ -173,9 +173,17 @@ class IndexStore:
         folder = self.current_version()
         if folder is None:
             raise IndexMissingError(f"no index at {self.root}: run `rag index` to build it")
-        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-        if expected is not None:
-            check_compatible(manifest, expected, self.root)
+        try:
+            manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+            check_compatible(manifest, expected or {}, self.root, keys=("embedding", "chunking") if expected else ())
+            return self._load_files(folder, manifest)
+        except IndexMismatchError:
+            raise
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+            raise IndexMismatchError(f"the index at {folder} is damaged or incomplete ({exc}): "
+                                     "run `rag index --rebuild` to rebuild it") from exc
+
+    def _load_files(self, folder: Path, manifest: dict) -> IndexData:
         docs = {d["doc_id"]: DocRecord.from_json(d) for d in _read_jsonl(folder / "docs.jsonl")}
         chunks = [ChunkRecord.from_json(d) for d in _read_jsonl(folder / "chunks.jsonl")]
         cv = np.load(folder / "chunk_vectors.npy", allow_pickle=False)
@@ -238,12 +246,13 @@ class IndexStore:
                 p.unlink(missing_ok=True)
 
 
-def check_compatible(manifest: dict, expected: dict, where: Path) -> None:
-    """Raise IndexMismatchError when the manifest was built with another model, chunking or format."""
+def check_compatible(manifest: dict, expected: dict, where: Path,
+                     keys: tuple[str, ...] = ("embedding", "chunking")) -> None:
+    """Raise IndexMismatchError when the manifest was built with another format, model or chunking."""
     if manifest.get("format") != FORMAT_VERSION:
         raise IndexMismatchError(f"the index at {where} has format {manifest.get('format')}, this program reads "
                                  f"{FORMAT_VERSION}: run `rag index --rebuild` (the old index stays until the new one is ready)")
-    for key in ("embedding", "chunking"):
+    for key in keys:
         if manifest.get(key) != expected.get(key):
             raise IndexMismatchError(
                 f"the index at {where} was built with {key} {json.dumps(manifest.get(key), ensure_ascii=False)}, "

@@ -40,6 +40,13 @@ def test_sentence_split_vietnamese_and_english():
                    "“Được,” ông nói."]
 
 
+def test_sentences_glued_without_a_space_are_split():
+    text = "hợp tác ASEAN - Nhật Bản.Cụ thể, hai bên thống nhất. Giáo dục, đào tạo…Phát biểu tại đây. Node 3.5 ổn."
+    got = [text[s.start:s.end] for s in split_sentences(text)]
+    assert got == ["hợp tác ASEAN - Nhật Bản.", "Cụ thể, hai bên thống nhất.", "Giáo dục, đào tạo…",
+                   "Phát biểu tại đây.", "Node 3.5 ổn."]
+
+
 def test_overlong_sentence_is_cut_at_clauses():
     doc_text = ", ".join(["một mệnh đề dài"] * 60) + "."
     spans = split_sentences(doc_text)

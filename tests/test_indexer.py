@@ -166,3 +166,28 @@ def test_index_files_load_without_pickle(tmp_path):
         np.load(npy, allow_pickle=False)
     json.loads((folder / "manifest.json").read_text())
     assert not list(folder.rglob("*.pkl")) and not list(folder.rglob("*.pickle"))
+
+
+@pytest.mark.parametrize("damage", ["chunks.faiss", "sentence_vectors.npy", "bm25", "format"])
+def test_a_damaged_or_old_index_is_refused_with_how_to_rebuild(tmp_path, damage):
+    import shutil
+
+    corpus = make_corpus(tmp_path / "c")
+    index = tmp_path / "i"
+    build(corpus, index, FakeEmbedder())
+    store = IndexStore(index)
+    folder = store.current_version()
+    if damage == "format":
+        manifest = json.loads((folder / "manifest.json").read_text())
+        manifest["format"] = 1
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+    elif (folder / damage).is_dir():
+        shutil.rmtree(folder / damage)
+    else:
+        (folder / damage).unlink()
+    with pytest.raises(IndexMismatchError, match="rag index --rebuild"):
+        store.load()
+    with pytest.raises(IndexMismatchError, match="rag index --rebuild"):
+        build(corpus, index, FakeEmbedder())
+    report = build(corpus, index, FakeEmbedder(), rebuild=True)
+    assert report.chunks == len(store.load().chunks)

@@ -64,3 +64,13 @@ def test_cli_reads_questions_from_stdin_and_loads_the_model_once(tmp_path, assis
     assert [r["lang"] for r in rows] == ["vi", "en"]
     assert "AZEC" in rows[0]["passages"][0]["text"] and "AJCEP" in rows[1]["passages"][0]["text"]
     assert "building" not in proc.stderr  # the index built above was reused
+
+
+def test_one_question_fast_path_matches_the_batch_path(real_embedder):
+    questions = ["Kim ngạch thương mại hai chiều năm 2024?", "Who co-chaired the meeting?", "AZEC " * 400]
+    batch = real_embedder.embed_queries(questions)
+    for q, row in zip(questions, batch):
+        single = real_embedder.embed_queries([q])[0]
+        assert single.dtype == row.dtype == "float32"
+        assert abs(float(single @ single) - 1.0) < 1e-4
+        assert float(single @ row) > 0.999
