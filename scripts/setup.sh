@@ -18,7 +18,7 @@ pip() { "$VENV/bin/python" -m pip "$@"; }
 # torch first: a plain torch requirement would pull a multi-GB CUDA build.
 if ! "$VENV/bin/python" -c "import torch, sys; sys.exit(0 if torch.__version__.startswith('2.13.0') else 1)" 2>/dev/null; then
   say "installing torch 2.13.0 (CPU)"
-  pip install -q "torch==2.13.0"
+  pip install -q "torch==2.13.0" 2>&1 | grep -v -E "^WARNING: Location .* is ignored" || true
 fi
 
 stamp=$VENV/.rag-setup-stamp

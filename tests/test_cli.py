@@ -92,3 +92,18 @@ def test_empty_corpus_is_a_clear_error(run, settings):
 def test_bad_k(run):
     code, _, err = run("retrieve", "AZEC?", "--k", "0")
     assert code == 2 and "--k" in err
+
+
+def test_eval_runs_a_qa_file_and_writes_the_report(run, tmp_path):
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text(json.dumps({"id": "a", "question": "AZEC là gì?", "lang": "vi", "answers": ["AZEC"],
+                              "answerable": True, "gold_doc_ids": ["002_6ea3e025f96589fc"],
+                              "gold_passages": ["Cộng đồng châu Á phát thải ròng bằng 0 (AZEC)"]}, ensure_ascii=False) + "\n")
+    code, out, _ = run("eval", "--qa", str(qa), "--out", str(tmp_path / "r"), "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["metrics"]["all"]["questions"] == 1 and report["meta"]["backend"] == "extractive"
+    assert (tmp_path / "r" / "report.md").is_file()
+    qa.write_text("{not json\n")
+    code, _, err = run("eval", "--qa", str(qa), "--out", str(tmp_path / "r"))
+    assert code == 2 and ":1: not JSON" in err

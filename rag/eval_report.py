@@ -1,0 +1,88 @@
+"""The human side of an eval run: report.md with tables and chart.png (metrics by language, latency)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+SHOWN = [("hit@1", "retrieval hit@1"), ("hit@5", "retrieval hit@5"), ("mrr@10", "MRR@10"),
+         ("passage_hit@1", "passage hit@1"), ("passage_hit@5", "passage hit@5"), ("correct", "answer correct"),
+         ("f1", "token F1"), ("citation_precision", "citation precision"), ("citation_recall", "citation recall"),
+         ("refusal_precision", "refusal precision"), ("refusal_recall", "refusal recall"),
+         ("false_refusals", "false refusals"), ("false_answers", "false answers"),
+         ("language_detection", "language detected right"),
+         ("retrieve_ms_p50", "retrieval p50 ms"), ("retrieve_ms_p95", "retrieval p95 ms"),
+         ("first_token_ms_p50", "first token p50 ms"), ("total_ms_p50", "total p50 ms"),
+         ("total_ms_p95", "total p95 ms")]
+CHARTED = ["hit@1", "passage_hit@1", "correct", "citation_precision", "refusal_recall"]
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.1f}" if abs(value) >= 10 else f"{value:.3f}"
+
+
+def write_markdown(path: Path, report: dict, chart_name: str | None) -> None:
+    metrics, meta, comparison = report["metrics"], report["meta"], report.get("comparison", {})
+    groups = [g for g in ("all", "vi", "en") if g in metrics]
+    lines = [f"# Evaluation: {Path(meta['qa']).name}", "",
+             f"{meta['questions']} questions on `{meta['corpus']}`, backend `{meta['backend']}`, "
+             f"index {meta['index_version']}, {meta['date']}, {meta['seconds']} s.", ""]
+    counts = " · ".join(f"{g}: {metrics[g]['questions']} ({metrics[g]['answerable']} answerable, "
+                        f"{metrics[g]['unanswerable']} not)" for g in groups)
+    lines += [counts, "", "| metric | " + " | ".join(groups) + " |", "|---|" + "---|" * len(groups)]
+    for key, label in SHOWN:
+        cells = []
+        for g in groups:
+            cell = _fmt(metrics[g].get(key))
+            verdict = comparison.get(g, {}).get(key, {}).get("verdict")
+            if verdict in ("better", "worse"):
+                cell += " ▲" if verdict == "better" else " ▼"
+            cells.append(cell)
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines.append("")
+    if comparison:
+        prev = report.get("previous") or {}
+        lines += [f"## Against the previous run ({prev.get('date', '?')}, backend `{prev.get('backend', '?')}`)", "",
+                  "▲ better, ▼ worse. Changed metrics:", "", "| group | metric | previous | now | |", "|---|---|---|---|---|"]
+        changed = [(g, k, v) for g in groups for k, v in comparison.get(g, {}).items() if v["verdict"] != "same"]
+        for g, k, v in changed:
+            lines.append(f"| {g} | {k} | {_fmt(v['previous'])} | {_fmt(v['current'])} | {v['verdict']} |")
+        if not changed:
+            lines.append("| – | no metric changed | | | |")
+        lines.append("")
+    if chart_name:
+        lines += [f"![metrics by language and latency]({chart_name})", ""]
+    lines += ["Definitions: see the docstring of `rag/evaluation.py`.", ""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def write_chart(path: Path, metrics: dict, results) -> Path | None:
+    """Grouped bars of the main metrics by language, and the distribution of total latency."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    langs = [g for g in ("vi", "en") if g in metrics]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    width = 0.8 / max(len(langs), 1)
+    for i, g in enumerate(langs):
+        values = [metrics[g].get(k) or 0.0 for k in CHARTED]
+        left.bar([x + i * width for x in range(len(CHARTED))], values, width, label=g)
+    left.set_xticks([x + width * (len(langs) - 1) / 2 for x in range(len(CHARTED))])
+    left.set_xticklabels([k.replace("_", " ") for k in CHARTED], rotation=20, ha="right", fontsize=8)
+    left.set_ylim(0, 1.05)
+    left.set_title("metrics by question language")
+    left.legend()
+    for g in langs:
+        times = [r.timings["total_ms"] for r in results if r.row["lang"] == g and "total_ms" in r.timings]
+        if times:
+            right.hist(times, bins=30, alpha=0.6, label=g)
+    right.set_xlabel("total ms per question")
+    right.set_title("latency")
+    right.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path

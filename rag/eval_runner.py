@@ -1,0 +1,90 @@
+"""Run a QA set through the assistant and write report.json, results.jsonl, report.md and chart.png."""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable
+
+from .errors import RagError
+from .evaluation import QuestionResult, compare, load_qa, score_question, summarize
+from .eval_report import write_chart, write_markdown
+
+
+def run_questions(assistant, rows: list[dict], show_bar: bool = False,
+                  on_result: Callable[[QuestionResult], None] | None = None) -> list[QuestionResult]:
+    """Ask every question; an error on one question is recorded as a refusal with the error, not a crash."""
+    from tqdm import tqdm
+
+    assistant.warm_up()
+    data = assistant.index_data()
+    doc_texts = {d.doc_id: d.text for d in data.docs.values()}
+    results = []
+    for row in tqdm(rows, desc="questions", unit="q", disable=not show_bar):
+        try:
+            # Ten passages for the retrieval metrics; the answer reads what the product reads (settings.k).
+            retrieved = assistant.retrieve(row["question"], k=10)
+            answer = assistant.ask(row["question"])
+            res = QuestionResult(row, answer.lang, [p.to_json() for p in retrieved.passages], answer.text,
+                                 answer.refused, [c.to_json() for c in answer.citations],
+                                 {k: round(v, 2) for k, v in answer.timings.items()})
+        except RagError as exc:
+            res = QuestionResult(row, "", [], f"error: {exc}", True, [], {})
+        res.scores = score_question(res, doc_texts)
+        results.append(res)
+        if on_result:
+            on_result(res)
+    return results
+
+
+def write_report(out: Path, results: list[QuestionResult], meta: dict) -> dict:
+    """Write the four files into `out`, comparing with the report.json already there (kept as report.prev.json)
+    when it was a run of the same QA file on the same corpus."""
+    out.mkdir(parents=True, exist_ok=True)
+    summary = summarize(results)
+    previous_path = out / "report.json"
+    previous = None
+    if previous_path.is_file():
+        try:
+            previous = json.loads(previous_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            previous = None
+    same_set = previous is not None and all(previous.get("meta", {}).get(k) == meta.get(k)
+                                            for k in ("qa", "corpus", "questions"))
+    comparison = compare(summary, previous["metrics"]) if same_set and "metrics" in previous else {}
+    report = {"meta": meta, "metrics": summary, "comparison": comparison,
+              "previous": previous.get("meta") if previous else None}
+    if previous is not None:
+        (out / "report.prev.json").write_text(json.dumps(previous, ensure_ascii=False, indent=1), encoding="utf-8")
+    with (out / "results.jsonl").open("w", encoding="utf-8") as f:
+        for r in results:
+            f.write(json.dumps(r.to_json(), ensure_ascii=False) + "\n")
+    chart = write_chart(out / "chart.png", summary, results)
+    write_markdown(out / "report.md", report, chart.name if chart else None)
+    tmp = out / ".report.json.tmp"
+    tmp.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+    tmp.replace(previous_path)
+    return report
+
+
+def evaluate(assistant, qa_path: Path, out: Path, backend: str, limit: int | None = None,
+             show_bar: bool = False) -> dict:
+    rows = load_qa(qa_path)
+    if limit:
+        rows = rows[:limit]
+    t0 = time.perf_counter()
+    index_report = assistant.build_index()
+    results = run_questions(assistant, rows, show_bar=show_bar)
+    manifest = assistant.index_data().manifest
+    meta = {
+        "qa": str(Path(qa_path).resolve()), "corpus": str(Path(assistant.settings.corpus_dir).resolve()), "index_version": index_report.version,
+        "backend": backend, "questions": len(rows), "seconds": round(time.perf_counter() - t0, 1),
+        "embedding": manifest.get("embedding", {}).get("name"), "chunking": manifest.get("chunking"),
+        "retrieval": asdict(assistant.settings.retrieval), "answer_min_score": assistant.settings.answer_min_score,
+        "machine": {"python": platform.python_version(), "platform": platform.platform()},
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    return write_report(out, results, meta)

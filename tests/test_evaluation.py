@@ -1,0 +1,152 @@
+import json
+
+import pytest
+
+from rag.evaluation import (QASetError, QuestionResult, answer_correct, citation_supports, compare, load_qa,
+                            normalize, score_question, summarize, token_f1)
+
+DOC = "Năm 2024, kim ngạch thương mại hai chiều đạt 236,6 tỷ USD. Tổng vốn đầu tư đạt 17,5 tỷ USD."
+DOCS = {"d1": DOC, "d2": "Một bài khác về thể thao."}
+ROW = {"id": "q1", "question": "Kim ngạch?", "lang": "vi", "answers": ["236,6 tỷ USD", "236.6 billion USD"],
+       "answerable": True, "gold_doc_ids": ["d1"], "gold_passages": ["kim ngạch thương mại hai chiều đạt 236,6 tỷ USD"]}
+UNANSWERABLE = {"id": "q2", "question": "ODA?", "lang": "en", "answers": [], "answerable": False,
+                "gold_doc_ids": [], "gold_passages": []}
+
+
+def cite(doc_id, start, end, n=1):
+    return {"n": n, "doc_id": doc_id, "chunk_id": "c", "title": "t", "date": None,
+            "quote": DOCS[doc_id][start:end], "start": start, "end": end}
+
+
+def result(row, answer, refused=False, citations=(), passages=(), lang=None):
+    r = QuestionResult(row, lang or row["lang"], list(passages), answer, refused, list(citations),
+                       {"retrieve_ms": 5.0, "first_token_ms": 6.0, "total_ms": 7.0})
+    r.scores = score_question(r, DOCS)
+    return r
+
+
+def test_normalise_numbers_diacritics_case_and_spacing():
+    assert normalize("236,6 tỷ USD") == normalize("236.6  TỶ usd") == "236.6 ty usd"
+    assert normalize("300.000 tỷ đồng") == normalize("300,000 ty dong") == "300000 ty dong"
+    assert normalize("Đà Nẵng") == "da nang"
+
+
+def test_answer_correct_with_a_vietnamese_number_format():
+    assert answer_correct("Kim ngạch đạt 236,6 tỷ USD. [1]", ["236.6 billion USD", "236,6 tỷ USD"])
+    assert answer_correct("It reached 236.6 billion USD [1]", ["236,6 tỷ USD", "236.6 billion USD"])
+    assert not answer_correct("Kim ngạch đạt 2366 tỷ USD", ["236,6 tỷ USD"])
+    assert not answer_correct("tổng 17,5 tỷ", ["7,5 tỷ"])  # whole tokens only
+
+
+def test_token_f1():
+    assert token_f1("Takaichi Sanae", ["Takaichi Sanae"]) == 1.0
+    assert token_f1("Thủ tướng Takaichi Sanae", ["Takaichi Sanae"]) == pytest.approx(2 / 3)
+    assert token_f1("", ["x"]) == 0.0
+
+
+def test_a_right_and_a_wrong_citation():
+    right = cite("d1", 0, 58)
+    wrong_doc = cite("d2", 0, 10, n=2)
+    wrong_span = cite("d1", 59, 90, n=3)  # the same document, but the sentence about investment
+    assert citation_supports(right, ROW, DOCS)
+    assert not citation_supports(wrong_doc, ROW, DOCS)
+    assert not citation_supports(wrong_span, ROW, DOCS)
+    r = result(ROW, "đạt 236,6 tỷ USD [1] [2] [3]", citations=[right, wrong_doc, wrong_span])
+    s = summarize([r])["all"]
+    assert s["citation_precision"] == pytest.approx(1 / 3)
+    assert s["citation_recall"] == 1.0
+    assert s["correct"] == 1.0
+
+
+def test_refusals_and_false_answers():
+    results = [
+        result(ROW, "Tôi không tìm thấy thông tin này trong các bài viết.", refused=True),  # false refusal
+        result(UNANSWERABLE, "I could not find this in the articles.", refused=True),  # right refusal
+        result(dict(UNANSWERABLE, id="q3"), "Japan gave 5 billion [1]", citations=[cite("d2", 0, 10)]),  # false answer
+    ]
+    s = summarize(results)["all"]
+    assert s["refusal_precision"] == 0.5
+    assert s["refusal_recall"] == 0.5
+    assert s["false_refusals"] == 1.0
+    assert s["false_answers"] == 0.5
+    assert s["correct"] == 0.0  # a refused answerable question is not correct
+    assert s["citation_precision"] is None  # no citation on an answerable question
+
+
+def test_retrieval_metrics_and_languages():
+    passages = [{"doc_id": "d2", "text": "Một bài khác"}, {"doc_id": "d1", "text": DOC}]
+    r = result(ROW, "236,6 tỷ USD [1]", passages=passages, lang="en")
+    s = summarize([r])
+    assert s["all"]["hit@1"] == 0.0 and s["all"]["hit@5"] == 1.0 and s["all"]["mrr@10"] == 0.5
+    assert s["all"]["passage_hit@1"] == 0.0 and s["all"]["passage_hit@5"] == 1.0
+    assert s["all"]["language_detection"] == 0.0
+    assert set(s) == {"all", "vi"}
+    assert s["all"]["total_ms_p50"] == 7.0
+
+
+def test_comparison_says_better_or_worse_per_metric():
+    before = {"all": {"hit@1": 0.80, "false_refusals": 0.10, "total_ms_p50": 100.0, "questions": 10}}
+    now = {"all": {"hit@1": 0.90, "false_refusals": 0.20, "total_ms_p50": 102.0, "questions": 12}}
+    c = compare(now, before)["all"]
+    assert c["hit@1"]["verdict"] == "better"
+    assert c["false_refusals"]["verdict"] == "worse"
+    assert c["total_ms_p50"]["verdict"] == "same"  # within 5%: noise
+    assert "questions" not in c
+
+
+def test_schema_check_names_the_line(tmp_path):
+    good = dict(ROW)
+    path = tmp_path / "qa.jsonl"
+    path.write_text(json.dumps(good, ensure_ascii=False) + "\n" + json.dumps(UNANSWERABLE) + "\n")
+    assert [r["id"] for r in load_qa(path)] == ["q1", "q2"]
+    for bad, message in [
+        ({**good, "lang": "fr"}, "'lang'"),
+        ({k: v for k, v in good.items() if k != "answers"}, "missing key 'answers'"),
+        ({**good, "answers": "236,6"}, "'answers' must be list"),
+        ({**good, "extra": 1}, "unknown key"),
+        ({**UNANSWERABLE, "answers": ["x"]}, "unanswerable"),
+    ]:
+        path.write_text(json.dumps(good, ensure_ascii=False) + "\n" + json.dumps(bad, ensure_ascii=False) + "\n")
+        with pytest.raises(QASetError, match=f":2: .*{message}"):
+            load_qa(path)
+    path.write_text(json.dumps(good) + "\n" + json.dumps(good) + "\n")
+    with pytest.raises(QASetError, match="duplicate id"):
+        load_qa(path)
+    with pytest.raises(QASetError, match="does not exist"):
+        load_qa(tmp_path / "nope.jsonl")
+
+
+def test_a_run_writes_its_reports_and_compares_with_the_last_run_of_the_same_set(tmp_path, settings):
+    from rag.eval_runner import evaluate
+    from rag.service import Assistant
+
+    from .fakes import FakeEmbedder
+
+    qa = tmp_path / "qa.jsonl"
+    rows = [
+        {"id": "a", "question": "Kim ngạch thương mại hai chiều năm 2024 đạt bao nhiêu?", "lang": "vi",
+         "answers": ["236,6 tỷ USD"], "answerable": True, "gold_doc_ids": ["002_6ea3e025f96589fc"],
+         "gold_passages": ["kim ngạch thương mại hai chiều năm 2024 đạt 236,6 tỷ USD"]},
+        {"id": "b", "question": "What is the recipe for chocolate cake?", "lang": "en", "answers": [],
+         "answerable": False, "gold_doc_ids": [], "gold_passages": []},
+    ]
+    qa.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "run"
+    assistant = Assistant(settings, embedder=FakeEmbedder())
+    first = evaluate(assistant, qa, out, backend="extractive")
+    assert first["comparison"] == {} and first["metrics"]["all"]["questions"] == 2
+    for name in ("report.json", "results.jsonl", "report.md", "chart.png"):
+        assert (out / name).stat().st_size > 0
+    lines = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()]
+    assert [x["id"] for x in lines] == ["a", "b"]
+    assert {"passages", "answer", "citations", "scores"} <= set(lines[0])
+    assert lines[0]["passages"][0]["doc_id"] and lines[0]["passages"][0]["chunk_id"]
+
+    stricter = Assistant(settings.replace(answer_min_score=0.99), embedder=FakeEmbedder())  # refuses everything
+    second = evaluate(stricter, qa, out, backend="extractive")
+    assert second["comparison"]["all"]["refusal_recall"]["verdict"] == "better"
+    assert second["comparison"]["all"]["false_refusals"]["verdict"] == "worse"
+    assert (out / "report.prev.json").is_file()
+    assert "▼" in (out / "report.md").read_text() and "Against the previous run" in (out / "report.md").read_text()
+    third = evaluate(stricter, qa, out, backend="extractive", limit=1)  # another set of questions
+    assert third["comparison"] == {}
