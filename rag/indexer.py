@@ -16,7 +16,7 @@ from .embedder import Embedder
 from .errors import IndexMismatchError
 from .lexical import LexicalIndex, tokenize
 from .settings import ChunkSettings
-from .store import FORMAT_VERSION, ChunkRecord, DocRecord, IndexData, IndexStore, check_compatible
+from .store import FORMAT_VERSION, ChunkRecord, DocRecord, IndexData, IndexStore, check_compatible, faiss_kind
 
 @dataclass(frozen=True)
 class IndexReport:
@@ -160,7 +160,7 @@ class Indexer:
             "format": FORMAT_VERSION,
             **expected,
             "metric": "inner product of L2-normalised vectors (cosine)",
-            "faiss": "IndexFlatIP (chunks.faiss, sentences.faiss)",
+            "faiss": {"chunks.faiss": faiss_kind(len(records)), "sentences.faiss": faiss_kind(len(sentence_keys))},
             "embedding_precision": getattr(self.embedder, "precision", "fp32"),
             "lexical": {"method": "BM25 (bm25s, k1=1.2, b=0.75)", "tokenizer": "pyvi syllables+compounds"},
             "documents": {d.doc_id: {"content_hash": d.content_hash, "path": d.path, "title": d.title,

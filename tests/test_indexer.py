@@ -191,3 +191,17 @@ def test_a_damaged_or_old_index_is_refused_with_how_to_rebuild(tmp_path, damage)
         build(corpus, index, FakeEmbedder())
     report = build(corpus, index, FakeEmbedder(), rebuild=True)
     assert report.chunks == len(store.load().chunks)
+
+
+def test_large_collections_get_an_approximate_faiss_index(monkeypatch):
+    import rag.store as store
+
+    monkeypatch.setattr(store, "EXACT_SEARCH_LIMIT", 100)
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((300, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    small, large = store.build_faiss_index(vectors[:100], 16), store.build_faiss_index(vectors, 16)
+    assert type(small).__name__ == "IndexFlatIP" and type(large).__name__ == "IndexHNSWFlat"
+    assert store.faiss_kind(100) == "IndexFlatIP" and store.faiss_kind(101).startswith("IndexHNSWFlat")
+    _, rows = large.search(vectors[:20], 1)
+    assert (rows[:, 0] == np.arange(20)).mean() >= 0.95  # each vector finds itself
