@@ -71,6 +71,8 @@ def test_cross_language_terms_keep_names_and_numbers():
 @pytest.mark.parametrize("text,lang", [
     ("AZEC là gì?", "vi"), ("What is AZEC?", "en"), ("kim ngach thuong mai nam 2024 la bao nhieu", "vi"),
     ("Thủ tướng Nhật Bản là ai?", "vi"), ("Who is the Prime Minister of Japan?", "en"), ("", "en"),
+    ("How many priorities did Bùi Thanh Sơn and Phạm Minh Chính each propose?", "en"),
+    ('Ngoài "On the Babylonian Captivity of the Church", Luther còn viết những gì năm 1520?', "vi"),
 ])
 def test_detect_language(text, lang):
     assert detect_language(text) == lang
