@@ -54,12 +54,12 @@ def _questions(question: str):
         yield question
 
 
-def cmd_retrieve(args) -> int:
-    assistant = _assistant(args)
+def _for_each_question(args, run, show) -> int:
+    """`run` the question (or each line of standard input for '-', one JSON line each, errors included)."""
     status = 0
     for q in _questions(args.question):
         try:
-            result = assistant.retrieve(q, k=args.k)
+            result = run(q)
         except RagError as exc:
             if args.question != "-":
                 raise
@@ -69,35 +69,34 @@ def cmd_retrieve(args) -> int:
         if args.json or args.question == "-":
             _print_json(result.to_json())
         else:
-            print(f"[{result.lang}] {result.question}")
-            for p in result.passages:
-                print(f"\n{p.rank}. {p.title} ({p.doc_id}, {p.start}-{p.end}, score {p.score:.4f})")
-                print("   " + p.text.replace("\n\n", "\n   "))
+            show(result)
     return status
+
+
+def _show_passages(result) -> None:
+    print(f"[{result.lang}] {result.question}")
+    for p in result.passages:
+        print(f"\n{p.rank}. {p.title} ({p.doc_id}, {p.start}-{p.end}, score {p.score:.4f})")
+        print("   " + p.text.replace("\n\n", "\n   "))
+
+
+def _show_answer(answer) -> None:
+    print(answer.text)
+    for c in answer.citations:
+        when = f", {c.date}" if c.date else ""
+        print(f"  [{c.n}] {c.title}{when} ({c.doc_id}, characters {c.start}-{c.end})")
+    t = answer.timings
+    print(f"  ({answer.backend}; retrieval {t['retrieve_ms']:.0f} ms, total {t['total_ms']:.0f} ms)")
+
+
+def cmd_retrieve(args) -> int:
+    assistant = _assistant(args)
+    return _for_each_question(args, lambda q: assistant.retrieve(q, k=args.k), _show_passages)
 
 
 def cmd_ask(args) -> int:
     assistant = _assistant(args)
-    status = 0
-    for q in _questions(args.question):
-        try:
-            answer = assistant.ask(q, k=args.k)
-        except RagError as exc:
-            if args.question != "-":
-                raise
-            _print_json({"question": q, "error": str(exc)})
-            status = 1
-            continue
-        if args.json or args.question == "-":
-            _print_json(answer.to_json())
-            continue
-        print(answer.text)
-        for c in answer.citations:
-            when = f", {c.date}" if c.date else ""
-            print(f"  [{c.n}] {c.title}{when} ({c.doc_id}, characters {c.start}-{c.end})")
-        t = answer.timings
-        print(f"  ({answer.backend}; retrieval {t['retrieve_ms']:.0f} ms, total {t['total_ms']:.0f} ms)")
-    return status
+    return _for_each_question(args, lambda q: assistant.ask(q, k=args.k), _show_answer)
 
 
 def cmd_setup_model(args) -> int:
