@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -156,6 +157,7 @@ class Indexer:
         sentence_vectors = (np.stack([sent_cache[k] for k in sentence_keys]).astype(np.float32)
                             if sentence_keys else np.zeros((0, dim), np.float32))
         lexical = LexicalIndex.build([r.tokens for r in records]) if records else LexicalIndex(None, 0)
+        per_doc = Counter(r.doc_id for r in records)
         manifest = {
             "format": FORMAT_VERSION,
             **expected,
@@ -164,8 +166,7 @@ class Indexer:
             "embedding_precision": getattr(self.embedder, "precision", "fp32"),
             "lexical": {"method": "BM25 (bm25s, k1=1.2, b=0.75)", "tokenizer": "pyvi syllables+compounds"},
             "documents": {d.doc_id: {"content_hash": d.content_hash, "path": d.path, "title": d.title,
-                                     "date": d.date, "source": d.source,
-                                     "chunks": sum(1 for r in records if r.doc_id == d.doc_id)}
+                                     "date": d.date, "source": d.source, "chunks": per_doc[d.doc_id]}
                           for d in docs.values()},
             "counts": {"documents": len(docs), "chunks": len(records), "sentences": len(sentence_keys)},
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -12,7 +12,7 @@ from typing import Callable
 
 from .corpus import load_corpus
 from .embedder import Embedder, SentenceTransformerEmbedder
-from .errors import IndexMissingError, QuestionError
+from .errors import QuestionError
 from .extractive import Answer, ExtractiveAnswerer
 from .indexer import IndexReport, Indexer, expected_manifest
 from .lexical import tokenize
@@ -46,6 +46,7 @@ class Assistant:
         self._data: IndexData | None = None
         self._lock = threading.Lock()
         self._warm = False
+        self._answerer: ExtractiveAnswerer | None = None
 
     def build_index(self, rebuild: bool = False, show_bar: bool = False) -> IndexReport:
         corpus = load_corpus(self.settings.corpus_dir, self.settings.max_file_bytes)
@@ -87,16 +88,19 @@ class Assistant:
         retriever = HybridRetriever(self.index_data(), self.embedder, self.settings.retrieval)
         return retriever.retrieve(question, k=k)
 
+    def _extractive(self) -> ExtractiveAnswerer:
+        data = self.index_data()
+        if self._answerer is None or self._answerer.index is not data:
+            self._answerer = ExtractiveAnswerer(data, min_score=self.settings.answer_min_score)
+        return self._answerer
+
     def ask(self, question: str, k: int | None = None) -> Answer:
         self.warm_up()
         t0 = time.perf_counter()
         result = self.retrieve(question, k=k)
         t1 = time.perf_counter()
-        answerer = ExtractiveAnswerer(self.index_data(), min_score=self.settings.answer_min_score)
-        answer = answerer.answer(result, {"retrieve_ms": (t1 - t0) * 1000})
+        answer = self._extractive().answer(result, {"retrieve_ms": (t1 - t0) * 1000})
         total = (time.perf_counter() - t0) * 1000
         answer.timings.update(first_token_ms=total, total_ms=total)
         return answer
 
-
-__all__ = ["Assistant", "check_question", "IndexMissingError"]
