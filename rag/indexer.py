@@ -76,6 +76,10 @@ class Indexer:
             self.progress(msg)
 
     def update(self, corpus: Corpus, rebuild: bool = False, show_bar: bool = False) -> IndexReport:
+        with self.store.build_lock(on_wait=self._say):
+            return self._update(corpus, rebuild, show_bar)
+
+    def _update(self, corpus: Corpus, rebuild: bool, show_bar: bool) -> IndexReport:
         t0 = time.perf_counter()
         expected = expected_manifest(self.embedder, self.chunking)
         old: IndexData | None = None

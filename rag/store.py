@@ -15,6 +15,7 @@ import os
 import shutil
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -172,6 +173,24 @@ class IndexStore:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+
+    @contextmanager
+    def build_lock(self, on_wait=None):
+        """One build at a time per index folder (a second `rag index` waits): builds prune old versions."""
+        import fcntl
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".build.lock", "a+") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if on_wait:
+                    on_wait(f"another build of {self.root} is running: waiting for it to finish")
+                fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
 
     def current_version(self) -> Path | None:
         pointer = self.root / CURRENT

@@ -205,3 +205,22 @@ def test_large_collections_get_an_approximate_faiss_index(monkeypatch):
     assert store.faiss_kind(100) == "IndexFlatIP" and store.faiss_kind(101).startswith("IndexHNSWFlat")
     _, rows = large.search(vectors[:20], 1)
     assert (rows[:, 0] == np.arange(20)).mean() >= 0.95  # each vector finds itself
+
+
+def test_two_builds_at_once_take_turns(tmp_path):
+    import threading
+
+    corpus = make_corpus(tmp_path / "c")
+    index = tmp_path / "i"
+    slow, fast = FakeEmbedder(delay=0.01), FakeEmbedder()
+    said = []
+    first = threading.Thread(target=lambda: build(corpus, index, slow))
+    first.start()
+    while not slow.embedded:  # the first build holds the lock and is embedding
+        time.sleep(0.01)
+    report = Indexer(IndexStore(index), fast, ChunkSettings(max_chars=200), progress=said.append).update(
+        load_corpus(corpus))
+    first.join()
+    assert any("another build" in s for s in said)
+    assert fast.embedded == [] and report.chunks_embedded == 0  # it saw the finished first build
+    assert len(IndexStore(index).load().chunks) == report.chunks
