@@ -1,0 +1,137 @@
+"""Check and repair the [n] markers of a generated answer against the passages the model was given.
+
+The model's numbers are never trusted: a marker outside the given passages is dropped, a sentence whose
+marker points at a passage that does not contain its facts, or that has no marker, is re-cited to the
+passage sentence that shares most of its words and numbers (or left uncited when none does), and the
+citation list is built from the program's own passages, renumbered in order of first use.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .chunking import split_sentences
+from .evaluation import normalize
+from .extractive import Citation
+from .retriever import Passage
+
+MARKER = re.compile(r"\s*\[(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\]")
+
+
+@dataclass(frozen=True)
+class SourceSentence:
+    n: int  # the passage's number as given to the model
+    start: int  # offsets in the passage's document
+    end: int
+    text: str
+
+
+def source_sentences(passages: list[Passage]) -> list[SourceSentence]:
+    """The sentences of the passages given to the model, numbered 1..len(passages)."""
+    out = []
+    for n, p in enumerate(passages, start=1):
+        for s in split_sentences(p.text):
+            out.append(SourceSentence(n, p.start + s.start, p.start + s.end, p.text[s.start:s.end]))
+    return out
+
+
+def _tokens(text: str) -> set[str]:
+    return {t for t in normalize(text).split() if len(t) > 1 or t.isdigit()}
+
+
+def support(claim: str, source: str) -> float:
+    """Share of the claim's words found in the source, numbers counting double; a claim with a number the
+    source does not have is capped at 0.4 (236,6 is not 263,6)."""
+    claim_tokens = _tokens(claim)
+    if not claim_tokens:
+        return 0.0
+    source_tokens = _tokens(source)
+    weight = {t: 2.0 if any(c.isdigit() for c in t) else 1.0 for t in claim_tokens}
+    share = sum(w for t, w in weight.items() if t in source_tokens) / sum(weight.values())
+    if any(w == 2.0 and t not in source_tokens for t, w in weight.items()):
+        share = min(share, 0.4)
+    return share
+
+
+@dataclass(frozen=True)
+class CheckedAnswer:
+    text: str
+    citations: tuple[Citation, ...]
+    dropped: int  # markers removed: out of range or not supported
+    repaired: int  # sentences given a citation the model did not write
+    uncited: int  # factual sentences left without a citation
+
+
+def check_citations(answer: str, passages: list[Passage], min_support: float = 0.5,
+                    cross_language: bool = False) -> CheckedAnswer:
+    """Validate every marker of `answer` against `passages` (numbered from 1) and rebuild the citations.
+
+    With `cross_language` (an English answer over Vietnamese passages) words cannot be compared, so markers
+    in range are kept and only names and numbers are checked."""
+    sources = source_sentences(passages)
+    by_n: dict[int, list[SourceSentence]] = {}
+    for s in sources:
+        by_n.setdefault(s.n, []).append(s)
+    dropped = repaired = uncited = 0
+    numbering: dict[tuple[int, int], int] = {}  # (passage n, sentence start) -> new citation number
+    citations: list[Citation] = []
+    pieces: list[str] = []
+
+    def cite(src: SourceSentence) -> int:
+        key = (src.n, src.start)
+        if key not in numbering:
+            numbering[key] = len(numbering) + 1
+            p = passages[src.n - 1]
+            citations.append(Citation(numbering[key], p.doc_id, p.chunk_id, p.title, p.date, src.text, src.start,
+                                      src.end, p.source))
+        return numbering[key]
+
+    for span in split_sentences(answer):
+        sentence = answer[span.start:span.end]
+        given = [int(x) for m in MARKER.finditer(sentence) for x in re.split(r"\s*[,;]\s*", m.group(1))]
+        claim = MARKER.sub("", sentence).strip()
+        if not claim:
+            continue
+        # What can be compared with the passages: every word, or across languages only names and numbers.
+        probe = _checkable(claim) if cross_language else claim
+
+        def score(src: SourceSentence) -> float:
+            return support(probe, src.text)
+
+        def supported_by(n: int) -> bool:  # the whole passage: a claim may join two of its sentences
+            return not probe or support(probe, passages[n - 1].text) >= min_support
+
+        valid = [n for n in dict.fromkeys(given) if 1 <= n <= len(passages)]
+        dropped += len(set(given)) - len(valid)
+        chosen: list[SourceSentence] = []
+        for n in valid:
+            if by_n.get(n) and supported_by(n):
+                chosen.append(max(by_n[n], key=score))
+            else:
+                dropped += 1
+        if not chosen and probe and sources:
+            n = max(range(1, len(passages) + 1), key=lambda i: support(probe, passages[i - 1].text))
+            if by_n.get(n) and supported_by(n):
+                chosen.append(max(by_n[n], key=score))
+                repaired += 1
+        if not chosen and _is_factual(claim):
+            uncited += 1
+        numbers = sorted({cite(src) for src in chosen})
+        pieces.append(claim + "".join(f" [{n}]" for n in numbers))
+    return CheckedAnswer(" ".join(pieces), tuple(citations), dropped, repaired, uncited)
+
+
+_NAME_OR_NUMBER = re.compile(r"\b(?:[A-ZÀ-ỸĐ][\w'’.-]*|\w*\d[\w,./-]*)", re.U)
+
+
+def _checkable(claim: str) -> str:
+    """The names and numbers of a claim: what survives translation."""
+    words = _NAME_OR_NUMBER.findall(claim)
+    if words and claim.startswith(words[0]) and not words[0][0].isdigit():
+        words = words[1:]  # the first word of a sentence is capitalised anyway
+    return " ".join(words)
+
+
+def _is_factual(claim: str) -> bool:
+    return len(_tokens(claim)) >= 3
