@@ -5,7 +5,6 @@ Every failure message names the offending question id so the line is easy to fix
 
 from __future__ import annotations
 
-import json
 import unicodedata
 from collections import Counter
 from functools import lru_cache
@@ -14,40 +13,25 @@ from pathlib import Path
 import pytest
 
 from rag.corpus import load_corpus
+from rag.evaluation import load_qa
 
 ROOT = Path(__file__).resolve().parent.parent
 QA_PATH = ROOT / "eval" / "qa.jsonl"
 SEEDS = ROOT / "seeds"
 
-SCHEMA = {
-    "id": str,
-    "question": str,
-    "lang": str,
-    "answers": list,
-    "answerable": bool,
-    "gold_doc_ids": list,
-    "gold_passages": list,
-}
 LIST_KEYS = ("answers", "gold_doc_ids", "gold_passages")
 MIN_QUESTIONS = 80
 MIN_UNANSWERABLE = 12
 MIN_LANG_SHARE = 0.35
 
 
-def _raw_lines() -> list[tuple[int, str]]:
-    text = QA_PATH.read_text(encoding="utf-8")
-    return [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
-
-
 @lru_cache(maxsize=1)
 def _records() -> tuple[dict, ...]:
-    records = []
-    for n, line in _raw_lines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError as exc:  # reported by test_every_line_parses
-            records.append({"id": f"<line {n}: {exc}>"})
-    return tuple(records)
+    return tuple(load_qa(QA_PATH))  # the eval's own schema check: keys, types, lang, unique ids, by line
+
+
+def _answerable():
+    return [(_label(r), r) for r in _records() if r["answerable"]]
 
 
 def _label(record: dict) -> str:
@@ -67,50 +51,11 @@ def _clean_texts() -> dict[str, str]:
     return {d.doc_id: d.text for d in load_corpus(SEEDS).documents}
 
 
-def test_file_exists():
-    assert QA_PATH.is_file(), f"{QA_PATH} is missing"
-
-
-def test_every_line_parses():
-    bad = []
-    for n, line in _raw_lines():
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            bad.append(f"line {n}: {exc}")
-            continue
-        if not isinstance(obj, dict):
-            bad.append(f"line {n}: not a JSON object")
-    assert not bad, "unparseable lines: " + "; ".join(bad)
-
-
-def test_schema_keys_and_types():
-    problems = []
-    for rec in _records():
-        rid = _label(rec)
-        keys = set(rec)
-        if keys != set(SCHEMA):
-            missing = sorted(set(SCHEMA) - keys)
-            extra = sorted(keys - set(SCHEMA))
-            problems.append(f"{rid}: keys differ (missing {missing}, extra {extra})")
-            continue
-        for key, typ in SCHEMA.items():
-            if not isinstance(rec[key], typ):
-                problems.append(f"{rid}: {key} should be {typ.__name__}, got {type(rec[key]).__name__}")
-        for key in LIST_KEYS:
-            if isinstance(rec[key], list) and not all(isinstance(x, str) and x.strip() for x in rec[key]):
-                problems.append(f"{rid}: {key} must hold non-empty strings")
-        if isinstance(rec["question"], str) and not rec["question"].strip():
-            problems.append(f"{rid}: empty question")
-        if isinstance(rec["id"], str) and not rec["id"].strip():
-            problems.append(f"{rid}: empty id")
+def test_the_file_follows_the_schema_with_no_empty_strings():
+    problems = [f"{_label(r)}: {key} must hold non-empty strings"
+                for r in _records() for key in LIST_KEYS if not all(x.strip() for x in r[key])]
+    problems += [f"{_label(r)}: empty question" for r in _records() if not r["question"].strip()]
     assert not problems, "\n".join(problems)
-
-
-def test_ids_unique():
-    counts = Counter(_label(r) for r in _records())
-    dupes = sorted(i for i, c in counts.items() if c > 1)
-    assert not dupes, f"duplicate ids: {dupes}"
 
 
 def test_lang_values_and_split():
@@ -139,10 +84,7 @@ def test_unanswerable_questions():
 def test_answerable_have_answers_and_gold():
     seeds = _raw_seed_texts()
     problems = []
-    for rec in _records():
-        if rec.get("answerable") is not True:
-            continue
-        rid = _label(rec)
+    for rid, rec in _answerable():
         if not rec.get("answers"):
             problems.append(f"{rid}: no answers")
         docs = rec.get("gold_doc_ids") or []
@@ -162,10 +104,7 @@ def test_gold_passages_are_exact_substrings():
     raw = _raw_seed_texts()
     clean = _clean_texts()
     problems = []
-    for rec in _records():
-        if rec.get("answerable") is not True:
-            continue
-        rid = _label(rec)
+    for rid, rec in _answerable():
         docs = [d for d in rec.get("gold_doc_ids") or [] if d in raw]
         for passage in rec.get("gold_passages") or []:
             if not isinstance(passage, str):
@@ -186,10 +125,7 @@ def test_every_gold_doc_is_supported_by_a_passage():
     """A gold doc listed without any passage from it is probably a mistake."""
     clean = _clean_texts()
     problems = []
-    for rec in _records():
-        if rec.get("answerable") is not True:
-            continue
-        rid = _label(rec)
+    for rid, rec in _answerable():
         passages = [p for p in rec.get("gold_passages") or [] if isinstance(p, str)]
         for doc in rec.get("gold_doc_ids") or []:
             if doc in clean and not any(p in clean[doc] for p in passages):
