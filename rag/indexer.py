@@ -115,7 +115,9 @@ class Indexer:
             for j, k in enumerate(old.sentence_keys):
                 sent_cache[k] = old.sentence_vectors[j]
 
+        old_tokens = self.store.read_tokens(old.version) if old is not None else []
         records: list[ChunkRecord] = []
+        tokens: list[list[str]] = []
         to_embed: dict[str, str] = {}
         sent_to_embed: dict[str, str] = {}
         sentence_keys: list[str] = []
@@ -127,6 +129,7 @@ class Indexer:
                 for i in old_rows.get(doc.doc_id, []):
                     c = old.chunks[i]
                     records.append(c)
+                    tokens.append(old_tokens[i])
                     a, b = old.sentence_offsets[i], old.sentence_offsets[i + 1]
                     sentence_keys.extend(old.sentence_keys[a:b])
                 continue
@@ -137,8 +140,8 @@ class Indexer:
                 if key not in chunk_cache:
                     to_embed[key] = text
                 records.append(ChunkRecord(chunk.chunk_id, chunk.doc_id, chunk.start, chunk.end, chunk.kind,
-                                           tuple((s.start, s.end) for s in chunk.sentences),
-                                           tuple(tokenize(text)), key))
+                                           tuple((s.start, s.end) for s in chunk.sentences), key))
+                tokens.append(tokenize(text))
                 for s in chunk.sentences:
                     stext = doc.text[s.start : s.end]
                     skey = _key(stext)
@@ -160,7 +163,7 @@ class Indexer:
                          if records else np.zeros((0, dim), np.float32))
         sentence_vectors = (np.stack([sent_cache[k] for k in sentence_keys]).astype(np.float32)
                             if sentence_keys else np.zeros((0, dim), np.float32))
-        lexical = LexicalIndex.build([r.tokens for r in records]) if records else LexicalIndex(None, 0)
+        lexical = LexicalIndex.build(tokens) if records else LexicalIndex(None, 0)
         per_doc = Counter(r.doc_id for r in records)
         manifest = {
             "format": FORMAT_VERSION,
@@ -175,7 +178,8 @@ class Indexer:
             "counts": {"documents": len(docs), "chunks": len(records), "sentences": len(sentence_keys)},
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
-        data = IndexData(manifest, docs, records, chunk_vectors, sentence_vectors, sentence_keys, lexical)
+        data = IndexData(manifest, docs, records, chunk_vectors, sentence_vectors, sentence_keys, lexical,
+                         tokens=tokens)
         folder = self.store.save(data)
         return IndexReport(len(corpus.documents), len(added), len(changed), len(removed), unchanged, len(records),
                            len(to_embed), len(sent_to_embed), time.perf_counter() - t0, folder.name, skipped)
