@@ -83,14 +83,17 @@ class Indexer:
         t0 = time.perf_counter()
         expected = expected_manifest(self.embedder, self.chunking)
         old: IndexData | None = None
+        old_tokens: list[list[str]] = []
         if self.store.exists():
             manifest = self.store.read_manifest()
             try:
                 check_compatible(manifest, expected, self.store.root)
                 old = self.store.load()
+                old_tokens = self.store.read_tokens(old.version)
             except IndexMismatchError:
                 if not rebuild:
                     raise
+                old = None  # a damaged or other index: --rebuild starts afresh
         old_docs = old.docs if old else {}
         new_ids = {d.doc_id for d in corpus.documents}
         added = [d for d in corpus.documents if d.doc_id not in old_docs]
@@ -115,7 +118,6 @@ class Indexer:
             for j, k in enumerate(old.sentence_keys):
                 sent_cache[k] = old.sentence_vectors[j]
 
-        old_tokens = self.store.read_tokens(old.version) if old is not None else []
         records: list[ChunkRecord] = []
         tokens: list[list[str]] = []
         to_embed: dict[str, str] = {}
