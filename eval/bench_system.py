@@ -559,6 +559,11 @@ def describe(index) -> str:
     return name
 
 
+# The HNSW setting compared with the index rag/store.py builds (it was the first choice, see 3c).
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 80
+
+
 def faiss_study(name: str, vectors, queries, n_single: int, keep: dict | None = None) -> list[dict]:
     """Exact IndexFlatIP against HNSW (several efSearch) and IVFFlat (several nprobe): recall, search, build."""
     import faiss
@@ -589,14 +594,14 @@ def faiss_study(name: str, vectors, queries, n_single: int, keep: dict | None = 
 
     measure("IndexFlatIP (exact)", flat, flat_build)
     t = time.perf_counter()
-    hnsw = faiss.IndexHNSWFlat(dim, store.HNSW_M, faiss.METRIC_INNER_PRODUCT)
-    hnsw.hnsw.efConstruction = store.HNSW_EF_CONSTRUCTION
+    hnsw = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    hnsw.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
     hnsw.add(vectors)
     hnsw_build = time.perf_counter() - t
-    log(f"{name}: HNSW M={store.HNSW_M} efC={store.HNSW_EF_CONSTRUCTION} built in {hnsw_build:.1f} s")
+    log(f"{name}: HNSW M={HNSW_M} efC={HNSW_EF_CONSTRUCTION} built in {hnsw_build:.1f} s")
     for ef in (64, 128, 256, 512):
         hnsw.hnsw.efSearch = ef
-        measure(f"HNSW M={store.HNSW_M} efC={store.HNSW_EF_CONSTRUCTION} efSearch={ef}", hnsw, hnsw_build, ef)
+        measure(f"HNSW M={HNSW_M} efC={HNSW_EF_CONSTRUCTION} efSearch={ef}", hnsw, hnsw_build, ef)
     if keep is not None:
         keep["hnsw"] = (hnsw, hnsw_build)
     del hnsw
