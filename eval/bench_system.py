@@ -45,6 +45,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
+from bench_retrieval import code_state  # noqa: E402  (the tree's commit and its uncommitted rag/ files)
+
 XQUAD = ROOT.parent / "shared" / "data" / "xquad-vi-dev"
 SEEDS = ROOT / "seeds"
 SEED_QA = HERE / "qa.jsonl"
@@ -569,7 +571,6 @@ def faiss_study(name: str, vectors, queries, n_single: int, keep: dict | None = 
     import faiss
     import numpy as np
 
-    from rag import store
 
     n, dim = vectors.shape
     rows = []
@@ -622,7 +623,6 @@ def faiss_study(name: str, vectors, queries, n_single: int, keep: dict | None = 
 
 
 def bench_synth(tmp: Path, ours_embedder, peer, syn_assistant, sizes: dict, out: dict):
-    import faiss
     import numpy as np
     import torch
     from langchain_community.vectorstores import FAISS
@@ -875,8 +875,8 @@ def render(out: dict) -> str:
 
     fs = out["faiss_store"]
     L += ["## 3c. FAISS index type on the synthetic vectors", "",
-          f"Recall of the top 10 / top 50 against exact search (IndexFlatIP), over real question vectors; search "
-          f"time of one question (k=50, as the retriever asks), 2 threads. rag/store.py now: "
+          "Recall of the top 10 / top 50 against exact search (IndexFlatIP), over real question vectors; search "
+          "time of one question (k=50, as the retriever asks), 2 threads. rag/store.py now: "
           + ", ".join(f"{k}={v}" for k, v in fs.items()) + ".", "",
           "| index | n | configuration | build s | search p50 ms | search p95 ms | recall@10 | recall@50 |",
           "|---|---|---|---|---|---|---|---|"]
@@ -906,18 +906,6 @@ def render(out: dict) -> str:
           f"{'--quick' if out['quick'] else 'full'}; sizes {json.dumps(out['sizes'])}. Whole run "
           f"{out['total_s'] / 60:.1f} min ({', '.join(f'{k} {v:.0f} s' for k, v in out['phase_s'].items())})."]
     return "\n".join(L) + "\n"
-
-
-def code_state() -> str:
-    def git(*a):
-        try:
-            return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.rstrip()
-        except (OSError, subprocess.SubprocessError):
-            return ""
-
-    head = git("rev-parse", "--short", "HEAD").strip() or "unknown"
-    dirty = [line[3:] for line in git("status", "--porcelain", "--", "rag").splitlines()]
-    return head + (f" with uncommitted changes to {', '.join(dirty)}" if dirty else "")
 
 
 def main(argv=None) -> int:
