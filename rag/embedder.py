@@ -51,34 +51,31 @@ def resolve_precision(precision: str) -> str:
     return precision
 
 
-class _MeanPooled:
-    """Factory for the one-question fast path: the transformer, mean pooling and L2 norm, traced and frozen."""
+def _trace_query_encoder(transformer, tokenizer):
+    """The one-question fast path: the transformer, mean pooling and L2 norm, traced and frozen."""
+    import warnings
 
-    @staticmethod
-    def trace(transformer, tokenizer):
-        import torch
+    import torch
 
-        class Encoder(torch.nn.Module):
-            def __init__(self, model):
-                super().__init__()
-                self.model = model
+    class Encoder(torch.nn.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
 
-            def forward(self, input_ids, attention_mask):
-                hidden = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state.float()
-                mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-                return torch.nn.functional.normalize(pooled, dim=-1)
+        def forward(self, input_ids, attention_mask):
+            hidden = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state.float()
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+            return torch.nn.functional.normalize(pooled, dim=-1)
 
-        import warnings
-
-        example = tokenizer(["query: a question to trace the encoder with"], return_tensors="pt")
-        # The tracer warns about shape checks in transformers' mask code; with one unpadded question they
-        # always take the same branch.
-        with torch.inference_mode(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            traced = torch.jit.trace(Encoder(transformer).eval(), (example["input_ids"], example["attention_mask"]),
-                                     check_trace=False, strict=False)
-            return torch.jit.freeze(traced)
+    example = tokenizer(["query: a question to trace the encoder with"], return_tensors="pt")
+    # The tracer warns about shape checks in transformers' mask code; with one unpadded question they
+    # always take the same branch.
+    with torch.inference_mode(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(Encoder(transformer).eval(), (example["input_ids"], example["attention_mask"]),
+                                 check_trace=False, strict=False)
+        return torch.jit.freeze(traced)
 
 
 class SentenceTransformerEmbedder:
@@ -124,7 +121,7 @@ class SentenceTransformerEmbedder:
                 model.eval()
                 if self.precision == "bf16":
                     model.to(torch.bfloat16)
-                self._query_encoder = _MeanPooled.trace(model[0].auto_model, model.tokenizer)
+                self._query_encoder = _trace_query_encoder(model[0].auto_model, model.tokenizer)
                 self._model = model
         return self._model
 
