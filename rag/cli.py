@@ -128,12 +128,14 @@ def cmd_eval(args) -> int:
     settings = _settings(args)
     corpus = (args.corpus or settings.corpus_dir).resolve()
     out = args.out or ROOT / "eval" / "runs" / f"{corpus.name}-{args.qa.stem}"
-    if args.index is None and corpus != Settings().corpus_dir.resolve():
-        # Another corpus gets its own index beside the report: the default index is the user's.
+    private_index = args.index is None and corpus != Settings().corpus_dir.resolve()
+    if private_index:
+        # Another corpus gets its own index beside the report (the default index is the user's); being the
+        # eval's own, it is rebuilt without asking when the settings or the index format changed.
         settings = settings.replace(index_dir=out / "index")
     assistant = args.make_assistant(settings, lambda msg: print(msg, file=sys.stderr))
     report = evaluate(assistant, args.qa, out, backend=args.backend, limit=args.limit,
-                      show_bar=sys.stderr.isatty() and not args.json)
+                      show_bar=sys.stderr.isatty() and not args.json, rebuild=private_index)
     if args.json:
         _print_json(report)
         return 0

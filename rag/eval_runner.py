@@ -71,19 +71,20 @@ def write_report(out: Path, results: list[QuestionResult], meta: dict) -> dict:
 
 
 def evaluate(assistant, qa_path: Path, out: Path, backend: str, limit: int | None = None,
-             show_bar: bool = False) -> dict:
+             show_bar: bool = False, rebuild: bool = False) -> dict:
     rows = load_qa(qa_path)
     if limit:
         rows = rows[:limit]
     t0 = time.perf_counter()
-    index_report = assistant.build_index()
+    index_report = assistant.build_index(rebuild=rebuild)
     results = run_questions(assistant, rows, show_bar=show_bar)
     manifest = assistant.index_data().manifest
     meta = {
         "qa": str(Path(qa_path).resolve()), "corpus": str(Path(assistant.settings.corpus_dir).resolve()), "index_version": index_report.version,
         "backend": backend, "questions": len(rows), "seconds": round(time.perf_counter() - t0, 1),
         "embedding": manifest.get("embedding", {}).get("name"), "chunking": manifest.get("chunking"),
-        "retrieval": asdict(assistant.settings.retrieval), "answer_min_score": assistant.settings.answer_min_score,
+        "retrieval": asdict(assistant.settings.retrieval),
+        "answer_min_score": {"vi": assistant.settings.answer_min_score_vi, "en": assistant.settings.answer_min_score_en},
         "machine": {"python": platform.python_version(), "platform": platform.platform()},
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
     }

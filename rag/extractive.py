@@ -65,15 +65,15 @@ class Support:
 
 
 class ExtractiveAnswerer:
-    """Picks up to `max_sentences` sentences; refuses below `min_score` cosine similarity."""
+    """Picks up to `max_sentences` sentences; refuses below the question language's minimum cosine similarity."""
 
     name = "extractive"
 
-    def __init__(self, index: IndexData, max_sentences: int = 2, min_score: float = 0.80,
+    def __init__(self, index: IndexData, max_sentences: int = 2, min_scores: dict[str, float] | None = None,
                  relative_margin: float = 0.03) -> None:
         self.index = index
         self.max_sentences = max_sentences
-        self.min_score = min_score
+        self.min_scores = min_scores or {"vi": 0.85, "en": 0.79}
         self.relative_margin = relative_margin
         self._rows = {c.chunk_id: i for i, c in enumerate(index.chunks)}
 
@@ -99,7 +99,7 @@ class ExtractiveAnswerer:
     def answer(self, result: RetrievalResult, timings: dict | None = None) -> Answer:
         timings = dict(timings or {})
         ranked = self.supports(result)
-        if not ranked or ranked[0].score < self.min_score:
+        if not ranked or ranked[0].score < self.min_scores[result.lang]:
             return Answer(result.question, result.lang, REFUSAL[result.lang], True, (), result.passages,
                           self.name, timings)
         chosen = [s for s in ranked[: self.max_sentences] if s.score >= ranked[0].score - self.relative_margin]

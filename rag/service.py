@@ -91,7 +91,8 @@ class Assistant:
     def _extractive(self) -> ExtractiveAnswerer:
         data = self.index_data()
         if self._answerer is None or self._answerer.index is not data:
-            self._answerer = ExtractiveAnswerer(data, min_score=self.settings.answer_min_score)
+            self._answerer = ExtractiveAnswerer(data, min_scores={"vi": self.settings.answer_min_score_vi,
+                                                                  "en": self.settings.answer_min_score_en})
         return self._answerer
 
     def ask(self, question: str, k: int | None = None) -> Answer:

@@ -16,7 +16,8 @@ def run(settings, monkeypatch, capsys):
 
     def make(s, notify):
         assert (s.corpus_dir, s.index_dir) == (settings.corpus_dir, settings.index_dir)
-        return Assistant(s.replace(answer_min_score=settings.answer_min_score), embedder=emb, notify=notify)
+        return Assistant(s.replace(answer_min_score_vi=settings.answer_min_score_vi,
+                                   answer_min_score_en=settings.answer_min_score_en), embedder=emb, notify=notify)
 
     def _run(*argv, stdin=None):
         if stdin is not None:

@@ -142,7 +142,8 @@ def test_a_run_writes_its_reports_and_compares_with_the_last_run_of_the_same_set
     assert {"passages", "answer", "citations", "scores"} <= set(lines[0])
     assert lines[0]["passages"][0]["doc_id"] and lines[0]["passages"][0]["chunk_id"]
 
-    stricter = Assistant(settings.replace(answer_min_score=0.99), embedder=FakeEmbedder())  # refuses everything
+    stricter = Assistant(settings.replace(answer_min_score_vi=0.99, answer_min_score_en=0.99),
+                         embedder=FakeEmbedder())  # refuses everything
     second = evaluate(stricter, qa, out, backend="extractive")
     assert second["comparison"]["all"]["refusal_recall"]["verdict"] == "better"
     assert second["comparison"]["all"]["false_refusals"]["verdict"] == "worse"
