@@ -126,10 +126,14 @@ EXACT_SEARCH_LIMIT = 50_000
 IVF_NPROBE = 64
 
 
+def _ivf_lists(n: int) -> int:
+    return int(4 * np.sqrt(n))
+
+
 def faiss_kind(n: int) -> str:
     if n <= EXACT_SEARCH_LIMIT:
         return "IndexFlatIP"
-    return f"IndexIVFFlat(nlist={int(4 * np.sqrt(n))}, nprobe={IVF_NPROBE}, inner product)"
+    return f"IndexIVFFlat(nlist={_ivf_lists(n)}, nprobe={IVF_NPROBE}, inner product)"
 
 
 def build_faiss_index(vectors: np.ndarray, dimension: int):
@@ -144,7 +148,7 @@ def build_faiss_index(vectors: np.ndarray, dimension: int):
     if len(vectors) <= EXACT_SEARCH_LIMIT:
         index = faiss.IndexFlatIP(dimension)
     else:
-        nlist = int(4 * np.sqrt(len(vectors)))
+        nlist = _ivf_lists(len(vectors))
         index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dimension), dimension, nlist, faiss.METRIC_INNER_PRODUCT)
         index.cp.max_points_per_centroid = 64
         index.cp.niter = 10
@@ -220,7 +224,10 @@ class IndexStore:
         folder = self.current_version()
         if folder is None:
             raise IndexMissingError(f"no index at {self.root}: run `rag index` to build it")
-        return json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        try:
+            return json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise _damaged(folder, exc) from exc
 
     def load(self, expected: dict | None = None) -> IndexData:
         """Load the active version; refuse when `expected` (embedding, chunking) differs from the manifest."""
@@ -234,8 +241,7 @@ class IndexStore:
         except IndexMismatchError:
             raise
         except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
-            raise IndexMismatchError(f"the index at {folder} is damaged or incomplete ({exc}): "
-                                     "run `rag index --rebuild` to rebuild it") from exc
+            raise _damaged(folder, exc) from exc
 
     def _load_files(self, folder: Path, manifest: dict) -> IndexData:
         docs = {d["doc_id"]: DocRecord.from_json(d) for d in _read_jsonl(folder / "docs.jsonl")}
@@ -262,8 +268,7 @@ class IndexStore:
         try:
             return _read_jsonl(self.root / version / "tokens.jsonl")
         except (OSError, ValueError) as exc:
-            raise IndexMismatchError(f"the index at {self.root / version} is damaged or incomplete ({exc}): "
-                                     "run `rag index --rebuild` to rebuild it") from exc
+            raise _damaged(self.root / version, exc) from exc
 
     def save(self, data: IndexData, keep_previous: int = 1) -> Path:
         """Write a new version and switch CURRENT to it atomically; prune older versions."""
@@ -310,6 +315,11 @@ class IndexStore:
                 shutil.rmtree(p, ignore_errors=True)
             elif p.is_file() and p.name.startswith(f".{CURRENT}."):
                 p.unlink(missing_ok=True)
+
+
+def _damaged(folder: Path, exc: Exception) -> IndexMismatchError:
+    return IndexMismatchError(f"the index at {folder} is damaged or incomplete ({exc}): "
+                              "run `rag index --rebuild` to rebuild it")
 
 
 def check_compatible(manifest: dict, expected: dict, where: Path,
