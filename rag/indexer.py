@@ -18,6 +18,7 @@ from .lexical import LexicalIndex, tokenize
 from .settings import ChunkSettings
 from .store import FORMAT_VERSION, ChunkRecord, DocRecord, IndexData, IndexStore, check_compatible, faiss_kind
 
+
 @dataclass(frozen=True)
 class IndexReport:
     documents: int
@@ -81,18 +82,33 @@ class Indexer:
     def _update(self, corpus: Corpus, rebuild: bool, show_bar: bool) -> IndexReport:
         t0 = time.perf_counter()
         expected = expected_manifest(self.embedder, self.chunking)
+        skipped = tuple(str(s) for s in corpus.skipped)
+        manifest = None
+        if self.store.exists():
+            try:
+                manifest = self.store.read_manifest()
+                check_compatible(manifest, expected, self.store.root)
+            except IndexMismatchError:
+                if not rebuild:
+                    raise
+                manifest = None  # another model, chunking or format: --rebuild starts afresh
+        # Nothing changed: the manifest's content hashes say so, without loading the index.
+        if manifest is not None and not rebuild and \
+                {i: d["content_hash"] for i, d in manifest["documents"].items()} == \
+                {d.doc_id: d.content_hash for d in corpus.documents}:
+            n = len(corpus.documents)
+            return IndexReport(n, 0, 0, 0, n, manifest["counts"]["chunks"], 0, 0, time.perf_counter() - t0,
+                               self.store.current_version().name, skipped)
         old: IndexData | None = None
         old_tokens: list[list[str]] = []
-        if self.store.exists():
-            manifest = self.store.read_manifest()
+        if manifest is not None:
             try:
-                check_compatible(manifest, expected, self.store.root)
                 old = self.store.load()
                 old_tokens = self.store.read_tokens(old.version)
             except IndexMismatchError:
                 if not rebuild:
                     raise
-                old = None  # a damaged or other index: --rebuild starts afresh
+                old = None  # a damaged index: --rebuild starts afresh
         old_docs = old.docs if old else {}
         new_ids = {d.doc_id for d in corpus.documents}
         added = [d for d in corpus.documents if d.doc_id not in old_docs]
@@ -100,11 +116,6 @@ class Indexer:
                    if d.doc_id in old_docs and old_docs[d.doc_id].content_hash != d.content_hash]
         removed = [i for i in old_docs if i not in new_ids]
         unchanged = len(corpus.documents) - len(added) - len(changed)
-        skipped = tuple(str(s) for s in corpus.skipped)
-
-        if old is not None and not (added or changed or removed) and not rebuild:
-            return IndexReport(len(corpus.documents), 0, 0, 0, unchanged, len(old.chunks), 0, 0,
-                               time.perf_counter() - t0, old.version, skipped)
 
         # Vectors we already have, by the hash of the text that was embedded.
         chunk_cache: dict[str, np.ndarray] = {}
