@@ -69,11 +69,12 @@ class ExtractiveAnswerer:
 
     name = "extractive"
 
-    def __init__(self, index: IndexData, max_sentences: int = 2, min_scores: dict[str, float] | None = None,
+    def __init__(self, index: IndexData, min_scores: dict[str, float], max_sentences: int = 2,
                  relative_margin: float = 0.03) -> None:
+        """`min_scores` per question language ("vi", "en"): the Settings' answer_min_score_vi / _en."""
         self.index = index
         self.max_sentences = max_sentences
-        self.min_scores = min_scores or {"vi": 0.85, "en": 0.79}
+        self.min_scores = min_scores
         self.relative_margin = relative_margin
         self._rows = {c.chunk_id: i for i, c in enumerate(index.chunks)}
 
