@@ -103,13 +103,14 @@ def cmd_setup_model(args) -> int:
     from .errors import ModelError
 
     folder = args.model_dir or _settings(args).model_dir
-    try:
-        if args.force:
-            raise ModelError("rebuild asked for")
-        ensure_model_folder(folder)
-        info = verify_model_folder(folder)  # re-hashes the weights
-    except ModelError as exc:
-        print(f"building {folder} ({exc})", file=sys.stderr)
+    info = None
+    if not args.force:
+        try:
+            ensure_model_folder(folder)  # builds a missing or stale folder
+            info = verify_model_folder(folder)  # re-hashes the weights
+        except ModelError as exc:
+            print(f"rebuilding {folder} ({exc})", file=sys.stderr)
+    if info is None:
         info = build_model_folder(folder)
     if args.json:
         _print_json({"path": str(info.path), "name": info.name, "dimension": info.dimension, "checksum": info.checksum})
@@ -126,16 +127,16 @@ def cmd_eval(args) -> int:
     from .settings import ROOT, Settings
 
     settings = _settings(args)
-    corpus = (args.corpus or settings.corpus_dir).resolve()
+    corpus = settings.corpus_dir.resolve()
     out = args.out or ROOT / "eval" / "runs" / f"{corpus.name}-{args.qa.stem}"
     private_index = args.index is None and corpus != Settings().corpus_dir.resolve()
     if private_index:
         # Another corpus gets its own index beside the report (the default index is the user's); being the
-        # eval's own, it is rebuilt without asking when the settings or the index format changed.
+        # eval's own, it is rebuilt without asking when it was built with other settings or format.
         settings = settings.replace(index_dir=out / "index")
     assistant = args.make_assistant(settings, lambda msg: print(msg, file=sys.stderr))
     report = evaluate(assistant, args.qa, out, backend=args.backend, limit=args.limit,
-                      show_bar=sys.stderr.isatty() and not args.json, rebuild=private_index)
+                      show_bar=sys.stderr.isatty() and not args.json, rebuild_on_mismatch=private_index)
     if args.json:
         _print_json(report)
         return 0

@@ -9,7 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
-from .errors import RagError
+from .errors import IndexMismatchError, RagError
 from .evaluation import QuestionResult, compare, load_qa, score_question, summarize
 from .eval_report import write_chart, write_markdown
 
@@ -71,12 +71,17 @@ def write_report(out: Path, results: list[QuestionResult], meta: dict) -> dict:
 
 
 def evaluate(assistant, qa_path: Path, out: Path, backend: str, limit: int | None = None,
-             show_bar: bool = False, rebuild: bool = False) -> dict:
+             show_bar: bool = False, rebuild_on_mismatch: bool = False) -> dict:
     rows = load_qa(qa_path)
     if limit:
         rows = rows[:limit]
     t0 = time.perf_counter()
-    index_report = assistant.build_index(rebuild=rebuild)
+    try:
+        index_report = assistant.build_index()
+    except IndexMismatchError:
+        if not rebuild_on_mismatch:
+            raise
+        index_report = assistant.build_index(rebuild=True)
     results = run_questions(assistant, rows, show_bar=show_bar)
     manifest = assistant.index_data().manifest
     meta = {

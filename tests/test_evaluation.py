@@ -151,3 +151,20 @@ def test_a_run_writes_its_reports_and_compares_with_the_last_run_of_the_same_set
     assert "▼" in (out / "report.md").read_text() and "Against the previous run" in (out / "report.md").read_text()
     third = evaluate(stricter, qa, out, backend="extractive", limit=1)  # another set of questions
     assert third["comparison"] == {}
+
+
+def test_an_eval_replaces_its_own_index_only_when_allowed(tmp_path, settings):
+    from rag.errors import IndexMismatchError
+    from rag.eval_runner import evaluate
+    from rag.service import Assistant
+
+    from .fakes import FakeEmbedder
+
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text(json.dumps(UNANSWERABLE) + "\n", encoding="utf-8")
+    Assistant(settings, embedder=FakeEmbedder(checksum="old-model")).build_index()
+    with pytest.raises(IndexMismatchError, match="rebuild"):
+        evaluate(Assistant(settings, embedder=FakeEmbedder()), qa, tmp_path / "r", backend="extractive")
+    report = evaluate(Assistant(settings, embedder=FakeEmbedder()), qa, tmp_path / "r", backend="extractive",
+                      rebuild_on_mismatch=True)
+    assert report["metrics"]["all"]["questions"] == 1
