@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from .chunking import split_sentences
 from .evaluation import normalize
 from .extractive import Citation
-from .retriever import Passage
+from .retriever import Passage, names_and_numbers
 
 MARKER = re.compile(r"\s*\[(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\]")
 
@@ -122,12 +122,9 @@ def check_citations(answer: str, passages: list[Passage], min_support: float = 0
     return CheckedAnswer(" ".join(pieces), tuple(citations), dropped, repaired, uncited)
 
 
-_NAME_OR_NUMBER = re.compile(r"\b(?:[A-ZÀ-ỸĐ][\w'’.-]*|\w*\d[\w,./-]*)", re.U)
-
-
 def _checkable(claim: str) -> str:
     """The names and numbers of a claim: what survives translation."""
-    words = _NAME_OR_NUMBER.findall(claim)
+    words = names_and_numbers(claim)
     if words and claim.startswith(words[0]) and not words[0][0].isdigit():
         words = words[1:]  # the first word of a sentence is capitalised anyway
     return " ".join(words)

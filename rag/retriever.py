@@ -48,7 +48,7 @@ class RetrievalResult:
         return {"question": self.question, "lang": self.lang, "passages": [p.to_json() for p in self.passages]}
 
 
-_NAME = re.compile(r"\b(?:[A-ZÀ-ỸĐ][\w'’.-]*|\w*\d[\w,./-]*)", re.U)
+_NAME_OR_NUMBER = re.compile(r"\b(?:[A-ZÀ-ỸĐ][\w'’.-]*|\w*\d[\w,./-]*)", re.U)
 _EN_QUESTION_WORDS = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "in", "on", "at",
                       "the", "a", "an", "is", "are", "was", "were", "did", "does", "do", "after", "before",
                       "according", "during", "for", "from", "of", "by", "to", "if", "as", "besides", "other",
@@ -57,7 +57,12 @@ _EN_QUESTION_WORDS = {"what", "which", "who", "whom", "whose", "when", "where", 
 
 def cross_language_terms(question: str) -> str:
     """The words of an English question that a Vietnamese text can contain too: names and numbers."""
-    return " ".join(w for w in _NAME.findall(question) if w.lower() not in _EN_QUESTION_WORDS)
+    return " ".join(w for w in names_and_numbers(question) if w.lower() not in _EN_QUESTION_WORDS)
+
+
+def names_and_numbers(text: str) -> list[str]:
+    """Capitalised words and words with digits: what stays the same in a Vietnamese and an English text."""
+    return _NAME_OR_NUMBER.findall(text)
 
 
 def _ranks(scores: np.ndarray, candidates: np.ndarray) -> np.ndarray:
