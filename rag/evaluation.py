@@ -95,7 +95,7 @@ def _canonical_number(m: re.Match) -> str:
 
 def normalize(text: str) -> str:
     """Lower case, no diacritics (đ -> d), canonical numbers, punctuation to spaces, single spaces."""
-    text = unicodedata.normalize("NFD", text.lower()).replace("đ", "d").replace("\u0111", "d")
+    text = unicodedata.normalize("NFD", text.lower()).replace("đ", "d")  # đ has no decomposition
     text = "".join(c for c in text if unicodedata.category(c) != "Mn")
     text = _NUMBER.sub(_canonical_number, text)
     text = _NON_WORD.sub(lambda m: m.group(0) if m.group(0) == "." else " ", text)
