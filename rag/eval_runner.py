@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import IndexMismatchError, RagError
+from .llm import describe
 from .evaluation import QuestionResult, compare, load_qa, score_question, summarize
 from .eval_report import write_chart, write_markdown
 
@@ -53,7 +54,7 @@ def write_report(out: Path, results: list[QuestionResult], meta: dict) -> dict:
         except (OSError, ValueError):
             previous = None
     same_set = previous is not None and all(previous.get("meta", {}).get(k) == meta.get(k)
-                                            for k in ("qa", "corpus", "questions"))
+                                            for k in ("qa", "corpus", "questions", "backend"))
     comparison = compare(summary, previous["metrics"]) if same_set and "metrics" in previous else {}
     report = {"meta": meta, "metrics": summary, "comparison": comparison,
               "previous": previous.get("meta") if previous else None}
@@ -70,7 +71,7 @@ def write_report(out: Path, results: list[QuestionResult], meta: dict) -> dict:
     return report
 
 
-def evaluate(assistant, qa_path: Path, out: Path, backend: str, limit: int | None = None,
+def evaluate(assistant, qa_path: Path, out: Path, limit: int | None = None,
              show_bar: bool = False, rebuild_on_mismatch: bool = False) -> dict:
     rows = load_qa(qa_path)
     if limit:
@@ -86,10 +87,13 @@ def evaluate(assistant, qa_path: Path, out: Path, backend: str, limit: int | Non
     manifest = assistant.index_data().manifest
     meta = {
         "qa": str(Path(qa_path).resolve()), "corpus": str(Path(assistant.settings.corpus_dir).resolve()), "index_version": index_report.version,
-        "backend": backend, "questions": len(rows), "seconds": round(time.perf_counter() - t0, 1),
+        "backend": describe(assistant.settings.generator), "questions": len(rows), "seconds": round(time.perf_counter() - t0, 1),
         "embedding": manifest.get("embedding", {}).get("name"), "chunking": manifest.get("chunking"),
         "retrieval": asdict(assistant.settings.retrieval),
         "answer_min_score": {"vi": assistant.settings.answer_min_score_vi, "en": assistant.settings.answer_min_score_en},
+        "generate_min_score": {"vi": assistant.settings.generate_min_score_vi,
+                               "en": assistant.settings.generate_min_score_en},
+        "generator": {k: str(v) for k, v in asdict(assistant.settings.generator).items() if "key" not in k},
         "machine": {"python": platform.python_version(), "platform": platform.platform()},
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
     }

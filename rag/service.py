@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable
+from typing import Callable, Iterator
 
 from .corpus import load_corpus
 from .embedder import Embedder, SentenceTransformerEmbedder
 from .errors import QuestionError
 from .extractive import Answer, ExtractiveAnswerer
+from .generator import GeneratedAnswerer, Preview, collect
 from .indexer import IndexReport, Indexer, expected_manifest
 from .lexical import tokenize
 from .retriever import HybridRetriever, RetrievalResult
@@ -37,7 +38,8 @@ def check_question(question: str, max_chars: int) -> str:
 
 class Assistant:
     def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None,
-                 notify: Callable[[str], None] | None = None) -> None:
+                 notify: Callable[[str], None] | None = None, chat_model=None) -> None:
+        """`chat_model` (a LangChain chat model) replaces the one the generator settings name (tests pass a fake)."""
         self.settings = settings or Settings()
         self.embedder = embedder or SentenceTransformerEmbedder(
             self.settings.model_dir, threads=self.settings.threads, precision=self.settings.embed_precision)
@@ -47,6 +49,7 @@ class Assistant:
         self._lock = threading.Lock()
         self._warm = False
         self._answerer: ExtractiveAnswerer | None = None
+        self._chat_model = chat_model
 
     def build_index(self, rebuild: bool = False, show_bar: bool = False) -> IndexReport:
         corpus = load_corpus(self.settings.corpus_dir, self.settings.max_file_bytes)
@@ -95,13 +98,34 @@ class Assistant:
                                                                   "en": self.settings.answer_min_score_en})
         return self._answerer
 
-    def ask(self, question: str, k: int | None = None) -> Answer:
+    def chat_model(self):
+        """The generator's chat model, made on first use (a local model loads on its first answer)."""
+        if self._chat_model is None:
+            from .llm import make_chat_model
+
+            self._chat_model = make_chat_model(self.settings.generator)
+        return self._chat_model
+
+    def _generated(self) -> GeneratedAnswerer:
+        g = self.settings.generator
+        return GeneratedAnswerer(self.chat_model(), g, {"vi": self.settings.generate_min_score_vi,
+                                                         "en": self.settings.generate_min_score_en}, name=g.backend)
+
+    def ask_stream(self, question: str, k: int | None = None) -> Iterator[str | Preview | Answer]:
+        """Answer with the configured backend: a Preview of what the model reads, the text as it is written
+        (str pieces), then the final Answer with checked citations. The extractive backend yields only the Answer."""
         self.warm_up()
         t0 = time.perf_counter()
         result = self.retrieve(question, k=k)
-        t1 = time.perf_counter()
-        answer = self._extractive().answer(result, {"retrieve_ms": (t1 - t0) * 1000})
-        total = (time.perf_counter() - t0) * 1000
-        answer.timings.update(first_token_ms=total, total_ms=total)
-        return answer
+        timings = {"retrieve_ms": (time.perf_counter() - t0) * 1000}
+        extractive = self._extractive()
+        if self.settings.generator.backend == "extractive":
+            answer = extractive.answer(result, timings)
+            total = (time.perf_counter() - t0) * 1000
+            answer.timings.update(first_token_ms=total, total_ms=total)
+            yield answer
+            return
+        yield from self._generated().stream(result, extractive.supports(result), timings, started=t0)
 
+    def ask(self, question: str, k: int | None = None) -> Answer:
+        return collect(self.ask_stream(question, k=k))

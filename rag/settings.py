@@ -57,6 +57,48 @@ class RetrievalSettings:
                 raise RagError(f"{name} must be between 0 and 1")
 
 
+BACKENDS = ("local", "openai", "ollama", "extractive")
+ANSWER_LANGS = ("auto", "vi", "en")
+
+
+@dataclass(frozen=True)
+class GeneratorSettings:
+    """Which model writes the answers, and how much it reads and writes (see rag/llm.py, rag/generator.py)."""
+
+    backend: str = field(default_factory=lambda: os.environ.get("RAG_BACKEND", "local"))
+    # local: "1.5b" (default), "0.5b" (faster) or the path of a .gguf file.
+    model: str = field(default_factory=lambda: os.environ.get("RAG_LLM", "1.5b"))
+    models_dir: Path = field(default_factory=lambda: _env_path("RAG_LLM_DIR", ROOT / "models"))
+    # auto: the question's language; or always "vi" / "en".
+    answer_lang: str = "auto"
+    n_ctx: int = 2048
+    threads: int = field(default_factory=lambda: int(os.environ.get("RAG_THREADS", "0")) or (os.cpu_count() or 1))
+    max_tokens: int = 160
+    temperature: float = 0.0
+    # What the model reads: the best sentences of the retrieved passages, at most this many and this many
+    # characters in all (prompt processing dominates on a CPU).
+    max_sentences: int = 6
+    max_passage_chars: int = 1500
+    openai_base_url: str = field(default_factory=lambda: os.environ.get("RAG_OPENAI_BASE_URL",
+                                                                        os.environ.get("OPENAI_BASE_URL", "http://127.0.0.1:8080/v1")))
+    openai_model: str = field(default_factory=lambda: os.environ.get("RAG_OPENAI_MODEL", "local-model"))
+    openai_api_key: str | None = field(default_factory=lambda: os.environ.get("OPENAI_API_KEY"))
+    ollama_base_url: str = field(default_factory=lambda: os.environ.get("RAG_OLLAMA_BASE_URL", "http://127.0.0.1:11434"))
+    ollama_model: str = field(default_factory=lambda: os.environ.get("RAG_OLLAMA_MODEL", "qwen2.5:1.5b-instruct"))
+    timeout_s: float = 120.0
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise RagError(f"unknown backend {self.backend!r}: use one of {', '.join(BACKENDS)}")
+        if self.answer_lang not in ANSWER_LANGS:
+            raise RagError(f"answer language {self.answer_lang!r}: use auto, vi or en")
+        if not 1 <= self.max_sentences <= 20:
+            raise RagError("max_sentences must be 1 to 20")
+
+    def replace(self, **changes) -> "GeneratorSettings":
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
 @dataclass(frozen=True)
 class Settings:
     corpus_dir: Path = field(default_factory=lambda: _env_path("RAG_CORPUS", ROOT / "seeds"))
@@ -64,11 +106,15 @@ class Settings:
     model_dir: Path = field(default_factory=lambda: _env_path("RAG_MODEL_DIR", ROOT / "models" / "e5-small"))
     chunking: ChunkSettings = field(default_factory=ChunkSettings)
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
+    generator: GeneratorSettings = field(default_factory=GeneratorSettings)
     # Below this cosine similarity between the question and its best sentence, the extractive answer is a
     # refusal. Set per question language at the 5th percentile of the answerable xquad-vi-dev questions'
     # best-sentence scores (vi 0.850, en 0.786): English questions over Vietnamese text score lower.
     answer_min_score_vi: float = 0.85
     answer_min_score_en: float = 0.79
+    # Below these, a generating backend refuses without calling the model; above, the model decides.
+    generate_min_score_vi: float = 0.80
+    generate_min_score_en: float = 0.75
     max_file_bytes: int = 5_000_000
     max_question_chars: int = 2000
     # Embedding model precision: auto (bf16 where the CPU has native bf16, else fp32), fp32 or bf16.

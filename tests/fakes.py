@@ -5,9 +5,12 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from typing import Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
 _WORD = re.compile(r"\w+", re.U)
 
@@ -65,3 +68,41 @@ class FakeEmbedder:
         self.queries.extend(texts)
         self.query_prompts.extend([prompt] * len(texts))
         return np.stack([self._one(t) for t in texts])
+
+
+class FakeChatModel(BaseChatModel):
+    """A LangChain chat model that answers from a script: `reply(system, user) -> text`, streamed word by word.
+
+    Every prompt it receives is kept in `prompts` (a list of (system, user) pairs); `fail_after` makes it
+    raise after that many pieces, like a server that goes away mid-answer."""
+
+    reply: Callable[[str, str], str]
+    prompts: list = []
+    fail_after: int | None = None
+
+    @property
+    def _llm_type(self) -> str:
+        return "fake-chat"
+
+    def _stream(self, messages: list[BaseMessage], stop=None, run_manager=None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        system = "\n".join(m.content for m in messages if m.type == "system")
+        user = "\n".join(m.content for m in messages if m.type == "human")
+        self.prompts.append((system, user))
+        for i, piece in enumerate(re.findall(r"\S+\s*", self.reply(system, user))):
+            if self.fail_after is not None and i >= self.fail_after:
+                raise ConnectionError("the fake server went away")
+            yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs: Any) -> ChatResult:
+        text = "".join(c.text for c in self._stream(messages, stop, run_manager, **kwargs))
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+
+
+def passages_of(user: str) -> dict[int, str]:
+    """The numbered passages of an answer prompt."""
+    return {int(n): t for n, t in re.findall(r"^\[(\d+)\] (.*)$", user, re.M)}
+
+
+def echo_first_passage(system: str, user: str) -> str:
+    """A well-behaved model: quotes passage 1 and cites it."""
+    return f"{passages_of(user)[1]} [1]"

@@ -7,17 +7,20 @@ import pytest
 from rag import cli
 from rag.service import Assistant
 
-from .fakes import FakeEmbedder
+from .fakes import FakeChatModel, FakeEmbedder, echo_first_passage
 
 
 @pytest.fixture
 def run(settings, monkeypatch, capsys):
     emb = FakeEmbedder()
+    chat = FakeChatModel(reply=echo_first_passage)
 
     def make(s, notify):
         assert (s.corpus_dir, s.index_dir) == (settings.corpus_dir, settings.index_dir)
         return Assistant(s.replace(answer_min_score_vi=settings.answer_min_score_vi,
-                                   answer_min_score_en=settings.answer_min_score_en), embedder=emb, notify=notify)
+                                   answer_min_score_en=settings.answer_min_score_en,
+                                   generate_min_score_vi=0.2, generate_min_score_en=0.2),
+                         embedder=emb, notify=notify, chat_model=chat)
 
     def _run(*argv, stdin=None):
         if stdin is not None:
@@ -28,6 +31,7 @@ def run(settings, monkeypatch, capsys):
         return code, out, err
 
     _run.embedder = emb
+    _run.chat = chat
     return _run
 
 
@@ -63,7 +67,8 @@ def test_retrieve_reads_questions_from_stdin_one_json_a_line(run):
 
 
 def test_ask_cites_its_sentence(run):
-    code, out, _ = run("ask", "Kim ngạch thương mại hai chiều năm 2024 đạt bao nhiêu?", "--json")
+    code, out, _ = run("ask", "Kim ngạch thương mại hai chiều năm 2024 đạt bao nhiêu?", "--json", "--backend",
+                       "extractive")
     answer = json.loads(out)
     assert code == 0 and answer["backend"] == "extractive" and not answer["refused"]
     assert answer["citations"]
@@ -100,7 +105,7 @@ def test_eval_runs_a_qa_file_and_writes_the_report(run, tmp_path):
     qa.write_text(json.dumps({"id": "a", "question": "AZEC là gì?", "lang": "vi", "answers": ["AZEC"],
                               "answerable": True, "gold_doc_ids": ["002_6ea3e025f96589fc"],
                               "gold_passages": ["Cộng đồng châu Á phát thải ròng bằng 0 (AZEC)"]}, ensure_ascii=False) + "\n")
-    code, out, _ = run("eval", "--qa", str(qa), "--out", str(tmp_path / "r"), "--json")
+    code, out, _ = run("eval", "--qa", str(qa), "--out", str(tmp_path / "r"), "--json", "--backend", "extractive")
     assert code == 0
     report = json.loads(out)
     assert report["metrics"]["all"]["questions"] == 1 and report["meta"]["backend"] == "extractive"

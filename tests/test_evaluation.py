@@ -133,7 +133,7 @@ def test_a_run_writes_its_reports_and_compares_with_the_last_run_of_the_same_set
     qa.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     out = tmp_path / "run"
     assistant = Assistant(settings, embedder=FakeEmbedder())
-    first = evaluate(assistant, qa, out, backend="extractive")
+    first = evaluate(assistant, qa, out)
     assert first["comparison"] == {} and first["metrics"]["all"]["questions"] == 2
     for name in ("report.json", "results.jsonl", "report.md", "chart.png"):
         assert (out / name).stat().st_size > 0
@@ -144,12 +144,12 @@ def test_a_run_writes_its_reports_and_compares_with_the_last_run_of_the_same_set
 
     stricter = Assistant(settings.replace(answer_min_score_vi=0.99, answer_min_score_en=0.99),
                          embedder=FakeEmbedder())  # refuses everything
-    second = evaluate(stricter, qa, out, backend="extractive")
+    second = evaluate(stricter, qa, out)
     assert second["comparison"]["all"]["refusal_recall"]["verdict"] == "better"
     assert second["comparison"]["all"]["false_refusals"]["verdict"] == "worse"
     assert (out / "report.prev.json").is_file()
     assert "▼" in (out / "report.md").read_text() and "Against the previous run" in (out / "report.md").read_text()
-    third = evaluate(stricter, qa, out, backend="extractive", limit=1)  # another set of questions
+    third = evaluate(stricter, qa, out, limit=1)  # another set of questions
     assert third["comparison"] == {}
 
 
@@ -164,7 +164,7 @@ def test_an_eval_replaces_its_own_index_only_when_allowed(tmp_path, settings):
     qa.write_text(json.dumps(UNANSWERABLE) + "\n", encoding="utf-8")
     Assistant(settings, embedder=FakeEmbedder(checksum="old-model")).build_index()
     with pytest.raises(IndexMismatchError, match="rebuild"):
-        evaluate(Assistant(settings, embedder=FakeEmbedder()), qa, tmp_path / "r", backend="extractive")
-    report = evaluate(Assistant(settings, embedder=FakeEmbedder()), qa, tmp_path / "r", backend="extractive",
+        evaluate(Assistant(settings, embedder=FakeEmbedder()), qa, tmp_path / "r")
+    report = evaluate(Assistant(settings, embedder=FakeEmbedder()), qa, tmp_path / "r",
                       rebuild_on_mismatch=True)
     assert report["metrics"]["all"]["questions"] == 1

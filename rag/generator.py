@@ -1,0 +1,159 @@
+"""Generated answers: the best sentences of the retrieved passages go to a chat model, its answer is streamed,
+then its citations are checked against those sentences and rebuilt by the program (rag/citations.py).
+
+The model reads sentences, not whole chunks (prompt processing dominates on a CPU), numbered 1..n.
+A question whose best sentence is far from it is refused without calling the model. Sentences that read
+like instructions to a model are left out of the prompt: document text is data.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Iterator
+
+from langchain_core.language_models import BaseChatModel
+
+from .citations import check_citations
+from .errors import RagError
+from .extractive import REFUSAL, Answer, Support
+from .lang import detect_language
+from .prompts import NOT_FOUND, answer_messages
+from .retriever import Passage, RetrievalResult
+from .settings import GeneratorSettings
+
+
+class GenerationError(RagError):
+    """The model failed while answering."""
+
+
+# Text in a document that addresses a language model rather than a reader.
+_INSTRUCTION = re.compile(
+    r"\b(ignore|disregard|forget)\b.{0,40}\b(instructions?|prompts?|rules?)\b|\bsystem prompt\b|"
+    r"\b(reply|respond|answer|say)\b.{0,20}\bonly\b.{0,20}\b[A-Z]{4,}\b|"
+    r"\bbỏ qua\b.{0,40}\b(hướng dẫn|chỉ dẫn|chỉ thị|lệnh)\b|\b(as an ai|you are now)\b",
+    re.I | re.S)
+
+_REFUSAL_PHRASES = re.compile(r"không tìm thấy|không có thông tin|could not find|cannot find|can't find|"
+                              r"not (?:mentioned|found|provided|stated)|no information", re.I)
+
+
+def looks_like_instruction(text: str) -> bool:
+    return bool(_INSTRUCTION.search(text))
+
+
+@dataclass(frozen=True)
+class Preview:
+    """Sent before the model's first token: what the model will read, and the time retrieval took."""
+
+    sentences: tuple[Passage, ...]
+
+
+def select_sentences(supports: list[Support], max_sentences: int, max_chars: int) -> list[Passage]:
+    """The best sentences, as passages numbered 1..n, within the character budget; no instructions."""
+    chosen: list[Passage] = []
+    seen: set[str] = set()
+    used = 0
+    for s in supports:
+        text = " ".join(s.text.split())
+        if not text or text in seen or looks_like_instruction(text):
+            continue
+        if chosen and used + len(text) > max_chars:
+            continue
+        p = s.passage
+        chosen.append(Passage(len(chosen) + 1, p.doc_id, p.chunk_id, p.title, s.text, s.start, s.end, s.score,
+                              p.kind, p.date, p.source))
+        seen.add(text)
+        used += len(text)
+        if len(chosen) >= max_sentences:
+            break
+    return chosen
+
+
+class GeneratedAnswerer:
+    def __init__(self, model: BaseChatModel, settings: GeneratorSettings, min_scores: dict[str, float],
+                 name: str = "local") -> None:
+        """`min_scores` per question language: below it the question is refused without calling the model."""
+        self.model = model
+        self.settings = settings
+        self.min_scores = min_scores
+        self.name = name
+
+    def answer_lang(self, result: RetrievalResult) -> str:
+        return result.lang if self.settings.answer_lang == "auto" else self.settings.answer_lang
+
+    def stream(self, result: RetrievalResult, supports: list[Support], timings: dict,
+               started: float | None = None) -> Iterator[str | Preview | Answer]:
+        """Yield a Preview, then the answer's text as it is written (str pieces), then the checked Answer.
+
+        `started` is the perf_counter() time the question arrived: first_token_ms and total_ms count from it."""
+        started = started if started is not None else time.perf_counter()
+        lang = self.answer_lang(result)
+        timings = dict(timings)
+
+        def refusal() -> Answer:
+            now = (time.perf_counter() - started) * 1000
+            timings.setdefault("first_token_ms", now)
+            timings["total_ms"] = now
+            return Answer(result.question, lang, REFUSAL[lang], True, (), result.passages, self.name, timings)
+
+        if not supports or supports[0].score < self.min_scores.get(result.lang, 0.0):
+            yield refusal()
+            return
+        given = select_sentences(supports, self.settings.max_sentences, self.settings.max_passage_chars)
+        if not given:
+            yield refusal()
+            return
+        yield Preview(tuple(given))
+        messages = answer_messages(result.question, [p.text for p in given], lang)
+        raw, shown = "", 0
+        try:
+            for chunk in self.model.stream(messages):
+                piece = chunk.content if isinstance(chunk.content, str) else str(chunk.content)
+                if not piece:
+                    continue
+                raw += piece
+                if "first_token_ms" not in timings:
+                    timings["first_token_ms"] = (time.perf_counter() - started) * 1000
+                # Hold back what is or may become NOT_FOUND, so a refusal never shows the marker.
+                head = raw.lstrip()
+                if head.startswith(NOT_FOUND) or NOT_FOUND.startswith(head):
+                    continue
+                if len(raw) > shown:
+                    yield raw[shown:]
+                    shown = len(raw)
+        except RagError:
+            raise
+        except Exception as exc:  # a server that went away, a model that crashed: a message, not a traceback
+            raise GenerationError(f"the {self.name} model failed while answering ({type(exc).__name__}: "
+                                  f"{str(exc)[:200]}); try again, or use --backend extractive") from exc
+        yield self.finish(result, lang, raw, given, timings, started)
+
+    def finish(self, result: RetrievalResult, lang: str, raw: str, given: list[Passage], timings: dict,
+               started: float) -> Answer:
+        """Check the model's text: a refusal, or an answer whose citations the program rebuilt."""
+        timings["total_ms"] = (time.perf_counter() - started) * 1000
+        timings.setdefault("first_token_ms", timings["total_ms"])
+        text = raw.strip()
+        refused_answer = Answer(result.question, lang, REFUSAL[lang], True, (), result.passages, self.name, timings)
+        if not text or NOT_FOUND in text:
+            return refused_answer
+        source_lang = detect_language(" ".join(p.text for p in given))
+        checked = check_citations(text, given, cross_language=source_lang != lang)
+        if not checked.citations and _REFUSAL_PHRASES.search(text):
+            return refused_answer
+        if not checked.citations:
+            return refused_answer  # nothing in the answer is found in the passages: say so, invent nothing
+        return Answer(result.question, lang, checked.text, False, checked.citations, result.passages, self.name,
+                      timings)
+
+
+def collect(events: Iterator) -> Answer:
+    """The final Answer of a stream."""
+    answer = None
+    for e in events:
+        if isinstance(e, Answer):
+            answer = e
+    assert answer is not None
+    return answer

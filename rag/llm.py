@@ -1,0 +1,138 @@
+"""Chat models behind one interface (LangChain's BaseChatModel), chosen by setting.
+
+- local: Qwen GGUF run in this process by llama.cpp; loaded once per process and reused. llama.cpp keeps
+  the KV cache of the previous prompt, so the fixed system prompt is processed once, not per question.
+- openai: any OpenAI-compatible server (llama.cpp server, vLLM, LM Studio), via langchain-openai.
+- ollama: an Ollama server, via langchain-ollama.
+The extractive backend needs no model and lives in rag/extractive.py.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, Iterator
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import ConfigDict
+
+from .errors import RagError
+from .gguf import MODELS, ensure_gguf
+from .settings import GeneratorSettings
+
+
+class GeneratorError(RagError):
+    """The language model could not be loaded or failed while answering."""
+
+
+_ROLES = {"system": "system", "human": "user", "ai": "assistant", "user": "user", "assistant": "assistant"}
+
+_LOADED: dict[tuple, Any] = {}
+_LOAD_LOCK = threading.Lock()
+
+
+def load_llama(path: Path, n_ctx: int, threads: int):
+    """One llama.cpp model per (file, context, threads) per process, with the lock that serialises its use."""
+    key = (str(Path(path).resolve()), n_ctx, threads)
+    with _LOAD_LOCK:
+        if key not in _LOADED:
+            try:
+                from llama_cpp import Llama
+            except ImportError as exc:  # pragma: no cover - set-up installs it
+                raise GeneratorError("llama-cpp-python is not installed: run `bash scripts/setup.sh`") from exc
+            try:
+                llama = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
+                              n_batch=512, verbose=False)
+            except (ValueError, RuntimeError, OSError) as exc:
+                raise GeneratorError(f"llama.cpp could not load {path} ({exc}): check that it is a GGUF chat "
+                                     "model, or use --model 1.5b / 0.5b") from exc
+            _LOADED[key] = (llama, threading.Lock())
+        return _LOADED[key]
+
+
+class LlamaCppChat(BaseChatModel):
+    """A GGUF chat model in this process. Calls are serialised: one llama.cpp context serves one answer at a time."""
+
+    model_path: str
+    n_ctx: int = 2048
+    threads: int = 2
+    max_tokens: int = 200
+    temperature: float = 0.0
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    @property
+    def _llm_type(self) -> str:
+        return "llama-cpp"
+
+    def load(self):
+        """Load the model now (it is otherwise loaded by the first answer)."""
+        return load_llama(Path(self.model_path), self.n_ctx, self.threads)
+
+    def _messages(self, messages: list[BaseMessage]) -> list[dict]:
+        return [{"role": _ROLES.get(m.type, "user"), "content": m.content} for m in messages]
+
+    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        llama, lock = self.load()
+        with lock:
+            for part in llama.create_chat_completion(self._messages(messages), stream=True, stop=stop,
+                                                     max_tokens=kwargs.get("max_tokens", self.max_tokens),
+                                                     temperature=self.temperature, seed=0):
+                text = part["choices"][0]["delta"].get("content")
+                if text:
+                    chunk = ChatGenerationChunk(message=AIMessageChunk(content=text))
+                    if run_manager:
+                        run_manager.on_llm_new_token(text, chunk=chunk)
+                    yield chunk
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+        text = "".join(c.text for c in self._stream(messages, stop, run_manager, **kwargs))
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+
+
+def local_model_path(model: str, models_dir: Path) -> Path:
+    """'1.5b' / '0.5b' (assembled from the part packages, hash checked) or the path of a .gguf file."""
+    if model in MODELS:
+        return ensure_gguf(model, models_dir)
+    path = Path(model).expanduser()
+    if path.suffix.lower() != ".gguf":
+        raise GeneratorError(f"unknown model {model!r}: use {' or '.join(MODELS)}, or the path of a .gguf file")
+    if not path.is_file():
+        raise GeneratorError(f"no model file at {path}: check the path, or use --model {' / '.join(MODELS)}")
+    return path
+
+
+def make_chat_model(settings: GeneratorSettings) -> BaseChatModel:
+    """The chat model the settings name. Nothing is loaded or contacted until the first answer."""
+    if settings.backend == "local":
+        path = local_model_path(settings.model, settings.models_dir)
+        return LlamaCppChat(model_path=str(path), n_ctx=settings.n_ctx, threads=settings.threads,
+                            max_tokens=settings.max_tokens, temperature=settings.temperature)
+    if settings.backend == "openai":
+        from langchain_openai import ChatOpenAI
+
+        return ChatOpenAI(base_url=settings.openai_base_url, api_key=settings.openai_api_key or "not-needed",
+                          model=settings.openai_model, temperature=settings.temperature,
+                          max_tokens=settings.max_tokens, timeout=settings.timeout_s, max_retries=0,
+                          streaming=True)
+    if settings.backend == "ollama":
+        from langchain_ollama import ChatOllama
+
+        return ChatOllama(base_url=settings.ollama_base_url, model=settings.ollama_model,
+                          temperature=settings.temperature, num_predict=settings.max_tokens,
+                          client_kwargs={"timeout": settings.timeout_s})
+    raise GeneratorError(f"unknown backend {settings.backend!r}: use local, openai, ollama or extractive")
+
+
+def describe(settings: GeneratorSettings) -> str:
+    if settings.backend == "local":
+        return f"local {MODELS[settings.model].name if settings.model in MODELS else settings.model}"
+    if settings.backend == "openai":
+        return f"openai {settings.openai_model} at {settings.openai_base_url}"
+    if settings.backend == "ollama":
+        return f"ollama {settings.ollama_model} at {settings.ollama_base_url}"
+    return settings.backend
