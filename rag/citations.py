@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
 
 from .chunking import split_sentences
 from .evaluation import normalize
@@ -40,13 +43,21 @@ def _tokens(text: str) -> set[str]:
     return {t for t in normalize(text).split() if len(t) > 1 or t.isdigit()}
 
 
-def support(claim: str, source: str) -> float:
-    """Share of the claim's words found in the source, numbers counting double; a claim with a number the
-    source does not have is capped at 0.4 (236,6 is not 263,6)."""
+_DIGITS = re.compile(r"\d+(?:\.\d+)?")
+
+
+def numbers(text: str) -> set[str]:
+    """The numbers of a text, canonical: '236,6 tỷ' -> {'236.6'}, 'the 16th' -> {'16'}, '26/10' -> {'26', '10'}."""
+    return set(_DIGITS.findall(normalize(text)))
+
+
+def support(claim: str, source: str, known: str = "") -> float:
+    """Share of the claim's words found in the source (or in `known`, the question), numbers counting double;
+    a claim with a number neither has is capped at 0.4 (236,6 is not 263,6)."""
     claim_tokens = _tokens(claim)
     if not claim_tokens:
         return 0.0
-    source_tokens = _tokens(source)
+    source_tokens = _tokens(source) | _tokens(known)
     weight = {t: 2.0 if any(c.isdigit() for c in t) else 1.0 for t in claim_tokens}
     share = sum(w for t, w in weight.items() if t in source_tokens) / sum(weight.values())
     if any(w == 2.0 and t not in source_tokens for t, w in weight.items()):
@@ -63,12 +74,21 @@ class CheckedAnswer:
     uncited: int  # factual sentences left without a citation
 
 
+Similarity = Callable[[list[str], list[str]], np.ndarray]
+
+
 def check_citations(answer: str, passages: list[Passage], min_support: float = 0.5,
-                    cross_language: bool = False) -> CheckedAnswer:
+                    cross_language: bool = False, question: str = "", similarity: Similarity | None = None,
+                    min_similarity: float = 0.75, similarity_margin: float = 0.05) -> CheckedAnswer:
     """Validate every marker of `answer` against `passages` (numbered from 1) and rebuild the citations.
 
-    With `cross_language` (an English answer over Vietnamese passages) words cannot be compared, so markers
-    in range are kept and only names and numbers are checked."""
+    Words of the question count as known (an answer may restate it). With `cross_language` (an English answer
+    over Vietnamese passages) words cannot be compared: with a `similarity(claims, sentences)` function (the
+    multilingual embedder's cosines) a passage supports a claim when it is within `similarity_margin` of the
+    claim's closest passage and above `min_similarity`, and every number of the claim is in it or the question;
+    without one, only names and numbers are compared."""
+    if cross_language and similarity is not None:
+        return _check_across_languages(answer, passages, question, similarity, min_similarity, similarity_margin)
     sources = source_sentences(passages)
     by_n: dict[int, list[SourceSentence]] = {}
     for s in sources:
@@ -97,10 +117,10 @@ def check_citations(answer: str, passages: list[Passage], min_support: float = 0
         probe = _checkable(claim) if cross_language else claim
 
         def score(src: SourceSentence) -> float:
-            return support(probe, src.text)
+            return support(probe, src.text, question)
 
         def supported_by(n: int) -> bool:  # the whole passage: a claim may join two of its sentences
-            return not probe or support(probe, passages[n - 1].text) >= min_support
+            return not probe or support(probe, passages[n - 1].text, question) >= min_support
 
         valid = [n for n in dict.fromkeys(given) if 1 <= n <= len(passages)]
         dropped += len(set(given)) - len(valid)
@@ -111,7 +131,7 @@ def check_citations(answer: str, passages: list[Passage], min_support: float = 0
             else:
                 dropped += 1
         if not chosen and probe and sources:
-            n = max(range(1, len(passages) + 1), key=lambda i: support(probe, passages[i - 1].text))
+            n = max(range(1, len(passages) + 1), key=lambda i: support(probe, passages[i - 1].text, question))
             if by_n.get(n) and supported_by(n):
                 chosen.append(max(by_n[n], key=score))
                 repaired += 1
@@ -119,6 +139,56 @@ def check_citations(answer: str, passages: list[Passage], min_support: float = 0
             uncited += 1
         numbers = sorted({cite(src) for src in chosen})
         pieces.append(claim + "".join(f" [{n}]" for n in numbers))
+    return CheckedAnswer(" ".join(pieces), tuple(citations), dropped, repaired, uncited)
+
+
+def _claims(answer: str) -> list[tuple[str, list[int]]]:
+    """The sentences of an answer without their markers, with the numbers the markers gave."""
+    out = []
+    for span in split_sentences(answer):
+        sentence = answer[span.start:span.end]
+        given = [int(x) for m in MARKER.finditer(sentence) for x in re.split(r"\s*[,;]\s*", m.group(1))]
+        claim = MARKER.sub("", sentence).strip()
+        if claim:
+            out.append((claim, given))
+    return out
+
+
+def _check_across_languages(answer: str, passages: list[Passage], question: str, similarity: Similarity,
+                            min_similarity: float, margin: float) -> CheckedAnswer:
+    claims = _claims(answer)
+    if not claims or not passages:
+        return CheckedAnswer(" ".join(c for c, _ in claims), (), 0, 0, sum(_is_factual(c) for c, _ in claims))
+    sims = np.asarray(similarity([c for c, _ in claims], [p.text for p in passages]))
+    known = numbers(question)
+    passage_numbers = [numbers(p.text) for p in passages]
+    citations: list[Citation] = []
+    numbering: dict[int, int] = {}
+    pieces: list[str] = []
+    dropped = repaired = uncited = 0
+    for (claim, given), row in zip(claims, sims):
+        missing = numbers(claim) - known
+
+        def ok(n: int) -> bool:
+            return row[n - 1] >= max(min_similarity, row.max() - margin) and missing <= passage_numbers[n - 1]
+
+        valid = [n for n in dict.fromkeys(given) if 1 <= n <= len(passages)]
+        chosen = [n for n in valid if ok(n)]
+        dropped += len(set(given)) - len(chosen)
+        if not chosen:
+            best = int(row.argmax()) + 1
+            if ok(best) and (_is_factual(claim) or missing):
+                chosen = [best]
+                repaired += 1
+            elif _is_factual(claim):
+                uncited += 1
+        for n in chosen:
+            if n not in numbering:
+                numbering[n] = len(numbering) + 1
+                p = passages[n - 1]
+                citations.append(Citation(numbering[n], p.doc_id, p.chunk_id, p.title, p.text, p.start, p.end,
+                                          p.source))
+        pieces.append(claim + "".join(f" [{numbering[n]}]" for n in sorted(set(chosen), key=numbering.get)))
     return CheckedAnswer(" ".join(pieces), tuple(citations), dropped, repaired, uncited)
 
 

@@ -158,7 +158,8 @@ def cmd_eval(args) -> int:
     settings = _settings(args)
     corpus = settings.corpus_dir.resolve()
     g = settings.generator
-    run_name = f"{corpus.name}-{args.qa.stem}-{g.backend}" + (f"-{Path(g.model).stem}" if g.backend == "local" else "")
+    run_name = f"{corpus.name}-{args.qa.stem}-{g.backend}" + (
+        f"-{g.model if g.model in ('1.5b', '0.5b') else Path(g.model).stem}" if g.backend == "local" else "")
     out = args.out or ROOT / "eval" / "runs" / run_name
     private_index = args.index is None and corpus != Settings().corpus_dir.resolve()
     if private_index:

@@ -31,7 +31,7 @@ def run_questions(assistant, rows: list[dict], show_bar: bool = False,
             answer = assistant.ask(row["question"])
             res = QuestionResult(row, answer.lang, [p.to_json() for p in retrieved.passages], answer.text,
                                  answer.refused, [c.to_json() for c in answer.citations],
-                                 {k: round(v, 2) for k, v in answer.timings.items()})
+                                 {k: round(v, 2) for k, v in answer.timings.items()}, draft=answer.draft)
         except RagError as exc:
             res = QuestionResult(row, "", [], f"error: {exc}", True, [], {})
         res.scores = score_question(res, doc_texts)

@@ -156,12 +156,14 @@ class QuestionResult:
     citations: list[dict]
     timings: dict
     scores: dict = field(default_factory=dict)
+    draft: str = ""  # the model's unchecked text, when a model wrote the answer
 
     def to_json(self) -> dict:
         return {"id": self.row["id"], "question": self.row["question"], "lang": self.row["lang"],
                 "lang_detected": self.lang_detected, "answerable": self.row["answerable"],
                 "passages": self.passages, "answer": self.answer, "refused": self.refused,
-                "citations": self.citations, "timings": self.timings, "scores": self.scores}
+                "citations": self.citations, "timings": self.timings, "scores": self.scores,
+                **({"draft": self.draft} if self.draft else {})}
 
 
 def score_question(res: QuestionResult, doc_texts: dict[str, str]) -> dict:

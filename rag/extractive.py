@@ -46,6 +46,8 @@ class Answer:
     passages: tuple[Passage, ...]
     backend: str
     timings: dict
+    draft: str = ""  # a model's text before its citations were checked ("" for extractive answers)
+    refusal_probability: float | None = None  # a local model's calibrated refusal score (rag/llm.py)
 
     def to_json(self) -> dict:
         return {"question": self.question, "lang": self.lang, "answer": self.text, "refused": self.refused,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterator
 
 from langchain_core.language_models import BaseChatModel
@@ -73,12 +73,15 @@ def select_sentences(supports: list[Support], max_sentences: int, max_chars: int
 
 class GeneratedAnswerer:
     def __init__(self, model: BaseChatModel, settings: GeneratorSettings, min_scores: dict[str, float],
-                 name: str = "local") -> None:
-        """`min_scores` per question language: below it the question is refused without calling the model."""
+                 name: str = "local", label: str | None = None, similarity=None) -> None:
+        """`min_scores` per question language: below it the question is refused without calling the model.
+        `label` names the model in error messages (e.g. "openai local-model at http://127.0.0.1:8080/v1")."""
         self.model = model
         self.settings = settings
         self.min_scores = min_scores
         self.name = name
+        self.label = label or name
+        self.similarity = similarity  # (claims, sentences) -> cosines, to check citations across languages
 
     def answer_lang(self, result: RetrievalResult) -> str:
         return result.lang if self.settings.answer_lang == "auto" else self.settings.answer_lang
@@ -107,9 +110,11 @@ class GeneratedAnswerer:
             return
         yield Preview(tuple(given))
         messages = answer_messages(result.question, [p.text for p in given], lang)
-        raw, shown = "", 0
+        raw, shown, p_refuse = "", 0, None
         try:
             for chunk in self.model.stream(messages):
+                if "refusal_probability" in chunk.response_metadata:
+                    p_refuse = chunk.response_metadata["refusal_probability"]
                 piece = chunk.content if isinstance(chunk.content, str) else str(chunk.content)
                 if not piece:
                     continue
@@ -126,9 +131,11 @@ class GeneratedAnswerer:
         except RagError:
             raise
         except Exception as exc:  # a server that went away, a model that crashed: a message, not a traceback
-            raise GenerationError(f"the {self.name} model failed while answering ({type(exc).__name__}: "
-                                  f"{str(exc)[:200]}); try again, or use --backend extractive") from exc
-        yield self.finish(result, lang, raw, given, timings, started)
+            raise GenerationError(f"the model ({self.label}) failed while answering ({type(exc).__name__}: "
+                                  f"{str(exc)[:200]}); check that it is running and reachable, try again, "
+                                  "or use --backend extractive") from exc
+        answer = self.finish(result, lang, raw, given, timings, started)
+        yield replace(answer, refusal_probability=p_refuse) if p_refuse is not None else answer
 
     def finish(self, result: RetrievalResult, lang: str, raw: str, given: list[Passage], timings: dict,
                started: float) -> Answer:
@@ -136,17 +143,19 @@ class GeneratedAnswerer:
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         timings.setdefault("first_token_ms", timings["total_ms"])
         text = raw.strip()
-        refused_answer = Answer(result.question, lang, REFUSAL[lang], True, (), result.passages, self.name, timings)
+        refused_answer = Answer(result.question, lang, REFUSAL[lang], True, (), result.passages, self.name, timings,
+                                draft=text)
         if not text or NOT_FOUND in text:
             return refused_answer
         source_lang = detect_language(" ".join(p.text for p in given))
-        checked = check_citations(text, given, cross_language=source_lang != lang)
+        checked = check_citations(text, given, cross_language=source_lang != lang, question=result.question,
+                                  similarity=self.similarity)
         if not checked.citations and _REFUSAL_PHRASES.search(text):
             return refused_answer
         if not checked.citations:
             return refused_answer  # nothing in the answer is found in the passages: say so, invent nothing
         return Answer(result.question, lang, checked.text, False, checked.citations, result.passages, self.name,
-                      timings)
+                      timings, draft=text)
 
 
 def collect(events: Iterator) -> Answer:

@@ -61,6 +61,11 @@ class LlamaCppChat(BaseChatModel):
     threads: int = 2
     max_tokens: int = 200
     temperature: float = 0.0
+    # The refusal decision, calibrated: the probability that the answer starts with `refusal_text`'s first
+    # token is read from the first logits; at or above `refusal_threshold` the model refuses, below it the
+    # refusal token is banned and the model answers. None leaves the choice to greedy decoding.
+    refusal_text: str = "NOT_FOUND"
+    refusal_threshold: float | None = None
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     @property
@@ -78,12 +83,17 @@ class LlamaCppChat(BaseChatModel):
                 run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
         llama, lock = self.load()
         with lock:
+            gate = _RefusalGate(llama, self.refusal_text, self.refusal_threshold)
+            first = True
             for part in llama.create_chat_completion(self._messages(messages), stream=True, stop=stop,
                                                      max_tokens=kwargs.get("max_tokens", self.max_tokens),
-                                                     temperature=self.temperature, seed=0):
+                                                     temperature=self.temperature, seed=0,
+                                                     logits_processor=[gate]):
                 text = part["choices"][0]["delta"].get("content")
                 if text:
-                    chunk = ChatGenerationChunk(message=AIMessageChunk(content=text))
+                    meta = {"refusal_probability": gate.probability} if first and gate.probability is not None else {}
+                    first = False
+                    chunk = ChatGenerationChunk(message=AIMessageChunk(content=text, response_metadata=meta))
                     if run_manager:
                         run_manager.on_llm_new_token(text, chunk=chunk)
                     yield chunk
@@ -92,6 +102,32 @@ class LlamaCppChat(BaseChatModel):
                   run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
         text = "".join(c.text for c in self._stream(messages, stop, run_manager, **kwargs))
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+
+
+class _RefusalGate:
+    """A llama.cpp logits processor: on the first token, the probability of the refusal's first token, and the
+    decision (refuse: only that token is allowed; answer: it is banned)."""
+
+    def __init__(self, llama, refusal_text: str, threshold: float | None) -> None:
+        self.token = llama.tokenize(refusal_text.encode(), add_bos=False, special=False)[0]
+        self.threshold = threshold
+        self.probability: float | None = None
+
+    def __call__(self, input_ids, scores):
+        import numpy as np
+
+        if self.probability is None:
+            top = float(scores.max())
+            weights = np.exp(scores - top)
+            self.probability = float(weights[self.token] / weights.sum())
+            if self.threshold is not None:
+                if self.probability >= self.threshold:
+                    keep = scores[self.token]
+                    scores[:] = -np.inf
+                    scores[self.token] = keep
+                else:
+                    scores[self.token] = -np.inf
+        return scores
 
 
 def local_model_path(model: str, models_dir: Path) -> Path:
@@ -111,7 +147,8 @@ def make_chat_model(settings: GeneratorSettings) -> BaseChatModel:
     if settings.backend == "local":
         path = local_model_path(settings.model, settings.models_dir)
         return LlamaCppChat(model_path=str(path), n_ctx=settings.n_ctx, threads=settings.threads,
-                            max_tokens=settings.max_tokens, temperature=settings.temperature)
+                            max_tokens=settings.max_tokens, temperature=settings.temperature,
+                            refusal_threshold=settings.refusal_threshold)
     if settings.backend == "openai":
         from langchain_openai import ChatOpenAI
 

@@ -44,18 +44,41 @@ $instruction""")
 
 # The last line of the user turn, per answer language; English answers over Vietnamese passages translate.
 ANSWER_INSTRUCTION = {
-    "vi": PromptTemplate("answer_instruction_vi", "Answer in Vietnamese, with [n] citations, or write NOT_FOUND."),
+    "vi": PromptTemplate("answer_instruction_vi", "Answer in Vietnamese, with [n] citations."),
     "en": PromptTemplate("answer_instruction_en", "Answer in English (translate the facts from the passages; "
-                         "keep names, numbers and dates exact), with [n] citations, or write NOT_FOUND."),
+                         "keep names, numbers and dates exact), with [n] citations."),
 }
 
 PASSAGE_LINE = PromptTemplate("passage_line", "[$n] $text")
 
+# Worked examples after the system prompt: fixed text too (cached with it), invented, not from any corpus.
+# They show the format, a translated answer, and a refusal when the passages are on topic but do not answer.
+_EXAMPLE_PASSAGES = [
+    "Ngày 5/3/2024, Bộ Công Thương cho biết xuất khẩu gạo hai tháng đầu năm đạt 1,2 tỷ USD, tăng 18%.",
+    "Thái Lan và Ấn Độ là hai đối thủ cạnh tranh lớn nhất của Việt Nam trên thị trường gạo.",
+    "Ông Nguyễn Văn An, Vụ trưởng Vụ Xuất nhập khẩu, dự báo giá gạo sẽ ổn định trong quý II.",
+]
+EXAMPLES = (  # the order matters to a small model: a refusal last made it refuse answerable questions
+    ("Which markets does Vietnam export rice to?", "en", NOT_FOUND),
+    ("Who forecast that rice prices would stay stable?", "en",
+     "Nguyễn Văn An, Director of the Import-Export Department, forecast that rice prices would stay stable "
+     "in the second quarter [3]."),
+    ("Xuất khẩu gạo hai tháng đầu năm 2024 đạt bao nhiêu?", "vi",
+     "Xuất khẩu gạo hai tháng đầu năm 2024 đạt 1,2 tỷ USD, tăng 18% [1]."),
+)
+
 TEMPLATES = {t.name: t for t in (ANSWER_SYSTEM, ANSWER_USER, PASSAGE_LINE, *ANSWER_INSTRUCTION.values())}
 
 
-def answer_messages(question: str, passages: list[str], lang: str) -> list[tuple[str, str]]:
-    """(role, text) pairs for an answer: the fixed system prompt, then the numbered passages and the question."""
+def _user_turn(question: str, passages: list[str], lang: str) -> str:
     lines = "\n".join(PASSAGE_LINE.format(n=str(n), text=" ".join(t.split())) for n, t in enumerate(passages, 1))
-    user = ANSWER_USER.format(passages=lines, question=question, instruction=ANSWER_INSTRUCTION[lang].format())
-    return [("system", ANSWER_SYSTEM.format()), ("user", user)]
+    return ANSWER_USER.format(passages=lines, question=question, instruction=ANSWER_INSTRUCTION[lang].format())
+
+
+def answer_messages(question: str, passages: list[str], lang: str) -> list[tuple[str, str]]:
+    """(role, text) pairs for an answer: the fixed system prompt and worked examples, then the numbered
+    passages and the question."""
+    messages = [("system", ANSWER_SYSTEM.format())]
+    for q, example_lang, reply in EXAMPLES:
+        messages += [("human", _user_turn(q, _EXAMPLE_PASSAGES, example_lang)), ("ai", reply)]
+    return messages + [("human", _user_turn(question, passages, lang))]

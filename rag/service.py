@@ -107,9 +107,17 @@ class Assistant:
         return self._chat_model
 
     def _generated(self) -> GeneratedAnswerer:
+        from .llm import describe
+
         g = self.settings.generator
         return GeneratedAnswerer(self.chat_model(), g, {"vi": self.settings.generate_min_score_vi,
-                                                         "en": self.settings.generate_min_score_en}, name=g.backend)
+                                                         "en": self.settings.generate_min_score_en}, name=g.backend,
+                                 label=describe(g), similarity=self.similarity)
+
+    def similarity(self, claims: list[str], sentences: list[str]):
+        """Cosines between claims (embedded as questions) and sentences (as passages), in any two languages."""
+        q = self.embedder.embed_queries(claims, prompt=self.settings.retrieval.query_prompt_en)
+        return q @ self.embedder.embed_passages(sentences).T
 
     def ask_stream(self, question: str, k: int | None = None) -> Iterator[str | Preview | Answer]:
         """Answer with the configured backend: a Preview of what the model reads, the text as it is written

@@ -79,6 +79,10 @@ class GeneratorSettings:
     # characters in all (prompt processing dominates on a CPU).
     max_sentences: int = 6
     max_passage_chars: int = 1500
+    # local: refuse when the model's probability of starting with NOT_FOUND is at least this (see rag/llm.py);
+    # None: greedy decoding decides. Measured on the seeds it did not separate answerable from unanswerable
+    # questions (eval/README.md), so it is off by default.
+    refusal_threshold: float | None = None
     openai_base_url: str = field(default_factory=lambda: os.environ.get("RAG_OPENAI_BASE_URL",
                                                                         os.environ.get("OPENAI_BASE_URL", "http://127.0.0.1:8080/v1")))
     openai_model: str = field(default_factory=lambda: os.environ.get("RAG_OPENAI_MODEL", "local-model"))

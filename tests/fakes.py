@@ -71,7 +71,7 @@ class FakeEmbedder:
 
 
 class FakeChatModel(BaseChatModel):
-    """A LangChain chat model that answers from a script: `reply(system, user) -> text`, streamed word by word.
+    """A LangChain chat model that answers from a script: `reply(prefix, user) -> text`, streamed word by word.
 
     Every prompt it receives is kept in `prompts` (a list of (system, user) pairs); `fail_after` makes it
     raise after that many pieces, like a server that goes away mid-answer."""
@@ -85,8 +85,9 @@ class FakeChatModel(BaseChatModel):
         return "fake-chat"
 
     def _stream(self, messages: list[BaseMessage], stop=None, run_manager=None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
-        system = "\n".join(m.content for m in messages if m.type == "system")
-        user = "\n".join(m.content for m in messages if m.type == "human")
+        # "system": everything before the question's turn (the fixed prefix), "user": the question's turn.
+        system = "\n".join(m.content for m in messages[:-1])
+        user = messages[-1].content
         self.prompts.append((system, user))
         for i, piece in enumerate(re.findall(r"\S+\s*", self.reply(system, user))):
             if self.fail_after is not None and i >= self.fail_after:

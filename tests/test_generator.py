@@ -142,7 +142,7 @@ def test_instruction_detector():
 def test_a_model_failing_mid_answer_is_an_error_that_says_what_to_do(settings):
     a, chat = assistant(settings, echo_first_passage)
     chat.fail_after = 2
-    with pytest.raises(GenerationError, match="failed while answering.*--backend extractive"):
+    with pytest.raises(GenerationError, match=r"failed while answering.*--backend extractive"):
         a.ask(TRADE_VI)
     chat.fail_after = None
     assert not a.ask(TRADE_VI).refused  # and the next question works

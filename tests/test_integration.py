@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from rag.service import Assistant
-from rag.settings import Settings
+from rag.settings import GeneratorSettings, Settings
 
 from .conftest import MODEL_DIR, ROOT, SEEDS
 
@@ -18,7 +18,8 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def assistant(tmp_path_factory, real_embedder):
     index = tmp_path_factory.mktemp("index")
-    a = Assistant(Settings(corpus_dir=SEEDS, index_dir=index, model_dir=MODEL_DIR), embedder=real_embedder)
+    a = Assistant(Settings(corpus_dir=SEEDS, index_dir=index, model_dir=MODEL_DIR,
+                           generator=GeneratorSettings(backend="extractive")), embedder=real_embedder)
     report = a.build_index()
     assert report.documents == 2 and report.chunks_embedded == report.chunks > 5
     return a
