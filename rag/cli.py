@@ -158,7 +158,7 @@ def cmd_eval(args) -> int:
     settings = _settings(args)
     corpus = settings.corpus_dir.resolve()
     g = settings.generator
-    run_name = f"{corpus.name}-{args.qa.stem}-{g.backend}" + (
+    run_name = f"{corpus.name}-{args.qa.stem}" + (f"-sample{args.sample}" if args.sample else "") + f"-{g.backend}" + (
         f"-{g.model if g.model in ('1.5b', '0.5b') else Path(g.model).stem}" if g.backend == "local" else "")
     out = args.out or ROOT / "eval" / "runs" / run_name
     private_index = args.index is None and corpus != Settings().corpus_dir.resolve()
@@ -167,7 +167,7 @@ def cmd_eval(args) -> int:
         # eval's own, it is rebuilt without asking when it was built with other settings or format.
         settings = settings.replace(index_dir=out / "index")
     assistant = args.make_assistant(settings, lambda msg: print(msg, file=sys.stderr))
-    report = evaluate(assistant, args.qa, out, limit=args.limit,
+    report = evaluate(assistant, args.qa, out, limit=args.limit, sample=args.sample,
                       show_bar=sys.stderr.isatty() and not args.json, rebuild_on_mismatch=private_index)
     if args.json:
         _print_json(report)
@@ -217,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--qa", type=Path, default=Path("eval/qa.jsonl"), help="QA file (default eval/qa.jsonl)")
     generator_options(p)
     p.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    p.add_argument("--sample", type=int, default=None, help="N questions drawn at random (the same N every run)")
     p.add_argument("--out", type=Path, default=None, help="report folder (default eval/runs/<corpus>-<qa name>/)")
     p.set_defaults(func=cmd_eval)
 

@@ -54,7 +54,7 @@ def write_report(out: Path, results: list[QuestionResult], meta: dict) -> dict:
         except (OSError, ValueError):
             previous = None
     same_set = previous is not None and all(previous.get("meta", {}).get(k) == meta.get(k)
-                                            for k in ("qa", "corpus", "questions", "backend"))
+                                            for k in ("qa", "corpus", "questions", "sample", "backend"))
     comparison = compare(summary, previous["metrics"]) if same_set and "metrics" in previous else {}
     report = {"meta": meta, "metrics": summary, "comparison": comparison,
               "previous": previous.get("meta") if previous else None}
@@ -71,9 +71,19 @@ def write_report(out: Path, results: list[QuestionResult], meta: dict) -> dict:
     return report
 
 
+def sample_rows(rows: list[dict], n: int, seed: int = 0) -> list[dict]:
+    """`n` questions drawn at random (a fixed seed: the same sample every run), in file order."""
+    import random
+
+    keep = set(random.Random(seed).sample(range(len(rows)), min(n, len(rows))))
+    return [r for i, r in enumerate(rows) if i in keep]
+
+
 def evaluate(assistant, qa_path: Path, out: Path, limit: int | None = None,
-             show_bar: bool = False, rebuild_on_mismatch: bool = False) -> dict:
+             show_bar: bool = False, rebuild_on_mismatch: bool = False, sample: int | None = None) -> dict:
     rows = load_qa(qa_path)
+    if sample:
+        rows = sample_rows(rows, sample)
     if limit:
         rows = rows[:limit]
     t0 = time.perf_counter()
@@ -87,7 +97,7 @@ def evaluate(assistant, qa_path: Path, out: Path, limit: int | None = None,
     manifest = assistant.index_data().manifest
     meta = {
         "qa": str(Path(qa_path).resolve()), "corpus": str(Path(assistant.settings.corpus_dir).resolve()), "index_version": index_report.version,
-        "backend": describe(assistant.settings.generator), "questions": len(rows), "seconds": round(time.perf_counter() - t0, 1),
+        "backend": describe(assistant.settings.generator), "questions": len(rows), "sample": sample, "seconds": round(time.perf_counter() - t0, 1),
         "embedding": manifest.get("embedding", {}).get("name"), "chunking": manifest.get("chunking"),
         "retrieval": asdict(assistant.settings.retrieval),
         "answer_min_score": {"vi": assistant.settings.answer_min_score_vi, "en": assistant.settings.answer_min_score_en},

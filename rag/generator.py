@@ -2,7 +2,8 @@
 then its citations are checked against those sentences and rebuilt by the program (rag/citations.py).
 
 The model reads sentences, not whole chunks (prompt processing dominates on a CPU), numbered 1..n.
-A question whose best sentence is far from it is refused without calling the model. Sentences that read
+A question whose best sentence is far from it, or that names a number or acronym none of the retrieved
+passages contain (rag/premise.py), is refused without calling the model. Sentences that read
 like instructions to a model are left out of the prompt: document text is data.
 """
 
@@ -19,6 +20,7 @@ from .citations import check_citations
 from .errors import RagError
 from .extractive import REFUSAL, Answer, Support
 from .lang import detect_language
+from .premise import missing_terms
 from .prompts import NOT_FOUND, answer_messages
 from .retriever import Passage, RetrievalResult
 from .settings import GeneratorSettings
@@ -101,7 +103,8 @@ class GeneratedAnswerer:
             timings["total_ms"] = now
             return Answer(result.question, lang, REFUSAL[lang], True, (), result.passages, self.name, timings)
 
-        if not supports or supports[0].score < self.min_scores.get(result.lang, 0.0):
+        if not supports or supports[0].score < self.min_scores.get(result.lang, 0.0) or \
+                missing_terms(result.question, [f"{p.title} {p.text}" for p in result.passages]):
             yield refusal()
             return
         given = select_sentences(supports, self.settings.max_sentences, self.settings.max_passage_chars)
