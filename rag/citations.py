@@ -137,9 +137,16 @@ def check_citations(answer: str, passages: list[Passage], min_support: float = 0
                 repaired += 1
         if not chosen and _is_factual(claim):
             uncited += 1
-        numbers = sorted({cite(src) for src in chosen})
-        pieces.append(claim + "".join(f" [{n}]" for n in numbers))
+        pieces.append(_attach(claim, sorted({cite(src) for src in chosen})))
     return CheckedAnswer(" ".join(pieces), tuple(citations), dropped, repaired, uncited)
+
+
+def _attach(claim: str, markers: list[int]) -> str:
+    """'Trade reached 236.6 billion USD.' + [1] -> 'Trade reached 236.6 billion USD [1].'"""
+    tags = "".join(f" [{n}]" for n in markers)
+    if tags and claim[-1:] in ".!?…":
+        return claim[:-1].rstrip() + tags + claim[-1]
+    return claim + tags
 
 
 def _claims(answer: str) -> list[tuple[str, list[int]]]:
@@ -186,9 +193,9 @@ def _check_across_languages(answer: str, passages: list[Passage], question: str,
             if n not in numbering:
                 numbering[n] = len(numbering) + 1
                 p = passages[n - 1]
-                citations.append(Citation(numbering[n], p.doc_id, p.chunk_id, p.title, p.text, p.start, p.end,
-                                          p.source))
-        pieces.append(claim + "".join(f" [{numbering[n]}]" for n in sorted(set(chosen), key=numbering.get)))
+                citations.append(Citation(numbering[n], p.doc_id, p.chunk_id, p.title, p.date, p.text, p.start,
+                                          p.end, p.source))
+        pieces.append(_attach(claim, sorted({numbering[n] for n in chosen})))
     return CheckedAnswer(" ".join(pieces), tuple(citations), dropped, repaired, uncited)
 
 

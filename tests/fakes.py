@@ -107,3 +107,8 @@ def passages_of(user: str) -> dict[int, str]:
 def echo_first_passage(system: str, user: str) -> str:
     """A well-behaved model: quotes passage 1 and cites it."""
     return f"{passages_of(user)[1]} [1]"
+
+
+def cited(sentence: str, n: int = 1) -> str:
+    """How the checked answer writes a sentence with its marker: before the final full stop."""
+    return f"{sentence[:-1]} [{n}]{sentence[-1]}" if sentence[-1:] in ".!?" else f"{sentence} [{n}]"

@@ -12,7 +12,7 @@ from rag.llm import GeneratorError, LlamaCppChat, make_chat_model
 from rag.service import Assistant
 from rag.settings import GeneratorSettings
 
-from .fakes import FakeEmbedder, echo_first_passage, passages_of
+from .fakes import FakeEmbedder, cited, echo_first_passage, passages_of
 from .stub_servers import chat_server
 
 TRADE_VI = "Kim ngạch thương mại hai chiều năm 2024 đạt bao nhiêu?"
@@ -63,7 +63,7 @@ def test_openai_compatible_server(settings):
     assert request["path"] == "/v1/chat/completions" and request["body"]["stream"] is True
     assert request["body"]["model"] == "stub-model" and request["body"]["temperature"] == 0
     first = passages_of(request["body"]["messages"][-1]["content"])[1]
-    assert answer.text == f"{first} [1]" and answer.citations[0].n == 1
+    assert answer.text == cited(first) and answer.citations[0].n == 1
 
 
 def test_ollama_server(settings):

@@ -16,8 +16,8 @@ PASSAGES = [passage(1, "a", DOC_A), passage(2, "b", DOC_B, start=100)]
 def test_right_markers_are_kept_and_renumbered_from_the_programs_passages():
     out = check_citations("Kim ngạch thương mại hai chiều năm 2024 đạt 236,6 tỷ USD [1]. "
                           "Hội nghị diễn ra tại Kuala Lumpur [2].", PASSAGES)
-    assert out.text == ("Kim ngạch thương mại hai chiều năm 2024 đạt 236,6 tỷ USD. [1] "
-                        "Hội nghị diễn ra tại Kuala Lumpur. [2]")
+    assert out.text == ("Kim ngạch thương mại hai chiều năm 2024 đạt 236,6 tỷ USD [1]. "
+                        "Hội nghị diễn ra tại Kuala Lumpur [2].")
     assert [c.doc_id for c in out.citations] == ["a", "b"]
     c = out.citations[0]
     assert c.quote == "Kim ngạch thương mại hai chiều năm 2024 đạt 236,6 tỷ USD." and c.n == 1
@@ -29,7 +29,7 @@ def test_right_markers_are_kept_and_renumbered_from_the_programs_passages():
 
 def test_a_marker_beyond_the_passages_is_dropped_and_the_sentence_repaired():
     out = check_citations("Kim ngạch năm 2024 đạt 236,6 tỷ USD [5].", PASSAGES)
-    assert out.text == "Kim ngạch năm 2024 đạt 236,6 tỷ USD. [1]"
+    assert out.text == "Kim ngạch năm 2024 đạt 236,6 tỷ USD [1]."
     assert out.citations[0].doc_id == "a" and out.dropped == 1 and out.repaired == 1
 
 
@@ -52,7 +52,7 @@ def test_english_answer_over_vietnamese_passages_checks_names_and_numbers():
     out = check_citations("Two-way trade reached 236.6 billion USD in 2024 [1]. "
                           "Minister Iwaya Takeshi co-chaired the meeting [1].", PASSAGES, cross_language=True)
     assert [c.doc_id for c in out.citations] == ["a", "b"]
-    assert out.text.endswith("co-chaired the meeting. [2]")
+    assert out.text.endswith("co-chaired the meeting [2].")
     assert out.dropped == 1 and out.repaired == 1
 
 
@@ -60,3 +60,30 @@ def test_several_markers_in_one_bracket():
     out = check_citations("Kim ngạch đạt 236,6 tỷ USD và vốn đầu tư đạt 17,5 tỷ USD [1, 1; 3].", PASSAGES)
     assert out.dropped == 1  # [3] is out of range; the repeated 1 counts once
     assert len(out.citations) == 1
+
+
+def fake_similarity(pairs):
+    """Cosines from a table of (claim word, passage number) pairs: 0.9 when the claim has the word, else 0.6."""
+    def sim(claims, sentences):
+        import numpy as np
+
+        return np.array([[0.9 if any(w in c and n == i + 1 for w, n in pairs) else 0.6
+                          for i in range(len(sentences))] for c in claims])
+    return sim
+
+
+def test_across_languages_the_closest_passage_is_cited_and_numbers_must_match():
+    sentences = [passage(1, "a", "Kim ngạch thương mại hai chiều năm 2024 đạt 236,6 tỷ USD.", start=52),
+                 passage(2, "b", "Hội nghị diễn ra tại Kuala Lumpur ngày 10/7/2025.", start=100)]
+    sim = fake_similarity([("trade", 1), ("meeting", 2)])
+    out = check_citations("Two-way trade reached 236.6 billion USD in 2024 [2]. The meeting was held in Kuala Lumpur [2].",
+                          sentences, cross_language=True, similarity=sim)
+    assert out.text == "Two-way trade reached 236.6 billion USD in 2024 [1]. The meeting was held in Kuala Lumpur [2]."
+    assert [(c.n, c.doc_id, c.date, c.start, c.end) for c in out.citations] == \
+        [(1, "a", "26/10/2025", 52, 52 + len(sentences[0].text)), (2, "b", "26/10/2025", 100, 100 + len(sentences[1].text))]
+    assert out.citations[0].quote == sentences[0].text and (out.dropped, out.repaired) == (1, 1)
+    wrong = check_citations("Two-way trade reached 263.6 billion USD [1].", sentences, cross_language=True, similarity=sim)
+    assert wrong.citations == () and wrong.uncited == 1  # 263.6 is in no passage
+    asked = check_citations("Two-way trade in 2024 reached 236.6 billion USD [1].", sentences, cross_language=True,
+                            similarity=sim, question="What was the trade in 2024?")
+    assert [c.doc_id for c in asked.citations] == ["a"]

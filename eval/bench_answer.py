@@ -1,0 +1,178 @@
+"""Answer benchmark: time to first token, full answer time and peak memory, ours against the peer, both models.
+
+    python eval/bench_answer.py [--questions 20] [--models 1.5b,0.5b] [--out eval/bench_answer.md]
+
+The same answerable seed questions (eval/qa.jsonl, alternately Vietnamese and English, in file order) go to
+each system in a fresh subprocess with 2 threads, one question at a time, after one warm-up question:
+- ours: `Assistant.ask_stream` with the local backend (the best sentences, a fixed system prefix whose KV
+  cache llama.cpp reuses, worked examples in that prefix, a prompt budget of 6 sentences / 1,500 characters);
+- peer: LangChain's canonical "stuff" chain: the peer retriever of eval/peer.py (EnsembleRetriever over
+  RecursiveCharacterTextSplitter(1000, 200) chunks, k=4), ChatPromptTemplate "Answer the question based only
+  on the following context", the same GGUF through the same llama.cpp chat model, streamed.
+Time to first token counts from the question's arrival (retrieval included); peak memory is the subprocess's
+VmHWM after all its questions. Numbers depend on the machine: the table says which one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT))
+
+PEER_PROMPT = ("Answer the question based only on the following context:\n{context}\n\nQuestion: {question}")
+
+
+def questions(n: int) -> list[str]:
+    rows = [json.loads(line) for line in (ROOT / "eval" / "qa.jsonl").read_text(encoding="utf-8").splitlines()]
+    vi = [r["question"] for r in rows if r["answerable"] and r["lang"] == "vi"]
+    en = [r["question"] for r in rows if r["answerable"] and r["lang"] == "en"]
+    out = []
+    for a, b in zip(vi, en):
+        out += [a, b]
+    return out[:n]
+
+
+def peak_rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def run_ours(model: str, qs: list[str]) -> dict:
+    from rag.extractive import Answer
+    from rag.service import Assistant
+    from rag.settings import GeneratorSettings, Settings
+
+    import tempfile
+
+    index = Path(tempfile.mkdtemp(prefix="bench-answer-index-"))
+    settings = Settings(index_dir=index, threads=2, generator=GeneratorSettings(backend="local", model=model, threads=2))
+    a = Assistant(settings)
+    a.build_index()
+    t = time.perf_counter()
+    a.ask(qs[0])  # loads the model and fills the cached prefix
+    load_s = time.perf_counter() - t
+    rows = []
+    for q in qs[1:]:
+        t0 = time.perf_counter()
+        first = None
+        answer = None
+        for e in a.ask_stream(q):
+            if isinstance(e, str) and first is None:
+                first = time.perf_counter() - t0
+            if isinstance(e, Answer):
+                answer = e
+        total = time.perf_counter() - t0
+        rows.append({"question": q, "first_token_s": first if first is not None else total, "total_s": total,
+                     "refused": answer.refused, "answer": answer.text})
+    return {"rows": rows, "first_answer_s": load_s, "peak_rss_mb": peak_rss_mb()}
+
+
+def run_peer(model: str, qs: list[str]) -> dict:
+    from langchain_core.output_parsers import StrOutputParser
+    from langchain_core.prompts import ChatPromptTemplate
+
+    from peer import PeerRecipe
+    from rag.llm import make_chat_model
+    from rag.settings import GeneratorSettings, Settings
+
+    import torch
+
+    torch.set_num_threads(2)
+    settings = Settings()
+    peer = PeerRecipe(settings.model_dir)
+    peer.build(settings.corpus_dir)
+    llm = make_chat_model(GeneratorSettings(backend="local", model=model, threads=2))
+    chain = ChatPromptTemplate.from_messages([("human", PEER_PROMPT)]) | llm | StrOutputParser()
+
+    def ask(q: str):
+        context = "\n\n".join(text for _, text in peer.retrieve(q, k=4))
+        return chain.stream({"context": context, "question": q})
+
+    t = time.perf_counter()
+    "".join(ask(qs[0]))
+    load_s = time.perf_counter() - t
+    rows = []
+    for q in qs[1:]:
+        t0 = time.perf_counter()
+        first = None
+        text = ""
+        for piece in ask(q):
+            if piece and first is None:
+                first = time.perf_counter() - t0
+            text += piece
+        total = time.perf_counter() - t0
+        rows.append({"question": q, "first_token_s": first if first is not None else total, "total_s": total,
+                     "answer": text})
+    return {"rows": rows, "first_answer_s": load_s, "peak_rss_mb": peak_rss_mb()}
+
+
+def pct(values: list[float], p: float) -> float:
+    v = sorted(values)
+    if not v:
+        return float("nan")
+    k = (len(v) - 1) * p / 100
+    lo, hi = int(k), min(int(k) + 1, len(v) - 1)
+    return v[lo] + (v[hi] - v[lo]) * (k - lo)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--questions", type=int, default=20)
+    ap.add_argument("--models", default="1.5b,0.5b")
+    ap.add_argument("--out", type=Path, default=HERE / "bench_answer.md")
+    ap.add_argument("--child", nargs=2, metavar=("SYSTEM", "MODEL"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    qs = questions(args.questions + 1)
+    if args.child:
+        system, model = args.child
+        result = (run_ours if system == "ours" else run_peer)(model, qs)
+        print(json.dumps(result, ensure_ascii=False))
+        return
+
+    from bench_retrieval import code_state, machine
+
+    results = {}
+    for model in args.models.split(","):
+        for system in ("ours", "peer"):
+            env = {**os.environ, "OMP_NUM_THREADS": "2", "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1"}
+            proc = subprocess.run([sys.executable, __file__, "--questions", str(args.questions), "--child", system, model],
+                                  capture_output=True, text=True, env=env, cwd=ROOT)
+            if proc.returncode:
+                sys.exit(f"{system} {model} failed:\n{proc.stderr[-3000:]}")
+            results[(model, system)] = json.loads(proc.stdout.strip().splitlines()[-1])
+            r = results[(model, system)]
+            print(f"{model} {system}: TTFT p50 {pct([x['first_token_s'] for x in r['rows']], 50):.2f} s, "
+                  f"total p50 {pct([x['total_s'] for x in r['rows']], 50):.2f} s, peak {r['peak_rss_mb']:.0f} MB",
+                  file=sys.stderr)
+
+    m = machine()
+    lines = ["# Answer benchmark: ours vs the peer (LangChain stuff chain), same model, same machine, one run", "",
+             f"Machine: {m}. Code: {code_state()}. {args.questions} answerable seed questions "
+             "(half Vietnamese, half English), one at a time after one warm-up question; 2 threads.", "",
+             "| model | system | first token p50 | p95 | full answer p50 | p95 | refused | peak memory | first answer (load) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for (model, system), r in results.items():
+        ft = [x["first_token_s"] for x in r["rows"]]
+        tt = [x["total_s"] for x in r["rows"]]
+        refused = sum(1 for x in r["rows"] if x.get("refused"))
+        lines.append(f"| {model} | {system} | {pct(ft, 50):.2f} s | {pct(ft, 95):.2f} s | {pct(tt, 50):.2f} s | "
+                     f"{pct(tt, 95):.2f} s | {refused if system == 'ours' else '–'} | {r['peak_rss_mb']:,.0f} MB | "
+                     f"{r['first_answer_s']:.1f} s |")
+    lines += ["", "Produced by `python eval/bench_answer.py`. The peer cannot refuse by design (it always answers)."]
+    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
