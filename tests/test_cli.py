@@ -113,3 +113,33 @@ def test_eval_runs_a_qa_file_and_writes_the_report(run, tmp_path):
     qa.write_text("{not json\n")
     code, _, err = run("eval", "--qa", str(qa), "--out", str(tmp_path / "r"))
     assert code == 2 and ":1: not JSON" in err
+
+
+def test_ask_streams_the_generated_answer_then_its_sources(run):
+    code, out, _ = run("ask", "Kim ngạch thương mại hai chiều năm 2024 đạt bao nhiêu?")
+    assert code == 0 and len(run.chat.prompts) == 1
+    lines = out.splitlines()
+    assert "[1]" in lines[0]
+    assert lines[1].startswith("-> ") and lines[1].endswith("[1].")  # the checked text: its marker moved
+    assert lines[2].startswith("  [1] ") and "characters" in lines[2]
+    assert "(local; retrieval" in lines[-1] and "first token" in lines[-1]
+
+
+def test_ask_json_has_the_documented_fields(run):
+    code, out, _ = run("ask", "Kim ngạch thương mại hai chiều năm 2024 đạt bao nhiêu?", "--json", "--lang", "en")
+    answer = json.loads(out)
+    assert code == 0 and set(answer) == {"question", "lang", "answer", "refused", "citations", "backend", "timings"}
+    assert answer["lang"] == "en" and answer["backend"] == "local" and "Answer in English" in run.chat.prompts[-1][1]
+    assert set(answer["timings"]) == {"retrieve_ms", "first_token_ms", "total_ms"}
+    assert set(answer["citations"][0]) == {"n", "doc_id", "chunk_id", "title", "date", "quote", "start", "end"}
+
+
+def test_a_model_failure_is_a_one_line_error(run):
+    run.chat.fail_after = 1
+    code, out, err = run("ask", "Kim ngạch thương mại hai chiều năm 2024 đạt bao nhiêu?")
+    assert code == 2 and err.startswith("rag: error: the model (") and "Traceback" not in err
+
+
+def test_unknown_backend_and_model_are_refused_by_the_parser_or_with_a_message(run):
+    code, _, err = run("ask", "AZEC?", "--backend", "gpt")
+    assert code == 2 and "invalid choice" in err

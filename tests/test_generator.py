@@ -80,7 +80,7 @@ def test_stream_yields_preview_then_pieces_then_the_answer(settings):
     events = list(a.ask_stream(TRADE_VI))
     assert isinstance(events[0], Preview) and isinstance(events[-1], Answer)
     pieces = [e for e in events if isinstance(e, str)]
-    assert len(pieces) > 3 and "".join(pieces).strip() == events[-1].text
+    assert len(pieces) > 3 and "".join(pieces).strip() == events[-1].draft  # the checked text may move markers
     assert len(events[0].sentences) <= settings.generator.max_sentences
 
 
