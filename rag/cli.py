@@ -110,13 +110,18 @@ def cmd_ask(args) -> int:
     if args.json or args.question == "-":
         return _for_each_question(args, lambda q: assistant.ask(q, k=args.k), _show_answer)
     streamed = ""
-    for event in assistant.ask_stream(args.question, k=args.k):
-        if isinstance(event, str):
-            streamed += event
-            sys.stdout.write(event)
-            sys.stdout.flush()
-        elif isinstance(event, Answer):
-            _show_answer(event, streamed)
+    try:
+        for event in assistant.ask_stream(args.question, k=args.k):
+            if isinstance(event, str):
+                streamed += event
+                sys.stdout.write(event)
+                sys.stdout.flush()
+            elif isinstance(event, Answer):
+                _show_answer(event, streamed)
+    except RagError:
+        if streamed:  # end the half-written line before the error message
+            print(" …")
+        raise
     return 0
 
 
