@@ -1,0 +1,218 @@
+"""The corpus folder as a library: list its documents with their index state, add an uploaded article, delete one.
+
+An upload is checked before anything changes: its name is reduced to a plain file name inside the corpus
+folder, its size is limited, its text must pass the same reading rules as the corpus loader
+(rag/corpus.read_document), and its cleaned text must not already be in the corpus. Only then is it moved
+into place, atomically. Adding or deleting a file does not touch the index: the next build picks it up.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from .corpus import SUFFIXES, Document, read_document
+from .errors import CorpusError, RagError
+from .store import IndexStore
+
+MAX_NAME_CHARS = 120
+
+
+class UploadError(RagError):
+    """An uploaded file was refused; the corpus is unchanged."""
+
+
+@dataclass(frozen=True)
+class LibraryDocument:
+    doc_id: str
+    file: str  # path relative to the corpus folder
+    title: str | None
+    date: str | None
+    source: str | None
+    chunks: int | None  # in the current index; None when the document is not indexed yet
+    state: str  # "indexed", "new" (not in the index), "changed" (the file differs from the index), "unreadable"
+    size: int
+    problem: str | None = None  # why an unreadable file is skipped
+
+
+@dataclass(frozen=True)
+class IndexStatus:
+    model: str | None
+    documents: int
+    chunks: int
+    sentences: int
+    built_at: str | None
+    version: str | None
+    pending: int  # documents added, changed or deleted since the build
+
+    @property
+    def exists(self) -> bool:
+        return self.version is not None
+
+
+@dataclass(frozen=True)
+class Added:
+    doc_id: str
+    path: Path
+    title: str | None
+    replaced: Path | None  # the file it replaced, if any
+
+
+def safe_filename(name: str) -> str:
+    """A plain file name for an upload: no folder part, no hidden or special characters, a known suffix."""
+    base = re.split(r"[\\/]", unicodedata.normalize("NFC", str(name)))[-1].strip()
+    stem, dot, suffix = base.rpartition(".")
+    suffix = f".{suffix.lower()}"
+    if not dot or suffix not in SUFFIXES:
+        raise UploadError(f"{base or name!r} is not a .txt, .md or .html file: upload articles as UTF-8 text, "
+                          "Markdown or HTML")
+    stem = re.sub(r"[^\w.\- ]+", "_", stem)
+    stem = re.sub(r"\s+", "_", stem).strip("._- ")[:MAX_NAME_CHARS].rstrip("._- ")
+    if not stem:
+        raise UploadError(f"the name {base!r} has no usable characters: rename the file (letters, digits, - or _)")
+    return stem + suffix
+
+
+def corpus_files(folder: Path) -> dict[str, Path]:
+    """doc_id -> file, chosen as rag/corpus.load_corpus chooses them (hidden folders skipped, first name wins)."""
+    files: dict[str, Path] = {}
+    if not folder.is_dir():
+        return files
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        if path.suffix.lower() in SUFFIXES and not any(part.startswith(".") for part in path.relative_to(folder).parts):
+            files.setdefault(unicodedata.normalize("NFC", path.stem), path)
+    return files
+
+
+class Library:
+    def __init__(self, corpus_dir: Path, index_dir: Path, max_bytes: int = 5_000_000) -> None:
+        self.corpus_dir = Path(corpus_dir)
+        self.store = IndexStore(index_dir)
+        self.max_bytes = max_bytes
+        self._read: dict[tuple[str, int, int], Document | CorpusError] = {}  # (path, size, mtime) -> reading
+
+    def _document(self, doc_id: str, path: Path) -> Document | CorpusError:
+        """The file read and cleaned, cached while it is unchanged on disk."""
+        st = path.stat()
+        key = (str(path), st.st_size, st.st_mtime_ns)
+        if key not in self._read:
+            try:
+                self._read[key] = read_document(path, doc_id, self.max_bytes)
+            except CorpusError as exc:
+                self._read[key] = exc
+            except OSError as exc:
+                self._read[key] = CorpusError(f"it cannot be read ({exc.strerror})")
+        return self._read[key]
+
+    def _manifest(self) -> dict | None:
+        try:
+            return self.store.read_manifest() if self.store.exists() else None
+        except RagError:
+            return None
+
+    def documents(self) -> list[LibraryDocument]:
+        """Every article file in the corpus folder, with its state against the current index."""
+        indexed = (self._manifest() or {}).get("documents", {})
+        out = []
+        for doc_id, path in corpus_files(self.corpus_dir).items():
+            doc = self._document(doc_id, path)
+            entry = indexed.get(doc_id)
+            rel = str(path.relative_to(self.corpus_dir))
+            if isinstance(doc, CorpusError):
+                out.append(LibraryDocument(doc_id, rel, None, None, None, None, "unreadable", path.stat().st_size,
+                                           str(doc)))
+                continue
+            state = "new" if entry is None else "indexed" if entry["content_hash"] == doc.content_hash else "changed"
+            out.append(LibraryDocument(doc_id, rel, doc.title, doc.date, doc.source,
+                                       entry.get("chunks") if entry else None, state, path.stat().st_size))
+        return out
+
+    def status(self) -> IndexStatus:
+        manifest = self._manifest()
+        docs = self.documents()
+        if manifest is None:
+            return IndexStatus(None, 0, 0, 0, None, None, sum(d.state != "unreadable" for d in docs))
+        on_disk = {d.doc_id for d in docs if d.state != "unreadable"}
+        pending = sum(d.state in ("new", "changed") for d in docs) + len(set(manifest["documents"]) - on_disk)
+        counts = manifest.get("counts", {})
+        current = self.store.current_version()
+        return IndexStatus(manifest.get("embedding", {}).get("name"), counts.get("documents", 0),
+                           counts.get("chunks", 0), counts.get("sentences", 0), manifest.get("built_at"),
+                           current.name if current else None, pending)
+
+    def add_file(self, path: Path, name: str | None = None, replace: bool = False) -> Added:
+        """Add an uploaded file (e.g. a web server's temporary file) under `name` (default: its own name)."""
+        path = Path(path)
+        size = path.stat().st_size
+        if size > self.max_bytes:
+            raise UploadError(f"{name or path.name}: {size:,} bytes is over the {self.max_bytes:,}-byte limit "
+                              "(split the article or upload it as plain text)")
+        return self.add(name or path.name, path.read_bytes(), replace=replace)
+
+    def add(self, name: str, data: bytes, replace: bool = False) -> Added:
+        """Add an article; raises UploadError, leaving the corpus unchanged, when it is refused.
+
+        A document of the same name is replaced only with `replace`; the same text under any name is refused."""
+        filename = safe_filename(name)
+        if len(data) > self.max_bytes:
+            raise UploadError(f"{filename}: {len(data):,} bytes is over the {self.max_bytes:,}-byte limit "
+                              "(split the article or upload it as plain text)")
+        self.corpus_dir.mkdir(parents=True, exist_ok=True)
+        corpus = self.corpus_dir.resolve()
+        target = corpus / filename
+        if target.parent != corpus:  # cannot happen after safe_filename; kept as the last line of defence
+            raise UploadError(f"{name!r} would be written outside the corpus folder")
+        doc_id = unicodedata.normalize("NFC", target.stem)
+        existing = corpus_files(corpus)
+        previous = existing.get(doc_id)
+        if previous is not None and not replace:
+            raise UploadError(f"{filename}: a document named {doc_id!r} is already in the corpus "
+                              f"({previous.name}); delete it first, rename the file, or choose to replace it")
+        tmp = corpus / f".upload-{uuid.uuid4().hex}{target.suffix}"  # hidden: never read as an article
+        try:
+            with open(tmp, "xb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            try:
+                doc = read_document(tmp, doc_id, self.max_bytes)
+            except CorpusError as exc:
+                raise UploadError(f"{filename} was not added: {exc}") from None
+            for other_id, other in existing.items():
+                if other_id == doc_id:
+                    continue
+                known = self._document(other_id, other)
+                if isinstance(known, Document) and known.content_hash == doc.content_hash:
+                    raise UploadError(f"{filename} was not added: the same article is already in the corpus "
+                                      f"as {other.relative_to(corpus)}")
+            if previous is not None:
+                known = self._document(doc_id, previous)
+                if isinstance(known, Document) and known.content_hash == doc.content_hash:
+                    raise UploadError(f"{filename} was not added: {previous.relative_to(corpus)} already has "
+                                      "exactly this text")
+            if previous is None:
+                os.link(tmp, target)  # fails rather than overwrite a file that appeared meanwhile
+            else:
+                os.replace(tmp, target)
+                if previous.resolve() != target:
+                    previous.unlink(missing_ok=True)  # same id, another suffix or folder
+        except FileExistsError:
+            raise UploadError(f"{filename}: a file of that name appeared meanwhile; try again") from None
+        finally:
+            tmp.unlink(missing_ok=True)
+        return Added(doc_id, target, doc.title, previous)
+
+    def delete(self, doc_id: str) -> Path:
+        """Delete a document's file from the corpus folder (the index keeps it until the next build)."""
+        path = corpus_files(self.corpus_dir).get(unicodedata.normalize("NFC", doc_id))
+        if path is None:
+            raise UploadError(f"no document {doc_id!r} in {self.corpus_dir}: refresh the list")
+        if self.corpus_dir.resolve() not in path.resolve().parents:
+            raise UploadError(f"{path} is outside the corpus folder: remove it by hand")
+        path.unlink()
+        return path
+
