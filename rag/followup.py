@@ -1,0 +1,207 @@
+"""Follow-up questions made standalone before retrieval: "Còn Nhật Bản cam kết gì?" after a question about a
+meeting becomes a question that names the meeting.
+
+With a chat model, the model rewrites the question from the last turns (the named templates in rag/prompts.py);
+its output is checked (one line, the question's language, not too long) and the rules below are the fallback.
+Without a model (the extractive backend), the rules: a short question that reads as a follow-up (it starts
+with "còn" / "and" / "what about", ends with "thì sao", or leans on a pronoun such as "họ", "it", "hội nghị
+đó") gets the setting of the previous question: its "tại / at ..." phrase when it has one, else its key terms.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+from .lang import detect_language
+from .prompts import NOT_FOUND, rewrite_messages
+
+MAX_FOLLOW_UP_WORDS = 15
+MAX_REWRITE_CHARS = 300
+
+
+@dataclass(frozen=True)
+class Turn:
+    """An earlier exchange: the question as it was retrieved (already standalone) and the answer shown."""
+
+    question: str
+    answer: str
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    question: str  # as typed
+    standalone: str  # what is retrieved and answered
+    method: str  # "none" (used as typed), "rule" or "model"
+
+    @property
+    def changed(self) -> bool:
+        return self.standalone != self.question
+
+
+_I = re.I | re.U
+# A follow-up opening or closing: "Còn ...", "Thế còn ...", "... thì sao?", "And ...", "What about ...".
+_VI_OPENING = re.compile(r"^(?:thế còn|vậy còn|còn về|còn|vậy thì|vậy|thế|và)\s+", _I)
+_VI_CLOSING = re.compile(r"\s*,?\s*(?:thì sao|thì thế nào|thì như thế nào|thì ra sao|nữa)\s*(?=[?.!]*$)", _I)
+_EN_OPENING = re.compile(r"^(?:and what about|and how about|what about|how about|and|also|so)\s+", _I)
+# Words that point back into the conversation.
+_VI_POINTERS = re.compile(
+    r"(?<!\w)(?:họ|ông ấy|bà ấy|anh ấy|chị ấy|ông ta|bà ta|nó|hai bên|phía đó|nước đó|nước này|"
+    r"(?:hội nghị|cuộc họp|sự kiện|thỏa thuận|hiệp định|chương trình|kế hoạch|sáng kiến|việc|điều|vấn đề|"
+    r"bài|lần) (?:đó|này|ấy|kia))(?!\w)", _I)
+_EN_POINTERS = re.compile(
+    r"\b(?:he|she|they|them|his|her|their|its|it|there|"
+    r"(?:this|that|these|those) (?:meeting|summit|conference|event|agreement|deal|plan|initiative|country|"
+    r"countries|article|one|year))\b", _I)
+# Question words, taken out of a previous question before its terms are reused.
+_VI_QUESTION_WORDS = re.compile(
+    r"(?<!\w)(?:như thế nào|thế nào|ra sao|tại sao|vì sao|bao nhiêu|bao giờ|khi nào|ở đâu|những gì|là gì|"
+    r"là ai|hay không|có phải|gì|nào|ai|đâu|mấy)(?!\w)", _I)
+_EN_QUESTION_WORDS = re.compile(
+    r"^(?:(?:what|which|who|whom|whose|when|where|why|how(?: many| much)?)\s+)?"
+    r"(?:(?:did|does|do|is|are|was|were|will|would|can|could|has|have|had)\s+)?", _I)
+_VI_ASKS = re.compile(r"(?<!\w)(?:gì|nào|ai|đâu|bao nhiêu|bao giờ|mấy|sao|thế nào|ra sao)(?!\w)", _I)
+_EN_ASKS = re.compile(r"\b(?:what|which|who|whom|whose|when|where|why|how)\b", _I)
+# Where the previous question's setting starts: "tại Hội nghị ...", "at the 28th summit".
+_VI_SETTING = re.compile(r"(?<!\w)(?:tại|ở|trong|trong khuôn khổ|nhân dịp|bên lề)\s+(?=\S)", _I)
+_EN_SETTING = re.compile(r"\b(?:at|during|in|on the sidelines of)\s+(?=\S)", _I)
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+def is_follow_up(question: str) -> bool:
+    """Does a short question lean on the conversation (an opening like "Còn", a closing like "thì sao", a pronoun)?"""
+    q = " ".join(question.split())
+    if not q or _words(q) > MAX_FOLLOW_UP_WORDS:
+        return False
+    return bool(_VI_OPENING.search(q) or _VI_CLOSING.search(q) or _VI_POINTERS.search(q)
+                or _EN_OPENING.search(q) or _EN_POINTERS.search(q))
+
+
+def _strip_end(text: str) -> str:
+    return text.strip().rstrip("?.!…").strip(" ,;:–-")
+
+
+def _body(question: str) -> str:
+    """The question without its follow-up opening and closing: "Còn Nhật Bản cam kết gì?" -> "Nhật Bản cam kết gì"."""
+    q = _VI_CLOSING.sub("", " ".join(question.split()))
+    q = _EN_OPENING.sub("", _VI_OPENING.sub("", q))
+    q = _strip_end(q)
+    return q[:1].upper() + q[1:]
+
+
+def _setting(previous: str, lang: str) -> str | None:
+    """The previous question's "tại ... / at ..." phrase, without its question words."""
+    q = _strip_end(previous)
+    m = (_VI_SETTING if lang == "vi" else _EN_SETTING).search(q, 1)
+    if not m:
+        return None
+    phrase = _VI_QUESTION_WORDS.sub(" ", q[m.start():]) if lang == "vi" else q[m.start():]
+    phrase = " ".join(phrase.split())
+    return phrase if _words(phrase) >= 2 else None
+
+
+_TOKEN = re.compile(r"[\w'’.-]+", re.U)
+_EN_JOINERS = {"of", "the", "and", "for", "on", "-"}
+
+
+def _en_names(question: str) -> str:
+    """The names and numbers of an English question, as runs: "the 16th Mekong-Japan Foreign Ministers' Meeting"
+    gives "16th Mekong-Japan Foreign Ministers' Meeting"."""
+    tokens = _TOKEN.findall(_EN_QUESTION_WORDS.sub("", _strip_end(question)))
+    runs: list[list[str]] = []
+    current: list[str] = []
+    for tok in tokens:
+        if tok[:1].isupper() or any(c.isdigit() for c in tok):
+            current.append(tok)
+        elif current and tok.lower() in _EN_JOINERS:
+            current.append(tok)
+        else:
+            if current:
+                runs.append(current)
+            current = []
+    if current:
+        runs.append(current)
+    while runs and runs[-1] and runs[-1][-1].lower() in _EN_JOINERS:
+        runs[-1].pop()
+    return ", ".join(" ".join(r).rstrip(" ,") for r in runs if r and not all(t.lower() in _EN_JOINERS for t in r))
+
+
+def _terms(previous: str, lang: str) -> str:
+    """The previous question's key terms, in order: without its question words (Vietnamese), its names and
+    numbers (English, where the words around them are mostly question words and verbs)."""
+    if lang == "en":
+        return _en_names(previous) or " ".join(_EN_QUESTION_WORDS.sub("", _strip_end(previous)).split())
+    return " ".join(_VI_QUESTION_WORDS.sub(" ", _strip_end(previous)).split())
+
+
+def rule_rewrite(question: str, history: Sequence[Turn]) -> str:
+    """The standalone question by the rules; the question itself when it does not read as a follow-up."""
+    if not history or not is_follow_up(question):
+        return " ".join(question.split())
+    previous = history[-1].question
+    lang = detect_language(question)
+    body = _body(question)
+    if not body:
+        return previous
+    asks = (_VI_ASKS if lang == "vi" else _EN_ASKS).search(body)
+    if not asks:  # "Còn Nhật Bản thì sao?": the previous question, about this
+        return f"{_strip_end(previous)} ({body})?"
+    setting = _setting(previous, detect_language(previous))
+    if setting and setting.lower() not in body.lower():
+        return f"{body} {setting}?"
+    terms = _terms(previous, detect_language(previous))
+    return f"{body} ({terms})?" if terms and terms.lower() not in body.lower() else f"{body}?"
+
+
+class FollowUpRewriter:
+    """Makes a question standalone from the conversation, with a chat model when one is given."""
+
+    def __init__(self, chat_model=None, max_turns: int = 2, max_answer_chars: int = 400) -> None:
+        """`chat_model`: a LangChain chat model, or None for the rules only. The model is asked only about
+        questions of at most MAX_FOLLOW_UP_WORDS words: on a CPU each call costs seconds."""
+        self.chat_model = chat_model
+        self.max_turns = max_turns
+        self.max_answer_chars = max_answer_chars
+
+    def rewrite(self, question: str, history: Sequence[Turn]) -> Rewrite:
+        q = " ".join(question.split())
+        if not history:
+            return Rewrite(q, q, "none")
+        if self.chat_model is not None and _words(q) <= MAX_FOLLOW_UP_WORDS:
+            standalone = self._ask_model(q, history)
+            if standalone is not None:
+                return Rewrite(q, standalone, "model" if standalone != q else "none")
+        standalone = rule_rewrite(q, history)
+        return Rewrite(q, standalone, "rule" if standalone != q else "none")
+
+    def _ask_model(self, question: str, history: Sequence[Turn]) -> str | None:
+        """The model's standalone question, or None when it fails or writes something that is not one."""
+        turns = [(t.question, re.sub(r"\s*\[\d+\]", "", t.answer)[: self.max_answer_chars])
+                 for t in history[-self.max_turns:]]
+        try:
+            reply = self.chat_model.invoke(rewrite_messages(question, turns))
+        except Exception:  # noqa: BLE001 - rewriting is a help; the answer step reports a broken model
+            return None
+        text = reply.content if isinstance(reply.content, str) else str(reply.content)
+        return clean_model_rewrite(text, question)
+
+
+_LABEL = re.compile(r"^(?:standalone question|câu hỏi độc lập|question|câu hỏi)\s*:\s*", _I)
+
+
+def clean_model_rewrite(text: str, question: str) -> str | None:
+    """The first line of a model's rewrite, unquoted; None if it is empty, too long, a refusal, or in another
+    language than the question."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        return None
+    line = _LABEL.sub("", lines[0]).strip().strip("\"'“”«»`").strip()
+    if not line or NOT_FOUND in line or len(line) > MAX_REWRITE_CHARS or len(line) < 3:
+        return None
+    if detect_language(line) != detect_language(question):
+        return None
+    return line
