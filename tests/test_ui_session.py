@@ -1,0 +1,144 @@
+import json
+
+import pytest
+
+from rag.errors import RagError
+from ui.feedback import FeedbackLog, default_feedback_path
+from ui.session import AssistantPool, ChatEngine, ChatTurn
+
+from .fakes import FakeChatModel, echo_first_passage
+
+DATE_Q = "Hội nghị Bộ trưởng Ngoại giao Mekong - Nhật Bản lần thứ 16 diễn ra vào ngày nào?"
+MEETING_Q = "Các nước ASEAN đề nghị Nhật Bản hỗ trợ gì tại Hội nghị Cấp cao ASEAN - Nhật Bản lần thứ 28?"
+
+
+@pytest.fixture
+def pool(settings, fake_embedder):
+    pool = AssistantPool(settings, embedder=fake_embedder, chat_model=FakeChatModel(reply=echo_first_passage))
+    pool.main.build_index()
+    return pool
+
+
+@pytest.fixture
+def engine(pool):
+    return ChatEngine(pool)
+
+
+def ask(engine, question, history=(), **kw):
+    events = list(engine.ask(question, list(history), **kw))
+    return [e.kind for e in events], events[-1].turn, events
+
+
+def test_pool_makes_one_assistant_per_generator_setting_sharing_the_index(pool):
+    assert pool.get() is pool.main and pool.get("extractive", None, "auto") is pool.main
+    local = pool.get("local", "0.5b", "en")
+    assert local is pool.get("local", "0.5b", "en") and local is not pool.get("local", "0.5b", "vi")
+    assert local.settings.generator.model == "0.5b" and local.embedder is pool.main.embedder
+    assert local.index_data() is pool.main.index_data()
+    with pytest.raises(RagError, match="unknown backend"):
+        pool.get("gpt-9")
+
+
+def test_an_extractive_answer_is_one_done_event_with_citations(engine):
+    kinds, turn, _ = ask(engine, DATE_Q)
+    assert kinds == ["done"]
+    assert turn.answer.citations and "10/7/2025" in turn.answer.text
+    assert turn.backend == "extractive" and turn.rewrite_method == "none" and turn.standalone == DATE_Q
+    assert turn.index_version.startswith("v-") and turn.best_score > 0.5 and not turn.low_relevance
+
+
+def test_a_follow_up_is_rewritten_before_retrieval(engine):
+    _, first, _ = ask(engine, MEETING_Q)
+    kinds, turn, _ = ask(engine, "Còn Nhật Bản cam kết gì?", [first])
+    assert kinds == ["rewritten", "done"]
+    assert turn.standalone == "Nhật Bản cam kết gì tại Hội nghị Cấp cao ASEAN - Nhật Bản lần thứ 28?"
+    assert turn.answer.question == turn.standalone and turn.rewrite_method == "rule"
+
+
+def test_failed_turns_are_left_out_of_the_history(engine):
+    _, first, _ = ask(engine, MEETING_Q)
+    failed = ChatTurn("?", error="the question is empty")
+    kinds, turn, _ = ask(engine, "Còn Nhật Bản cam kết gì?", [first, failed])
+    assert turn.standalone.endswith("lần thứ 28?")
+
+
+def test_a_model_backend_streams_the_answer(engine, pool):
+    kinds, turn, events = ask(engine, DATE_Q, backend="local", model="1.5b", answer_lang="vi", k=3)
+    assert kinds[0] == "preview" and kinds[-1] == "done" and kinds.count("text") > 3
+    texts = [e.text for e in events if e.kind == "text"]
+    assert all(a in b for a, b in zip(texts, texts[1:])) and turn.answer.draft.startswith(texts[-1].strip()[:20])
+    assert turn.backend == "local" and turn.model == "1.5b" and turn.k == 3 and turn.answer.citations
+
+
+def test_a_model_backend_rewrites_follow_ups_with_the_model(settings, fake_embedder):
+    def reply(system, user):
+        if "Standalone question:" in user:
+            return "Nhật Bản cam kết gì tại hội nghị lần thứ 28?"
+        return echo_first_passage(system, user)
+
+    pool = AssistantPool(settings, embedder=fake_embedder, chat_model=FakeChatModel(reply=reply))
+    pool.main.build_index()
+    engine = ChatEngine(pool)
+    _, first, _ = ask(engine, MEETING_Q, backend="local")
+    kinds, turn, _ = ask(engine, "Còn Nhật Bản cam kết gì?", [first], backend="local")
+    assert turn.rewrite_method == "model" and turn.standalone == "Nhật Bản cam kết gì tại hội nghị lần thứ 28?"
+
+
+def test_errors_end_in_a_message_not_a_traceback(engine, pool, monkeypatch):
+    kinds, turn, _ = ask(engine, "   ")
+    assert kinds == ["error"] and "the question is empty" in turn.error and turn.answer is None
+
+    logged = []
+    engine.log_error = logged.append
+    monkeypatch.setattr(pool, "get", lambda *a, **k: 1 / 0)
+    kinds, turn, _ = ask(engine, DATE_Q)
+    assert kinds == ["error"] and turn.error.startswith("unexpected error (ZeroDivisionError")
+    assert isinstance(logged[0], ZeroDivisionError)
+
+
+def test_answers_close_to_the_refusal_line_are_flagged(engine, settings, fake_embedder):
+    _, turn, _ = ask(engine, DATE_Q)
+    best = turn.best_score
+    near = AssistantPool(settings.replace(answer_min_score_vi=best - 0.01), embedder=fake_embedder)
+    _, turn, _ = ask(ChatEngine(near), DATE_Q)
+    assert not turn.answer.refused and turn.low_relevance and turn.best_score == pytest.approx(best)
+    below = AssistantPool(settings.replace(answer_min_score_vi=best + 0.01), embedder=fake_embedder)
+    _, turn, _ = ask(ChatEngine(below), DATE_Q)
+    assert turn.answer.refused and turn.low_relevance
+
+
+def test_source_view_highlights_the_cited_passage(engine, pool, settings):
+    _, turn, _ = ask(engine, DATE_Q)
+    c = turn.answer.citations[0]
+    html = engine.source(turn, c.n)
+    assert f'<mark class="focus">{c.quote}</mark>' in html and c.title in html
+    assert "Click a citation" in engine.source(turn, 99)
+
+    # The article changes and the index is rebuilt: the quote is found where it now is, or a note says so.
+    path = next(settings.corpus_dir.glob(f"{c.doc_id}.*"))
+    path.write_text("Một đoạn mở đầu mới.\n" + path.read_text(encoding="utf-8"), encoding="utf-8")
+    pool.main.build_index()
+    assert f'<mark class="focus">{c.quote}</mark>' in engine.source(turn, c.n)
+    path.write_text(path.read_text(encoding="utf-8").replace("10/7/2025", "11/7/2025"), encoding="utf-8")
+    pool.main.build_index()
+    assert "The article changed since this answer" in engine.source(turn, c.n)
+    path.unlink()
+    pool.main.build_index()
+    assert "no longer in the index" in engine.source(turn, c.n)
+
+
+def test_feedback_is_appended_as_json_lines(engine, tmp_path, monkeypatch):
+    _, turn, _ = ask(engine, DATE_Q)
+    log = FeedbackLog(tmp_path / "data" / "feedback.jsonl")
+    log.record(turn, "up")
+    log.record(ChatTurn("q", error="boom"), "down")
+    rows = [json.loads(line) for line in log.path.read_text(encoding="utf-8").splitlines()]
+    assert [r["rating"] for r in rows] == ["up", "down"]
+    assert rows[0]["question"] == DATE_Q and rows[0]["citations"][0]["doc_id"] == turn.answer.citations[0].doc_id
+    assert rows[0]["backend"] == "extractive" and rows[0]["index_version"] == turn.index_version
+    assert rows[1]["answer"] == "boom" and rows[1]["citations"] == []
+
+    monkeypatch.delenv("RAG_FEEDBACK", raising=False)
+    assert default_feedback_path(tmp_path / "index") == tmp_path / "index" / "feedback.jsonl"
+    monkeypatch.setenv("RAG_FEEDBACK", str(tmp_path / "f.jsonl"))
+    assert default_feedback_path(tmp_path / "index") == tmp_path / "f.jsonl"

@@ -1,0 +1,1 @@
+"""The chat UI (Gradio). The core package `rag` does not import it."""
