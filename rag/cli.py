@@ -192,6 +192,14 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    from ui.app import UIConfig, auth_from_env, serve
+
+    config = UIConfig(auth=auth_from_env())  # RAG_UI_USER / RAG_UI_PASSWORD
+    serve(_settings(args), host=args.host, port=args.port, config=config)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rag", description="Ask questions about news articles, offline, "
                                      "in Vietnamese or English, with citations.")
@@ -247,6 +255,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("question")
     p.add_argument("--k", type=int, default=None, help="number of passages to read (default 5)")
     p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("serve", help="start the chat UI in the browser (http://127.0.0.1:7860 by default)")
+    p.add_argument("--corpus", type=Path, help="corpus folder (default: seeds/, or $RAG_CORPUS)")
+    p.add_argument("--index", type=Path, help="index folder (default: index/, or $RAG_INDEX)")
+    generator_options(p)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only; "
+                   "set RAG_UI_USER and RAG_UI_PASSWORD before opening it to others)")
+    p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    p.set_defaults(func=cmd_serve)
     return parser
 
 
