@@ -34,5 +34,18 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
+# Debian's Chromium for the UI's browser tests (Playwright drives /usr/bin/chromium; its own browser download
+# needs the internet).
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO="sudo -n"; else SUDO="none"; fi
+  if [ "$SUDO" != "none" ] && command -v apt-get >/dev/null; then
+    say "installing Debian's chromium for the browser tests"
+    $SUDO apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q chromium >/dev/null \
+      || say "chromium did not install: the browser tests will fail (install it, or run pytest -m 'not browser')"
+  else
+    say "no /usr/bin/chromium and no apt-get as root: install Debian's chromium for the browser tests"
+  fi
+fi
+
 MODEL_DIR=${RAG_MODEL_DIR:-$ROOT/models/e5-small}
 "$VENV/bin/rag" setup-model --model-dir "$MODEL_DIR" --llm 1.5b,0.5b >&2
