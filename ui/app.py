@@ -57,6 +57,7 @@ mark { background: #ffe58a; color: inherit; padding: 0 1px; border-radius: 2px; 
   padding: 6px 10px; margin-bottom: 8px; }
 .rag-msg { padding: 4px 0; } .rag-error { color: #b42318; font-weight: 600; } .rag-ok { color: #1a7f37; }
 .source-note { font-style: italic; margin: 4px 0; }
+#docs table, #docs th, #docs td, #docs span { font-family: var(--font) !important; }
 """
 
 # Cards: a click (or Enter) on a card, or on an [n] marker in the chat, asks the server for that source.
@@ -324,13 +325,14 @@ def build_app(pool: AssistantPool, library: Library, feedback: FeedbackLog,
                 rebuild_btn = gr.Button("Cập nhật chỉ mục · Rebuild index", variant="primary", elem_id="rebuild")
                 refresh_btn = gr.Button("Làm mới · Refresh", elem_id="refresh")
             build_result = gr.HTML(elem_id="build-result")
-            docs = gr.Dataframe(headers=["Tiêu đề · Title", "Ngày · Date", "Nguồn · Source", "Chunks",
-                                         "Trạng thái · State", "Tệp · File"], datatype="str", interactive=False,
-                                wrap=True, elem_id="docs")
-            with gr.Row():
+            with gr.Row(equal_height=True):
                 to_delete = gr.Dropdown([], label="Xóa bài · Delete a document", elem_id="delete-choice", scale=3)
                 delete_btn = gr.Button("Xóa · Delete", variant="stop", elem_id="delete", scale=1)
             delete_result = gr.HTML(elem_id="delete-result")
+            docs = gr.Dataframe(headers=["Tiêu đề · Title", "Ngày · Date", "Nguồn · Source", "Chunks",
+                                         "Trạng thái · State", "Tệp · File"], datatype="str", interactive=False,
+                                wrap=True, elem_id="docs",
+                                column_widths=["34%", "10%", "15%", "7%", "16%", "18%"])
 
         ask_inputs = [question, turns, lang, backend, model, k]
         ask_outputs = [chatbot, turns, cards, question]
@@ -341,6 +343,7 @@ def build_app(pool: AssistantPool, library: Library, feedback: FeedbackLog,
         cards.click(show_citation, [turns], source, concurrency_limit=4)
         chatbot.like(rate, [turns], None)
         clear_btn.click(clear, None, [chatbot, turns, cards, source, question], queue=False)
+        chatbot.clear(clear, None, [chatbot, turns, cards, source, question], queue=False)  # its own bin icon
 
         corpus_outputs = [index_status, docs, to_delete]
         demo.load(corpus_view, None, corpus_outputs)

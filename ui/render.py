@@ -76,10 +76,15 @@ def passage_for(citation: Citation, passages: Iterable[Passage]) -> Passage | No
     return None
 
 
+_BLANK_LINES = re.compile(r"\n\s*\n")
+
+
 def _highlighted(text: str, start: int, end: int, context: int | None = None) -> str:
     """`text` escaped with text[start:end] in <mark>; with `context`, cut to that many characters each side."""
     a, b = max(0, start), min(len(text), end)
     left, right = text[:a], text[b:]
+    if context is not None:  # a card: blank lines between blocks take room and say nothing
+        left, right = _BLANK_LINES.sub("\n", left), _BLANK_LINES.sub("\n", right)
     if context is not None:
         if len(left) > context:
             left = "…" + left[len(left) - context:].split(" ", 1)[-1]
