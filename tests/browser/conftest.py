@@ -1,0 +1,89 @@
+"""A live UI for the browser tests: the app on a free loopback port over a temporary copy of the seeds plus a
+planted document full of markup, the extractive backend and the real embedding model; Debian's Chromium
+driven by Playwright. Screenshots go to tests/artifacts/."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+from rag.settings import GeneratorSettings, Settings
+
+from ..conftest import MODEL_DIR, ROOT, SEEDS
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+
+# A document whose title and text are markup: it must show as text, and nothing in it may run.
+PLANTED_NAME = "zz_planted_markup.txt"
+PLANTED = ("<script>window.__pwned = 1</script> Lễ hội kẹo dẻo Hải Phòng\n03/03/2025\n"
+           "Ngày 3/3/2025, thành phố Hải Phòng tổ chức lễ hội kẹo dẻo đầu tiên <img src=x "
+           "onerror=\"window.__pwned = 2\"> với 120 gian hàng.\n"
+           "Ban tổ chức cho biết lễ hội thu hút 8.000 lượt khách trong ngày khai mạc.\n")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory, real_embedder):
+    """The running app: .url, .settings, .pool, .feedback (the feedback file)."""
+    from ui.app import UIConfig, launch, make_app
+
+    if not CHROMIUM.is_file():
+        pytest.fail(f"{CHROMIUM} is missing: run `bash scripts/setup.sh` (it installs Debian's chromium)")
+    root = tmp_path_factory.mktemp("ui")
+    shutil.copytree(SEEDS, root / "corpus")
+    (root / "corpus" / PLANTED_NAME).write_text(PLANTED, encoding="utf-8")
+    settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index", model_dir=MODEL_DIR,
+                        generator=GeneratorSettings(backend="extractive"))
+    feedback = root / "feedback.jsonl"
+    demo, pool = make_app(settings, embedder=real_embedder, config=UIConfig(feedback_path=feedback))
+    pool.main.build_index()
+    pool.main.warm_up()
+    port = _free_port()
+    launch(demo, port=port, block=False, quiet=True)
+
+    class Live:
+        pass
+
+    live = Live()
+    live.url, live.settings, live.pool, live.feedback = f"http://127.0.0.1:{port}/", settings, pool, feedback
+    yield live
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, live):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="vi-VN")
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(live.url)
+    page.wait_for_selector("#question textarea")
+    yield page
+    context.close()
+
+
+def shot(page, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
