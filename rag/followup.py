@@ -1,11 +1,12 @@
 """Follow-up questions made standalone before retrieval: "Còn Nhật Bản cam kết gì?" after a question about a
 meeting becomes a question that names the meeting.
 
-With a chat model, the model rewrites the question from the last turns (the named templates in rag/prompts.py);
-its output is checked (one line, the question's language, not too long) and the rules below are the fallback.
-Without a model (the extractive backend), the rules: a short question that reads as a follow-up (it starts
-with "còn" / "and" / "what about", ends with "thì sao", or leans on a pronoun such as "họ", "it", "hội nghị
-đó") gets the setting of the previous question: its "tại / at ..." phrase when it has one, else its key terms.
+A question is treated as a follow-up when it is short and reads as one: it starts with "còn" / "and" /
+"what about", ends with "thì sao", or leans on a pronoun such as "họ", "it", "hội nghị đó" (is_follow_up).
+With a chat model, the model rewrites it from the last turns (the named templates in rag/prompts.py); its
+output is checked (one line, a question, the question's language, not too long) and the rules are the
+fallback. Without a model (the extractive backend), the rules: the follow-up gets the setting of the previous
+question, its "tại / at ..." phrase when it has one, else its key terms.
 """
 
 from __future__ import annotations
@@ -162,19 +163,20 @@ class FollowUpRewriter:
 
     def __init__(self, chat_model=None, max_turns: int = 2, max_answer_chars: int = 400) -> None:
         """`chat_model`: a LangChain chat model, or None for the rules only. The model is asked only about
-        questions of at most MAX_FOLLOW_UP_WORDS words: on a CPU each call costs seconds."""
+        questions that read as follow-ups (is_follow_up): on a CPU each call costs seconds, and a local model's
+        cached answer prompt is processed again after it."""
         self.chat_model = chat_model
         self.max_turns = max_turns
         self.max_answer_chars = max_answer_chars
 
     def rewrite(self, question: str, history: Sequence[Turn]) -> Rewrite:
         q = " ".join(question.split())
-        if not history:
+        if not history or not is_follow_up(q):
             return Rewrite(q, q, "none")
-        if self.chat_model is not None and _words(q) <= MAX_FOLLOW_UP_WORDS:
+        if self.chat_model is not None:
             standalone = self._ask_model(q, history)
-            if standalone is not None:
-                return Rewrite(q, standalone, "model" if standalone != q else "none")
+            if standalone is not None and standalone != q:  # a follow-up repeated as it is: the rules do better
+                return Rewrite(q, standalone, "model")
         standalone = rule_rewrite(q, history)
         return Rewrite(q, standalone, "rule" if standalone != q else "none")
 
@@ -194,13 +196,15 @@ _LABEL = re.compile(r"^(?:standalone question|câu hỏi độc lập|question|c
 
 
 def clean_model_rewrite(text: str, question: str) -> str | None:
-    """The first line of a model's rewrite, unquoted; None if it is empty, too long, a refusal, or in another
-    language than the question."""
+    """The first line of a model's rewrite, unquoted; None if it is empty, too long, a refusal, not a question
+    (when the user asked one), or in another language than the question."""
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     if not lines:
         return None
     line = _LABEL.sub("", lines[0]).strip().strip("\"'“”«»`").strip()
     if not line or NOT_FOUND in line or len(line) > MAX_REWRITE_CHARS or len(line) < 3:
+        return None
+    if not line.endswith("?") and question.rstrip().endswith("?"):  # an answer or a statement, not a question
         return None
     if detect_language(line) != detect_language(question):
         return None

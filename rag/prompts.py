@@ -107,10 +107,30 @@ REWRITE_TURN = PromptTemplate("rewrite_turn", "User: $question\nAssistant: $answ
 
 TEMPLATES.update({t.name: t for t in (REWRITE_SYSTEM, REWRITE_USER, REWRITE_TURN)})
 
+# Worked examples after the system prompt (invented, not from any corpus): a left-out subject, a pronoun, and
+# "Còn X ...?" after a question about an event. Small models copied the format only once shown it.
+REWRITE_EXAMPLES = (
+    ([("Bộ Công Thương dự báo xuất khẩu gạo năm 2024 đạt bao nhiêu?",
+       "Bộ Công Thương dự báo xuất khẩu gạo năm 2024 đạt 5 tỷ USD [1].")],
+     "Còn cà phê thì sao?", "Bộ Công Thương dự báo xuất khẩu cà phê năm 2024 đạt bao nhiêu?"),
+    ([("Who opened the Hanoi trade fair on 5 March 2024?", "Minister Nguyễn Văn An opened the fair [1].")],
+     "What did he announce there?", "What did Minister Nguyễn Văn An announce at the Hanoi trade fair on 5 March 2024?"),
+    ([("Việt Nam cam kết gì tại Hội nghị Bộ trưởng ASEAN về an ninh lương thực ở Hà Nội?",
+       "Việt Nam cam kết cung cấp 1 triệu tấn gạo [1].")],
+     "Còn Thái Lan cam kết gì?", "Thái Lan cam kết gì tại Hội nghị Bộ trưởng ASEAN về an ninh lương thực ở Hà Nội?"),
+)
 
-def rewrite_messages(question: str, turns: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """(role, text) pairs asking for the standalone form of `question`, given earlier (question, answer) turns."""
+
+def _rewrite_turn(question: str, turns: list[tuple[str, str]]) -> str:
     history = "\n".join(REWRITE_TURN.format(question=" ".join(q.split()), answer=" ".join(a.split()))
                         for q, a in turns)
-    return [("system", REWRITE_SYSTEM.format()),
-            ("human", REWRITE_USER.format(history=history, question=" ".join(question.split())))]
+    return REWRITE_USER.format(history=history, question=" ".join(question.split()))
+
+
+def rewrite_messages(question: str, turns: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(role, text) pairs asking for the standalone form of `question`, given earlier (question, answer) turns:
+    the fixed system prompt and worked examples, then the conversation and the question."""
+    messages = [("system", REWRITE_SYSTEM.format())]
+    for example_turns, example_question, standalone in REWRITE_EXAMPLES:
+        messages += [("human", _rewrite_turn(example_question, example_turns)), ("ai", standalone)]
+    return messages + [("human", _rewrite_turn(question, turns))]

@@ -61,13 +61,15 @@ def test_the_model_rewrites_through_the_named_template():
     r = FollowUpRewriter(model).rewrite("Còn Nhật Bản cam kết gì?", [MEETING])
     assert (r.method, r.standalone) == ("model", "Nhật Bản cam kết gì tại Hội nghị Cấp cao ASEAN - Nhật Bản lần thứ 28?")
     system, user = model.prompts[-1]
-    assert system == TEMPLATES["rewrite_system"].format()
+    assert system.startswith(TEMPLATES["rewrite_system"].format())
+    assert "Last question: Còn cà phê thì sao?\nStandalone question:\nBộ Công Thương dự báo xuất khẩu cà phê" in system
     assert f"User: {MEETING.question}" in user and "Assistant: Các nước ASEAN đề nghị Nhật Bản hỗ trợ triển khai DEFA." in user
     assert user.rstrip().endswith("Last question: Còn Nhật Bản cam kết gì?\nStandalone question:")
 
 
 @pytest.mark.parametrize("reply", [
     "What did Japan commit to at the summit?",  # another language than the question
+    "Nhật Bản cam kết với ASEAN và Nhật Bản lần thứ 28.",  # not a question (a small model wrote this)
     "", "NOT_FOUND", "x" * 400,
 ])
 def test_an_unusable_model_rewrite_falls_back_to_the_rules(reply):
@@ -81,18 +83,20 @@ def test_a_failing_model_falls_back_to_the_rules():
     assert FollowUpRewriter(model).rewrite("Còn Nhật Bản cam kết gì?", [MEETING]).method == "rule"
 
 
-def test_the_model_is_not_asked_about_long_questions_or_without_history():
+def test_the_model_is_asked_only_about_follow_ups():
     model = FakeChatModel(reply=lambda system, user: "unused")
     long_question = "Thủ tướng Phạm Minh Chính đề nghị ASEAN và Nhật Bản đẩy mạnh liên kết kinh tế hướng tới " \
                     "chuyển đổi xanh như thế nào?"
     assert FollowUpRewriter(model).rewrite(long_question, [MEETING]).method == "none"
+    assert FollowUpRewriter(model).rewrite("AZEC là gì?", [MEETING]).method == "none"
     assert FollowUpRewriter(model).rewrite("Còn Nhật Bản cam kết gì?", []).method == "none"
     assert model.prompts == []
 
 
-def test_a_model_that_repeats_a_standalone_question_changes_nothing():
-    model = FakeChatModel(reply=lambda system, user: "AZEC là gì?")
-    assert FollowUpRewriter(model).rewrite("AZEC là gì?", [MEETING]).method == "none"
+def test_a_follow_up_the_model_repeats_unchanged_goes_to_the_rules():
+    model = FakeChatModel(reply=lambda system, user: "When was it held?")
+    r = FollowUpRewriter(model).rewrite("When was it held?", [CO_CHAIR])
+    assert (r.method, r.standalone) == ("rule", "When was it held (16th Mekong-Japan Foreign Ministers' Meeting)?")
 
 
 def test_clean_model_rewrite_takes_the_first_line_unquoted():
