@@ -380,7 +380,10 @@ def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = None, au
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860, config: UIConfig | None = None) -> None:
     """`rag serve`: load the index (building it if there is none), then serve until interrupted."""
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log.addHandler(handler)  # index build steps and errors; the libraries' own INFO lines stay quiet
+    log.setLevel(logging.INFO)
     config = config or UIConfig(auth=auth_from_env())
     demo, pool = make_app(settings, config=config)
     pool.main.warm_up()  # load the index and the embedding model before the first question
