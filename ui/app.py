@@ -324,7 +324,7 @@ def build_app(pool: AssistantPool, library: Library, feedback: FeedbackLog,
             with gr.Row():
                 rebuild_btn = gr.Button("Cập nhật chỉ mục · Rebuild index", variant="primary", elem_id="rebuild")
                 refresh_btn = gr.Button("Làm mới · Refresh", elem_id="refresh")
-            build_result = gr.HTML(elem_id="build-result")
+            build_result = gr.HTML(elem_id="build-result", min_height=64)  # room for the progress bar
             with gr.Row(equal_height=True):
                 to_delete = gr.Dropdown([], label="Xóa bài · Delete a document", elem_id="delete-choice", scale=3)
                 delete_btn = gr.Button("Xóa · Delete", variant="stop", elem_id="delete", scale=1)
@@ -348,10 +348,13 @@ def build_app(pool: AssistantPool, library: Library, feedback: FeedbackLog,
         corpus_outputs = [index_status, docs, to_delete]
         demo.load(corpus_view, None, corpus_outputs)
         refresh_btn.click(corpus_view, None, corpus_outputs)
-        files.upload(upload, [files, replace], [upload_result, files, *corpus_outputs], concurrency_id="corpus")
+        files.upload(upload, [files, replace], [upload_result, files, *corpus_outputs], concurrency_id="corpus",
+                     show_progress_on=upload_result)
         delete_btn.click(delete, to_delete, [delete_result, *corpus_outputs], concurrency_id="corpus",
+                         show_progress_on=delete_result,
                          js="(d) => (d && confirm('Xóa · Delete ' + d + '?')) ? d : null")
-        rebuild_btn.click(rebuild, None, [build_result, *corpus_outputs], concurrency_id="corpus")
+        rebuild_btn.click(rebuild, None, [build_result, *corpus_outputs], concurrency_id="corpus",
+                          show_progress_on=build_result)
     return demo
 
 
