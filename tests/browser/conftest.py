@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from rag.settings import GeneratorSettings, Settings
 
 from ..conftest import MODEL_DIR, ROOT, SEEDS
+from ..fakes import FakeChatModel, echo_first_passage
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -27,6 +29,15 @@ PLANTED = ("<script>window.__pwned = 1</script> Lễ hội kẹo dẻo Hải Ph�
            "Ban tổ chức cho biết lễ hội thu hút 8.000 lượt khách trong ngày khai mạc.\n")
 
 
+class SlowChatModel(FakeChatModel):
+    """A chat model that writes like a slow CPU: a word every 0.1 s (answers quote passage 1)."""
+
+    def _stream(self, messages, stop=None, run_manager=None, **kwargs):
+        for chunk in super()._stream(messages, stop, run_manager, **kwargs):
+            time.sleep(0.1)
+            yield chunk
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -35,7 +46,8 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory, real_embedder):
-    """The running app: .url, .settings, .pool, .feedback (the feedback file)."""
+    """The running app: .url, .settings, .pool, .feedback (the feedback file), .chat (the chat model every model
+    backend uses; the app starts on the extractive backend)."""
     from ui.app import UIConfig, launch, make_app
 
     if not CHROMIUM.is_file():
@@ -46,7 +58,8 @@ def live(tmp_path_factory, real_embedder):
     settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index", model_dir=MODEL_DIR,
                         generator=GeneratorSettings(backend="extractive"))
     feedback = root / "feedback.jsonl"
-    demo, pool = make_app(settings, embedder=real_embedder, config=UIConfig(feedback_path=feedback))
+    chat = SlowChatModel(reply=echo_first_passage)
+    demo, pool = make_app(settings, embedder=real_embedder, chat_model=chat, config=UIConfig(feedback_path=feedback))
     pool.main.build_index()
     pool.main.warm_up()
     port = _free_port()
@@ -57,6 +70,7 @@ def live(tmp_path_factory, real_embedder):
 
     live = Live()
     live.url, live.settings, live.pool, live.feedback = f"http://127.0.0.1:{port}/", settings, pool, feedback
+    live.chat = chat
     yield live
     demo.close()
 

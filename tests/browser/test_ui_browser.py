@@ -188,6 +188,29 @@ def test_thumbs_are_saved_and_clear_empties_the_chat(page, live):
     expect(page.locator("#cards .cite-card")).to_have_count(0)
 
 
+def choose(page, dropdown: str, option: str) -> None:
+    page.click(f"{dropdown} input")
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def test_a_model_backend_streams_its_answer_in_the_chosen_language(page, live):
+    page.click("#settings")  # open the settings
+    choose(page, "#backend", "local")
+    page.locator("#answer-lang").get_by_text("English").click()
+    page.fill("#question textarea", VI_Q)
+    page.press("#question textarea", "Enter")
+    page.wait_for_function("sel => { const b = document.querySelectorAll(sel); "
+                           "return b.length && b[b.length - 1].innerText.includes('▌'); }", arg=BOT)
+    shot(page, "model-answer-streaming")
+    answer = wait_answer(page, 1)
+    expect(answer).to_contain_text("local 1.5b · retrieval")
+    expect(answer).not_to_contain_text("▌")
+    expect(page.locator("#cards .cite-card").first).to_contain_text(MEKONG_TITLE)
+    assert live.chat.prompts[-1][1].rstrip().endswith("Answer in English (translate the facts from the passages; "
+                                                      "keep names, numbers and dates exact), with [n] citations.")
+    shot(page, "model-answer-done")
+
+
 def test_two_tabs_ask_at_the_same_time(browser, live):
     pages = []
     for _ in range(2):
