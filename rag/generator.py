@@ -41,6 +41,9 @@ _REFUSAL_PHRASES = re.compile(r"không tìm thấy|không có thông tin|could n
                               r"not (?:mentioned|found|provided|stated)|no information", re.I)
 
 
+_NOT_FOUND = re.compile(NOT_FOUND.replace("_", "[_ ]"), re.I)  # NOT_FOUND, as models also write it: "Not found"
+
+
 def looks_like_instruction(text: str) -> bool:
     return bool(_INSTRUCTION.search(text))
 
@@ -148,7 +151,7 @@ class GeneratedAnswerer:
         text = raw.strip()
         refused_answer = Answer(result.question, lang, REFUSAL[lang], True, (), result.passages, self.name, timings,
                                 draft=text)
-        if not text or NOT_FOUND in text:
+        if not text or _NOT_FOUND.search(text):
             return refused_answer
         source_lang = detect_language(" ".join(p.text for p in given))
         checked = check_citations(text, given, cross_language=source_lang != lang, question=result.question,

@@ -163,3 +163,9 @@ def test_a_question_about_something_no_passage_mentions_is_refused_without_the_m
     a, chat = assistant(settings, echo_first_passage)
     answer = a.ask("Kim ngạch thương mại hai chiều năm 2019 đạt bao nhiêu?")
     assert answer.refused and answer.text == REFUSAL["vi"] and chat.prompts == []
+
+
+@pytest.mark.parametrize("reply", ["NOT_FOUND", "Not found", "  NOT_FOUND [1]"])
+def test_every_spelling_of_not_found_is_a_refusal(settings, reply):
+    a, _ = assistant(settings, lambda s, u: reply)
+    assert a.ask(TRADE_VI).refused
