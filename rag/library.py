@@ -93,20 +93,23 @@ class Library:
         self.corpus_dir = Path(corpus_dir)
         self.store = IndexStore(index_dir)
         self.max_bytes = max_bytes
-        self._read: dict[tuple[str, int, int], Document | CorpusError] = {}  # (path, size, mtime) -> reading
+        self._read: dict[str, tuple[tuple[int, int], Document | CorpusError]] = {}  # path -> ((size, mtime), reading)
 
     def _document(self, doc_id: str, path: Path) -> Document | CorpusError:
         """The file read and cleaned, cached while it is unchanged on disk."""
         st = path.stat()
-        key = (str(path), st.st_size, st.st_mtime_ns)
-        if key not in self._read:
-            try:
-                self._read[key] = read_document(path, doc_id, self.max_bytes)
-            except CorpusError as exc:
-                self._read[key] = exc
-            except OSError as exc:
-                self._read[key] = CorpusError(f"it cannot be read ({exc.strerror})")
-        return self._read[key]
+        stamp = (st.st_size, st.st_mtime_ns)
+        cached = self._read.get(str(path))
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        try:
+            result: Document | CorpusError = read_document(path, doc_id, self.max_bytes)
+        except CorpusError as exc:
+            result = exc
+        except OSError as exc:
+            result = CorpusError(f"it cannot be read ({exc.strerror})")
+        self._read[str(path)] = (stamp, result)
+        return result
 
     def _manifest(self) -> dict | None:
         try:
@@ -117,8 +120,11 @@ class Library:
     def documents(self) -> list[LibraryDocument]:
         """Every article file in the corpus folder, with its state against the current index."""
         indexed = (self._manifest() or {}).get("documents", {})
+        files = corpus_files(self.corpus_dir)
+        on_disk = {str(p) for p in files.values()}
+        self._read = {k: v for k, v in self._read.items() if k in on_disk}  # forget deleted files
         out = []
-        for doc_id, path in corpus_files(self.corpus_dir).items():
+        for doc_id, path in files.items():
             doc = self._document(doc_id, path)
             entry = indexed.get(doc_id)
             rel = str(path.relative_to(self.corpus_dir))
