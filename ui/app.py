@@ -197,16 +197,12 @@ def build_app(pool: AssistantPool, library: Library, feedback: FeedbackLog,
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
         history = list(turns or [])
-        current: ChatTurn | None = None
         for event in engine.ask(question, history, backend=backend, model=model, answer_lang=lang, k=int(k)):
-            current = event.turn
-            shown = history + [current]
+            shown = history + [event.turn]
             if event.kind in ("done", "error"):
-                yield _messages(shown), shown, _cards(current, len(shown) - 1), ""
+                yield _messages(shown), shown, _cards(event.turn, len(shown) - 1), ""
             else:
                 yield _messages(shown, event.text), gr.skip(), render.cards_html(None, 0), ""
-        if current is None:  # pragma: no cover - ask() always ends with done or error
-            yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
 
     def show_citation(turns: list[ChatTurn], evt: gr.EventData):
         data = evt._data or {}
@@ -300,11 +296,14 @@ def build_app(pool: AssistantPool, library: Library, feedback: FeedbackLog,
                     clear_btn = gr.Button("Xóa hội thoại · Clear chat", size="sm", elem_id="clear")
                     with gr.Accordion("Cài đặt · Settings", open=False, elem_id="settings"):
                         lang = gr.Radio(LANG_CHOICES, value=g.answer_lang if g.answer_lang in ANSWER_LANGS else "auto",
-                                        label="Ngôn ngữ trả lời · Answer language", elem_id="answer-lang")
+                                        label="Ngôn ngữ trả lời · Answer language", elem_id="answer-lang",
+                                        info="Cho các mô hình · for model backends (extractive answers quote "
+                                             "the articles as written)")
                         backend = gr.Dropdown(list(BACKENDS), value=g.backend, label="Backend", elem_id="backend")
                         model = gr.Dropdown(MODEL_CHOICES, value=g.model, allow_custom_value=True,
-                                            label="Mô hình · Model (local: 1.5b, 0.5b or a .gguf path)",
-                                            elem_id="model")
+                                            label="Mô hình · Model", elem_id="model",
+                                            info="local: 1.5b, 0.5b or the path of a .gguf file (openai and ollama "
+                                                 "take theirs from RAG_OPENAI_MODEL / RAG_OLLAMA_MODEL)")
                         k = gr.Slider(1, 20, step=1, value=settings.retrieval.k,
                                       label="Số đoạn văn · Passages (k)", elem_id="k")
                 with gr.Column(scale=2):
