@@ -79,16 +79,19 @@ Similarity = Callable[[list[str], list[str]], np.ndarray]
 
 def check_citations(answer: str, passages: list[Passage], min_support: float = 0.5,
                     cross_language: bool = False, question: str = "", similarity: Similarity | None = None,
-                    min_similarity: float = 0.75, similarity_margin: float = 0.05) -> CheckedAnswer:
+                    min_similarity: float = 0.75, similarity_margin: float = 0.05,
+                    drop_uncited: bool = False) -> CheckedAnswer:
     """Validate every marker of `answer` against `passages` (numbered from 1) and rebuild the citations.
 
     Words of the question count as known (an answer may restate it). With `cross_language` (an English answer
     over Vietnamese passages) words cannot be compared: with a `similarity(claims, sentences)` function (the
     multilingual embedder's cosines) a passage supports a claim when it is within `similarity_margin` of the
     claim's closest passage and above `min_similarity`, and every number of the claim is in it or the question;
-    without one, only names and numbers are compared."""
+    without one, only names and numbers are compared. With `drop_uncited`, a factual sentence that no passage
+    supports is left out of the text (and counted in `uncited`)."""
     if cross_language and similarity is not None:
-        return _check_across_languages(answer, passages, question, similarity, min_similarity, similarity_margin)
+        return _check_across_languages(answer, passages, question, similarity, min_similarity, similarity_margin,
+                                       drop_uncited)
     sources = source_sentences(passages)
     by_n: dict[int, list[SourceSentence]] = {}
     for s in sources:
@@ -137,6 +140,8 @@ def check_citations(answer: str, passages: list[Passage], min_support: float = 0
                 repaired += 1
         if not chosen and _is_factual(claim):
             uncited += 1
+            if drop_uncited:
+                continue
         pieces.append(_attach(claim, sorted({cite(src) for src in chosen})))
     return CheckedAnswer(" ".join(pieces), tuple(citations), dropped, repaired, uncited)
 
@@ -162,7 +167,7 @@ def _claims(answer: str) -> list[tuple[str, list[int]]]:
 
 
 def _check_across_languages(answer: str, passages: list[Passage], question: str, similarity: Similarity,
-                            min_similarity: float, margin: float) -> CheckedAnswer:
+                            min_similarity: float, margin: float, drop_uncited: bool) -> CheckedAnswer:
     claims = _claims(answer)
     if not claims or not passages:
         return CheckedAnswer(" ".join(c for c, _ in claims), (), 0, 0, sum(_is_factual(c) for c, _ in claims))
@@ -189,6 +194,8 @@ def _check_across_languages(answer: str, passages: list[Passage], question: str,
                 repaired += 1
             elif _is_factual(claim):
                 uncited += 1
+                if drop_uncited:
+                    continue
         for n in chosen:
             if n not in numbering:
                 numbering[n] = len(numbering) + 1

@@ -37,9 +37,6 @@ _INSTRUCTION = re.compile(
     r"\bbỏ qua\b.{0,40}\b(hướng dẫn|chỉ dẫn|chỉ thị|lệnh)\b|\b(as an ai|you are now)\b",
     re.I | re.S)
 
-_REFUSAL_PHRASES = re.compile(r"không tìm thấy|không có thông tin|could not find|cannot find|can't find|"
-                              r"not (?:mentioned|found|provided|stated)|no information", re.I)
-
 
 _NOT_FOUND = re.compile(NOT_FOUND.replace("_", "[_ ]"), re.I)  # NOT_FOUND, as models also write it: "Not found"
 
@@ -128,7 +125,7 @@ class GeneratedAnswerer:
                 if "first_token_ms" not in timings:
                     timings["first_token_ms"] = (time.perf_counter() - started) * 1000
                 # Hold back what is or may become NOT_FOUND, so a refusal never shows the marker.
-                head = raw.lstrip()
+                head = raw.lstrip().upper().replace(" ", "_")
                 if head.startswith(NOT_FOUND) or NOT_FOUND.startswith(head):
                     continue
                 if len(raw) > shown:
@@ -154,10 +151,9 @@ class GeneratedAnswerer:
         if not text or _NOT_FOUND.search(text):
             return refused_answer
         source_lang = detect_language(" ".join(p.text for p in given))
+        # Every fact cited: a sentence that no given passage supports is left out.
         checked = check_citations(text, given, cross_language=source_lang != lang, question=result.question,
-                                  similarity=self.similarity)
-        if not checked.citations and _REFUSAL_PHRASES.search(text):
-            return refused_answer
+                                  similarity=self.similarity, drop_uncited=True)
         if not checked.citations:
             return refused_answer  # nothing in the answer is found in the passages: say so, invent nothing
         return Answer(result.question, lang, checked.text, False, checked.citations, result.passages, self.name,

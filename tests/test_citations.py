@@ -43,6 +43,12 @@ def test_an_unsupported_claim_is_left_uncited():
     assert out.citations == () and out.uncited == 1 and "[" not in out.text
 
 
+def test_unsupported_sentences_can_be_left_out():
+    out = check_citations("Kim ngạch năm 2024 đạt 236,6 tỷ USD [1]. Tổng thống Pháp sẽ thăm sao Hỏa năm 2090 [1].",
+                          PASSAGES, drop_uncited=True)
+    assert out.text == "Kim ngạch năm 2024 đạt 236,6 tỷ USD [1]." and out.uncited == 1
+
+
 def test_a_wrong_number_does_not_count_as_support():
     assert support("đạt 236,6 tỷ USD", "đạt 236,6 tỷ USD") == 1.0
     assert support("đạt 263,6 tỷ USD", "đạt 236,6 tỷ USD") < 0.6
