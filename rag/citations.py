@@ -65,6 +65,12 @@ def support(claim: str, source: str, known: str = "") -> float:
     return share
 
 
+def echoes(claim: str, question: str) -> bool:
+    """A claim that only repeats words of the question ("… dài bao nhiêu km?" answered "… dài bao nhiêu km"):
+    it says nothing, so it is left out and cannot carry a citation."""
+    return bool(question) and _tokens(claim) <= _tokens(question)
+
+
 @dataclass(frozen=True)
 class CheckedAnswer:
     text: str
@@ -114,7 +120,8 @@ def check_citations(answer: str, passages: list[Passage], min_support: float = 0
         sentence = answer[span.start:span.end]
         given = [int(x) for m in MARKER.finditer(sentence) for x in re.split(r"\s*[,;]\s*", m.group(1))]
         claim = MARKER.sub("", sentence).strip()
-        if not claim:
+        if not claim or echoes(claim, question):
+            dropped += len(set(given))
             continue
         # What can be compared with the passages: every word, or across languages only names and numbers.
         probe = _checkable(claim) if cross_language else claim
@@ -179,6 +186,9 @@ def _check_across_languages(answer: str, passages: list[Passage], question: str,
     pieces: list[str] = []
     dropped = repaired = uncited = 0
     for (claim, given), row in zip(claims, sims):
+        if echoes(claim, question):
+            dropped += len(set(given))
+            continue
         missing = numbers(claim) - known
 
         def ok(n: int) -> bool:

@@ -93,3 +93,15 @@ def test_across_languages_the_closest_passage_is_cited_and_numbers_must_match():
     asked = check_citations("Two-way trade in 2024 reached 236.6 billion USD [1].", sentences, cross_language=True,
                             similarity=sim, question="What was the trade in 2024?")
     assert [c.doc_id for c in asked.citations] == ["a"]
+
+
+def test_a_sentence_that_only_repeats_the_question_is_left_out():
+    q = "Kim ngạch thương mại hai chiều năm 2024 đạt bao nhiêu?"
+    out = check_citations("Kim ngạch thương mại hai chiều năm 2024 đạt bao nhiêu [1].", PASSAGES, question=q)
+    assert out.citations == () and out.text == ""
+    out = check_citations("Kim ngạch thương mại hai chiều năm 2024 đạt 236,6 tỷ USD [1].", PASSAGES, question=q)
+    assert [c.doc_id for c in out.citations] == ["a"]
+    sim = fake_similarity([("trade", 1)])
+    across = check_citations("What was the trade [1]?", PASSAGES, cross_language=True, similarity=sim,
+                             question="What was the trade?")
+    assert across.citations == ()
