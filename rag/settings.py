@@ -81,7 +81,7 @@ class GeneratorSettings:
     max_passage_chars: int = 1500
     # local: refuse when the model's probability of starting with NOT_FOUND is at least this (see rag/llm.py);
     # None: greedy decoding decides. Measured on the seeds it did not separate answerable from unanswerable
-    # questions (eval/README.md), so it is off by default.
+    # questions (README.md, Figures), so it is off by default.
     refusal_threshold: float | None = None
     openai_base_url: str = field(default_factory=lambda: os.environ.get("RAG_OPENAI_BASE_URL",
                                                                         os.environ.get("OPENAI_BASE_URL", "http://127.0.0.1:8080/v1")))
