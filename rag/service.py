@@ -106,6 +106,15 @@ class Assistant:
             self._chat_model = make_chat_model(self.settings.generator)
         return self._chat_model
 
+    def warm_up_generator(self) -> None:
+        """Load a local model and let it read the fixed prompt prefix (system prompt and worked examples) now,
+        so that the first question pays only for its own sentences. Servers need nothing."""
+        if self.settings.generator.backend != "local":
+            return
+        from .prompts import answer_messages
+
+        self.chat_model().invoke(answer_messages("?", ["."], "vi"), max_tokens=1)
+
     def _generated(self) -> GeneratedAnswerer:
         from .llm import describe
 

@@ -169,3 +169,10 @@ def test_a_question_about_something_no_passage_mentions_is_refused_without_the_m
 def test_every_spelling_of_not_found_is_a_refusal(settings, reply):
     a, _ = assistant(settings, lambda s, u: reply)
     assert a.ask(TRADE_VI).refused
+
+
+def test_warm_up_reads_the_fixed_prefix_once(settings):
+    a, chat = assistant(settings, lambda s, u: "ok")
+    a.warm_up_generator()
+    a.ask(TRADE_VI)
+    assert len(chat.prompts) == 2 and chat.prompts[0][0] == chat.prompts[1][0]  # the same prefix as answers

@@ -11,6 +11,7 @@ import contextvars
 import logging
 import os
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -380,6 +381,13 @@ def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = None, au
                        theme=theme(), css=CSS, footer_links=[], mcp_server=False)
 
 
+def _warm_generator(assistant) -> None:
+    try:
+        assistant.warm_up_generator()
+    except Exception as exc:  # noqa: BLE001 - the first question will show the same error to the user
+        log.warning("the answer model is not ready: %s", exc)
+
+
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860, config: UIConfig | None = None) -> None:
     """`rag serve`: load the index (building it if there is none), then serve until interrupted."""
     handler = logging.StreamHandler(sys.stderr)
@@ -389,6 +397,8 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860, config:
     config = config or UIConfig(auth=auth_from_env())
     demo, pool = make_app(settings, config=config)
     pool.main.warm_up()  # load the index and the embedding model before the first question
+    # A local model loads and reads its fixed prompt prefix in the background while the page opens.
+    threading.Thread(target=_warm_generator, args=(pool.main,), daemon=True).start()
     if host not in ("127.0.0.1", "localhost", "::1") and config.auth is None:
         log.warning("serving on %s without a login: anyone who can reach this address can read the articles "
                     "(set RAG_UI_USER and RAG_UI_PASSWORD)", host)
