@@ -116,11 +116,8 @@ def check_citations(answer: str, passages: list[Passage], min_support: float = 0
                                       src.end, p.source))
         return numbering[key]
 
-    for span in split_sentences(answer):
-        sentence = answer[span.start:span.end]
-        given = [int(x) for m in MARKER.finditer(sentence) for x in re.split(r"\s*[,;]\s*", m.group(1))]
-        claim = MARKER.sub("", sentence).strip()
-        if not claim or echoes(claim, question):
+    for claim, given in _claims(answer):
+        if echoes(claim, question):
             dropped += len(set(given))
             continue
         # What can be compared with the passages: every word, or across languages only names and numbers.

@@ -101,7 +101,7 @@ class GeneratedAnswerer:
             now = (time.perf_counter() - started) * 1000
             timings.setdefault("first_token_ms", now)
             timings["total_ms"] = now
-            return Answer(result.question, lang, REFUSAL[lang], True, (), result.passages, self.name, timings)
+            return self._refusal(result, lang, timings)
 
         if not supports or supports[0].score < self.min_scores.get(result.lang, 0.0) or \
                 missing_terms(result.question, [f"{p.title} {p.text}" for p in result.passages]):
@@ -140,14 +140,16 @@ class GeneratedAnswerer:
         answer = self.finish(result, lang, raw, given, timings, started)
         yield replace(answer, refusal_probability=p_refuse) if p_refuse is not None else answer
 
+    def _refusal(self, result: RetrievalResult, lang: str, timings: dict, draft: str = "") -> Answer:
+        return Answer(result.question, lang, REFUSAL[lang], True, (), result.passages, self.name, timings, draft=draft)
+
     def finish(self, result: RetrievalResult, lang: str, raw: str, given: list[Passage], timings: dict,
                started: float) -> Answer:
         """Check the model's text: a refusal, or an answer whose citations the program rebuilt."""
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         timings.setdefault("first_token_ms", timings["total_ms"])
         text = raw.strip()
-        refused_answer = Answer(result.question, lang, REFUSAL[lang], True, (), result.passages, self.name, timings,
-                                draft=text)
+        refused_answer = self._refusal(result, lang, timings, draft=text)
         if not text or _NOT_FOUND.search(text):
             return refused_answer
         source_lang = detect_language(" ".join(p.text for p in given))
