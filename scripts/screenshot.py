@@ -1,4 +1,5 @@
-"""The README's screenshot: `rag serve` with its defaults (local 1.5B model) asked one question in Chromium.
+"""The README's screenshot: `rag serve` with its defaults (local 1.5B model), once it has warmed up, asked one
+question in Chromium.
 
     .venv/bin/python scripts/screenshot.py [--question "..."] [--out docs/screenshot.png]
 """
@@ -22,6 +23,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--question", default="Hội nghị Bộ trưởng Ngoại giao Mekong - Nhật Bản lần thứ 16 diễn ra ở đâu và khi nào?")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshot.png")
+    ap.add_argument("--wait", type=float, default=20, help="seconds to let the server warm its model up first")
     args = ap.parse_args()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -43,6 +45,7 @@ def main() -> None:
             page.set_default_timeout(600_000)
             page.goto(url)
             page.wait_for_selector("#question textarea")
+            time.sleep(args.wait)
             page.fill("#question textarea", args.question)
             page.press("#question textarea", "Enter")
             page.wait_for_function("""() => { const b = document.querySelectorAll('#chat [data-testid="bot"]');
