@@ -139,11 +139,12 @@ def cmd_setup_model(args) -> int:
             print(f"rebuilding {folder} ({exc})", file=sys.stderr)
     if info is None:
         info = build_model_folder(folder)
-    generators = []
-    for key in [k.strip() for k in (args.llm or "").split(",") if k.strip()]:
-        from .gguf import MODELS, ensure_gguf
+    from .gguf import MODELS, ensure_gguf
 
-        path = ensure_gguf(key, _settings(args).generator.models_dir, verify=args.force)
+    generators = []
+    models_dir = _settings(args).generator.models_dir
+    for key in [k.strip() for k in (args.llm or "").split(",") if k.strip()]:
+        path = ensure_gguf(key, models_dir, verify=args.force)
         generators.append({"key": key, "name": MODELS[key].name, "path": str(path), "sha256": MODELS[key].sha256})
     if args.json:
         _print_json({"path": str(info.path), "name": info.name, "dimension": info.dimension, "checksum": info.checksum,
@@ -163,8 +164,10 @@ def cmd_eval(args) -> int:
     settings = _settings(args)
     corpus = settings.corpus_dir.resolve()
     g = settings.generator
+    from .gguf import MODELS
+
     run_name = f"{corpus.name}-{args.qa.stem}" + (f"-sample{args.sample}" if args.sample else "") + f"-{g.backend}" + (
-        f"-{g.model if g.model in ('1.5b', '0.5b') else Path(g.model).stem}" if g.backend == "local" else "")
+        f"-{g.model if g.model in MODELS else Path(g.model).stem}" if g.backend == "local" else "")
     out = args.out or ROOT / "eval" / "runs" / run_name
     private_index = args.index is None and corpus != Settings().corpus_dir.resolve()
     if private_index:

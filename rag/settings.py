@@ -17,6 +17,11 @@ def _env_path(name: str, default: Path) -> Path:
     return Path(value) if value else default
 
 
+def _env_threads() -> int:
+    """$RAG_THREADS, or every core."""
+    return int(os.environ.get("RAG_THREADS", "0")) or (os.cpu_count() or 1)
+
+
 @dataclass(frozen=True)
 class ChunkSettings:
     """How documents are cut. Part of the index manifest: changing it needs a rebuild."""
@@ -72,7 +77,7 @@ class GeneratorSettings:
     # auto: the question's language; or always "vi" / "en".
     answer_lang: str = "auto"
     n_ctx: int = 2048
-    threads: int = field(default_factory=lambda: int(os.environ.get("RAG_THREADS", "0")) or (os.cpu_count() or 1))
+    threads: int = field(default_factory=_env_threads)
     max_tokens: int = 160
     temperature: float = 0.0
     # What the model reads: the best sentences of the retrieved passages, at most this many and this many
@@ -123,7 +128,7 @@ class Settings:
     max_question_chars: int = 2000
     # Embedding model precision: auto (bf16 where the CPU has native bf16, else fp32), fp32 or bf16.
     embed_precision: str = field(default_factory=lambda: os.environ.get("RAG_EMBED_PRECISION", "auto"))
-    threads: int = field(default_factory=lambda: int(os.environ.get("RAG_THREADS", "0")) or (os.cpu_count() or 1))
+    threads: int = field(default_factory=_env_threads)
 
     def replace(self, **changes) -> "Settings":
         """A copy with some fields changed (None values are ignored, so CLI defaults pass through)."""
