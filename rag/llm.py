@@ -21,6 +21,7 @@ from pydantic import ConfigDict
 
 from .errors import RagError
 from .gguf import MODELS, ensure_gguf
+from .prompts import NOT_FOUND
 from .settings import GeneratorSettings
 
 
@@ -48,7 +49,7 @@ def load_llama(path: Path, n_ctx: int, threads: int):
                               n_batch=512, verbose=False)
             except (ValueError, RuntimeError, OSError) as exc:
                 raise GeneratorError(f"llama.cpp could not load {path} ({exc}): check that it is a GGUF chat "
-                                     "model, or use --model 1.5b / 0.5b") from exc
+                                     f"model, or use --model {' / '.join(MODELS)}") from exc
             _LOADED[key] = (llama, threading.Lock())
         return _LOADED[key]
 
@@ -64,7 +65,7 @@ class LlamaCppChat(BaseChatModel):
     # The refusal decision, calibrated: the probability that the answer starts with `refusal_text`'s first
     # token is read from the first logits; at or above `refusal_threshold` the model refuses, below it the
     # refusal token is banned and the model answers. None leaves the choice to greedy decoding.
-    refusal_text: str = "NOT_FOUND"
+    refusal_text: str = NOT_FOUND
     refusal_threshold: float | None = None
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
