@@ -21,5 +21,9 @@ class QuestionError(RagError):
     """The question is empty, too long or not text."""
 
 
+class GeneratorError(RagError):
+    """The language model could not be loaded, or failed while answering."""
+
+
 class ModelError(RagError):
     """The embedding model folder is missing or fails its check."""

@@ -17,17 +17,13 @@ from typing import Iterator
 from langchain_core.language_models import BaseChatModel
 
 from .citations import check_citations
-from .errors import RagError
+from .errors import GeneratorError, RagError
 from .extractive import REFUSAL, Answer, Support
 from .lang import detect_language
 from .premise import missing_terms
 from .prompts import NOT_FOUND, answer_messages
 from .retriever import Passage, RetrievalResult
 from .settings import GeneratorSettings
-
-
-class GenerationError(RagError):
-    """The model failed while answering."""
 
 
 # Text in a document that addresses a language model rather than a reader.
@@ -134,7 +130,7 @@ class GeneratedAnswerer:
         except RagError:
             raise
         except Exception as exc:  # a server that went away, a model that crashed: a message, not a traceback
-            raise GenerationError(f"the model ({self.label}) failed while answering ({type(exc).__name__}: "
+            raise GeneratorError(f"the model ({self.label}) failed while answering ({type(exc).__name__}: "
                                   f"{str(exc)[:200]}); check that it is running and reachable, try again, "
                                   "or use --backend extractive") from exc
         answer = self.finish(result, lang, raw, given, timings, started)

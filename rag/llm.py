@@ -19,14 +19,10 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict
 
-from .errors import RagError
+from .errors import GeneratorError
 from .gguf import MODELS, ensure_gguf
 from .prompts import NOT_FOUND
-from .settings import GeneratorSettings
-
-
-class GeneratorError(RagError):
-    """The language model could not be loaded or failed while answering."""
+from .settings import BACKENDS, GeneratorSettings
 
 
 _ROLES = {"system": "system", "human": "user", "ai": "assistant", "user": "user", "assistant": "assistant"}
@@ -163,7 +159,7 @@ def make_chat_model(settings: GeneratorSettings) -> BaseChatModel:
         return ChatOllama(base_url=settings.ollama_base_url, model=settings.ollama_model,
                           temperature=settings.temperature, num_predict=settings.max_tokens,
                           client_kwargs={"timeout": settings.timeout_s})
-    raise GeneratorError(f"unknown backend {settings.backend!r}: use local, openai, ollama or extractive")
+    raise GeneratorError(f"unknown backend {settings.backend!r}: use one of {', '.join(BACKENDS)}")
 
 
 def describe(settings: GeneratorSettings) -> str:

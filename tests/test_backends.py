@@ -6,9 +6,8 @@ import pytest
 from langchain_ollama import ChatOllama
 from langchain_openai import ChatOpenAI
 
-from rag.errors import RagError
-from rag.generator import GenerationError
-from rag.llm import GeneratorError, LlamaCppChat, make_chat_model
+from rag.errors import GeneratorError, RagError
+from rag.llm import LlamaCppChat, make_chat_model
 from rag.service import Assistant
 from rag.settings import GeneratorSettings
 
@@ -79,5 +78,5 @@ def test_a_server_that_is_down_is_a_clear_error(settings):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     a = with_backend(settings, backend="openai", openai_base_url=f"http://127.0.0.1:{port}/v1", timeout_s=5)
-    with pytest.raises(GenerationError, match=r"model \(openai .* at http://127.0.0.1:\d+/v1\) failed while answering.*--backend extractive"):
+    with pytest.raises(GeneratorError, match=r"model \(openai .* at http://127.0.0.1:\d+/v1\) failed while answering.*--backend extractive"):
         a.ask(TRADE_VI)

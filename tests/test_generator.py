@@ -3,7 +3,8 @@
 import pytest
 
 from rag.extractive import REFUSAL, Answer
-from rag.generator import GenerationError, Preview, looks_like_instruction
+from rag.errors import GeneratorError
+from rag.generator import Preview, looks_like_instruction
 from rag.service import Assistant
 
 from .fakes import FakeChatModel, FakeEmbedder, cited, echo_first_passage, passages_of
@@ -142,7 +143,7 @@ def test_instruction_detector():
 def test_a_model_failing_mid_answer_is_an_error_that_says_what_to_do(settings):
     a, chat = assistant(settings, echo_first_passage)
     chat.fail_after = 2
-    with pytest.raises(GenerationError, match=r"failed while answering.*--backend extractive"):
+    with pytest.raises(GeneratorError, match=r"failed while answering.*--backend extractive"):
         a.ask(TRADE_VI)
     chat.fail_after = None
     assert not a.ask(TRADE_VI).refused  # and the next question works
