@@ -127,6 +127,13 @@ def read_document(path: Path, doc_id: str, max_bytes: int) -> Document:
                     source=article.source, blocks=article.blocks, content_hash=digest)
 
 
+def corpus_paths(folder: Path):
+    """(doc id, file) for every supported file under `folder`, hidden folders skipped, in name order."""
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        if path.suffix.lower() in SUFFIXES and not any(part.startswith(".") for part in path.relative_to(folder).parts):
+            yield unicodedata.normalize("NFC", path.stem), path
+
+
 def load_corpus(folder: Path, max_bytes: int = 5_000_000) -> Corpus:
     """Every supported file under `folder`; raises CorpusError when none is usable."""
     folder = Path(folder)
@@ -135,10 +142,7 @@ def load_corpus(folder: Path, max_bytes: int = 5_000_000) -> Corpus:
     docs: list[Document] = []
     skipped: list[Skipped] = []
     seen_ids: dict[str, str] = {}
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        if path.suffix.lower() not in SUFFIXES or any(part.startswith(".") for part in path.relative_to(folder).parts):
-            continue
-        doc_id = unicodedata.normalize("NFC", path.stem)
+    for doc_id, path in corpus_paths(folder):
         if doc_id in seen_ids:
             skipped.append(Skipped(str(path), f"another file already has the id {doc_id!r} ({seen_ids[doc_id]}); rename one"))
             continue

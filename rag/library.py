@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from .corpus import SUFFIXES, Document, read_document
+from .corpus import SUFFIXES, Document, corpus_paths, read_document
 from .errors import CorpusError, RagError
 from .store import IndexStore
 
@@ -80,11 +80,9 @@ def safe_filename(name: str) -> str:
 def corpus_files(folder: Path) -> dict[str, Path]:
     """doc_id -> file, chosen as rag/corpus.load_corpus chooses them (hidden folders skipped, first name wins)."""
     files: dict[str, Path] = {}
-    if not folder.is_dir():
-        return files
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        if path.suffix.lower() in SUFFIXES and not any(part.startswith(".") for part in path.relative_to(folder).parts):
-            files.setdefault(unicodedata.normalize("NFC", path.stem), path)
+    if folder.is_dir():
+        for doc_id, path in corpus_paths(folder):
+            files.setdefault(doc_id, path)
     return files
 
 
