@@ -8,6 +8,7 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
+from .cpu import cpu_flags
 from .errors import ModelError
 
 
@@ -35,11 +36,7 @@ PRECISIONS = ("auto", "fp32", "bf16")
 
 def cpu_has_bf16() -> bool:
     """True when the CPU multiplies bfloat16 natively (AVX512-BF16 or AMX); emulated bf16 is slower than fp32."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            flags = f.read()
-    except OSError:
-        return False
+    flags = cpu_flags()
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 

