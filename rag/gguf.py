@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import RagError
+from .files import sha256_of
 
 
 class GGUFError(RagError):
@@ -70,14 +71,6 @@ def find_parts(spec: GGUFSpec) -> list[Path]:
         raise GGUFError(f"the {spec.name} model is not installed ({', '.join(missing[:3])}"
                         f"{' and more' if len(missing) > 3 else ''}): {_install_hint(spec)}")
     return parts
-
-
-def sha256_of(path: Path, chunk: int = 1 << 22) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def assemble(parts: list[Path], dest: Path, size: int, sha256: str) -> Path:

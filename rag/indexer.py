@@ -84,31 +84,27 @@ class Indexer:
         expected = expected_manifest(self.embedder, self.chunking)
         skipped = tuple(str(s) for s in corpus.skipped)
         manifest = None
+        old: IndexData | None = None
+        old_tokens: list[list[str]] = []
         if self.store.exists():
             try:
                 manifest = self.store.read_manifest()
                 check_compatible(manifest, expected, self.store.root)
+                # Every file against its recorded sha256: a damaged index is reported here, not only when a
+                # question loads it.
+                old = self.store.verify()
+                old_tokens = self.store.read_tokens(old.version)
             except IndexMismatchError:
                 if not rebuild:
                     raise
-                manifest = None  # another model, chunking or format: --rebuild starts afresh
-        # Nothing changed: the manifest's content hashes say so, without loading the index.
+                manifest, old = None, None  # another model, chunking or format, or damaged: start afresh
+        # Nothing changed: the manifest's content hashes say so.
         if manifest is not None and not rebuild and \
                 {i: d["content_hash"] for i, d in manifest["documents"].items()} == \
                 {d.doc_id: d.content_hash for d in corpus.documents}:
             n = len(corpus.documents)
             return IndexReport(n, 0, 0, 0, n, manifest["counts"]["chunks"], 0, 0, time.perf_counter() - t0,
-                               self.store.current_version().name, skipped)
-        old: IndexData | None = None
-        old_tokens: list[list[str]] = []
-        if manifest is not None:
-            try:
-                old = self.store.load()
-                old_tokens = self.store.read_tokens(old.version)
-            except IndexMismatchError:
-                if not rebuild:
-                    raise
-                old = None  # a damaged index: --rebuild starts afresh
+                               old.version, skipped)
         old_docs = old.docs if old else {}
         new_ids = {d.doc_id for d in corpus.documents}
         added = [d for d in corpus.documents if d.doc_id not in old_docs]

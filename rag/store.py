@@ -2,8 +2,9 @@
 
 Layout of `index/`:
   CURRENT            name of the active version folder, replaced atomically (os.replace)
-  v-<stamp>/         manifest.json, docs.jsonl, chunks.jsonl, chunk_vectors.npy, sentence_vectors.npy,
-                     chunks.faiss, sentences.faiss, bm25/
+  v-<stamp>/         docs.jsonl, chunks.jsonl, tokens.jsonl, chunk_vectors.npy, sentence_vectors.npy,
+                     sentence_keys.json, chunks.faiss, sentences.faiss, bm25/, and manifest.json, written
+                     last, with the size and sha256 of every other file (IndexStore.verify checks them)
 A build writes a new version under a temporary name, renames it, then switches CURRENT: a build
 killed at any point leaves the previous index loadable. Nothing is pickled.
 """
@@ -25,6 +26,7 @@ from .chunking import Chunk, Span
 from .cleaning import Block
 from .corpus import Document
 from .errors import IndexMismatchError, IndexMissingError
+from .files import sha256_of
 from .lexical import LexicalIndex
 
 FORMAT_VERSION = 3  # 2: sentences.faiss beside chunks.faiss; 3: BM25 tokens in tokens.jsonl
@@ -174,6 +176,12 @@ def _read_jsonl(path: Path) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
+def _file_records(folder: Path) -> dict:
+    """Size and sha256 of every file under `folder`, by path relative to it."""
+    return {p.relative_to(folder).as_posix(): {"size": p.stat().st_size, "sha256": sha256_of(p)}
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
 def _fsync_dir(path: Path) -> None:
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -263,6 +271,25 @@ class IndexStore:
             raise IndexMismatchError(f"the FAISS files in {folder} do not match its chunks: run `rag index --rebuild`")
         return data
 
+    def verify(self) -> IndexData:
+        """Check every file of the active version against the size and sha256 its manifest records, then load
+        it; raise IndexMismatchError naming what is damaged. (Loading alone, the query path, checks structure.)"""
+        folder = self.current_version()
+        if folder is None:
+            raise IndexMissingError(f"no index at {self.root}: run `rag index` to build it")
+        manifest = self.read_manifest()
+        for name, want in sorted(manifest.get("files", {}).items()):
+            path = folder / name
+            try:
+                size = path.stat().st_size
+                if size != want["size"]:
+                    raise ValueError(f"{name} has {size:,} bytes, {want['size']:,} were written")
+                if sha256_of(path) != want["sha256"]:
+                    raise ValueError(f"{name} does not match the sha256 written with it")
+            except (OSError, ValueError) as exc:
+                raise _damaged(folder, exc) from exc
+        return self.load()
+
     def read_tokens(self, version: str) -> list[list[str]]:
         """The BM25 tokens of every chunk of a version, in chunk order (for the next build)."""
         try:
@@ -279,7 +306,6 @@ class IndexStore:
         tmp = self.root / f".tmp-v-{stamp}"
         final = self.root / f"v-{stamp}"
         tmp.mkdir()
-        _write_json(tmp / "manifest.json", data.manifest)
         _write_jsonl(tmp / "docs.jsonl", (asdict(d) for d in data.docs.values()))
         _write_jsonl(tmp / "chunks.jsonl", (asdict(c) for c in data.chunks))
         if data.tokens is None or len(data.tokens) != len(data.chunks):
@@ -292,6 +318,9 @@ class IndexStore:
         faiss.write_index(data.sentence_index, str(tmp / "sentences.faiss"))
         if data.chunks:
             data.lexical.save(tmp / "bm25")
+        # Written last, with the size and sha256 of every other file: `verify` tells a damaged index.
+        data.manifest = dict(data.manifest, files=_file_records(tmp))
+        _write_json(tmp / "manifest.json", data.manifest)
         for p in tmp.rglob("*"):
             if p.is_file():
                 with p.open("rb+") as f:

@@ -28,6 +28,7 @@ from rag.e5model import (
     verify_model_folder,
 )
 from rag.errors import RagError
+from rag.files import sha256_of
 
 # --------------------------------------------------------------------------- helpers
 
@@ -215,8 +216,8 @@ def test_build_folder_from_tiny_file(tmp_path: Path, tiny_bin: tuple[Path, dict[
 
     record = json.loads((dest / "checksum.json").read_text())
     assert record["dimension"] == 384 and record["name"] == e5model.MODEL_NAME
-    assert record["weights"]["sha256"] == info.checksum == e5model._sha256(dest / "model.safetensors")
-    assert record["source"]["sha256"] == e5model._sha256(src)
+    assert record["weights"]["sha256"] == info.checksum == sha256_of(dest / "model.safetensors")
+    assert record["source"]["sha256"] == sha256_of(src)
 
     sd = load_file(str(dest / "model.safetensors"))
     np.testing.assert_array_equal(sd["embeddings.word_embeddings.weight"], expected["emb.word"])

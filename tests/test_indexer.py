@@ -197,6 +197,49 @@ def test_a_damaged_or_old_index_is_refused_with_how_to_rebuild(tmp_path, damage)
     assert report.chunks == len(store.load().chunks)
 
 
+@pytest.mark.parametrize("damage", ["flip a byte of chunk_vectors.npy", "truncate sentences.faiss",
+                                    "remove chunks.jsonl", "remove bm25"])
+def test_rag_index_reports_a_damaged_index_even_when_no_article_changed(tmp_path, damage):
+    import shutil
+
+    corpus = make_corpus(tmp_path / "c")
+    index = tmp_path / "i"
+    build(corpus, index, FakeEmbedder())
+    store = IndexStore(index)
+    folder = store.current_version()
+    action, name = damage.split(" ")[0], damage.split(" ")[-1]
+    path = folder / name
+    if action == "flip":  # same size, same shape: only the recorded sha256 tells
+        data = bytearray(path.read_bytes())
+        data[-1] ^= 0x01
+        path.write_bytes(bytes(data))
+    elif action == "truncate":
+        path.write_bytes(path.read_bytes()[:-8])
+    elif path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+    with pytest.raises(IndexMismatchError, match=f"damaged.*{name.split('.')[0]}.*rag index --rebuild"):
+        build(corpus, index, FakeEmbedder())
+    with pytest.raises(IndexMismatchError, match="rag index --rebuild"):
+        store.verify()
+    report = build(corpus, index, FakeEmbedder(), rebuild=True)
+    assert report.chunks_embedded == report.chunks
+    store.verify()
+    assert build(corpus, index, FakeEmbedder()).chunks_embedded == 0
+
+
+def test_the_manifest_records_every_file_of_the_version(tmp_path):
+    corpus = make_corpus(tmp_path / "c")
+    build(corpus, tmp_path / "i", FakeEmbedder())
+    store = IndexStore(tmp_path / "i")
+    folder = store.current_version()
+    files = store.read_manifest()["files"]
+    on_disk = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()} - {"manifest.json"}
+    assert set(files) == on_disk and {"chunk_vectors.npy", "chunks.faiss", "tokens.jsonl"} <= on_disk
+    assert all(v["size"] == (folder / k).stat().st_size and len(v["sha256"]) == 64 for k, v in files.items())
+
+
 def test_large_collections_get_an_approximate_faiss_index(monkeypatch):
     import rag.store as store
 
@@ -221,7 +264,9 @@ def test_two_builds_at_once_take_turns(tmp_path):
     said = []
     first = threading.Thread(target=lambda: build(corpus, index, slow))
     first.start()
+    deadline = time.monotonic() + 60
     while not slow.embedded:  # the first build holds the lock and is embedding
+        assert first.is_alive() and time.monotonic() < deadline, "the first build died before it embedded"
         time.sleep(0.01)
     report = Indexer(IndexStore(index), fast, ChunkSettings(max_chars=200), progress=said.append).update(
         load_corpus(corpus))
