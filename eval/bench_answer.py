@@ -10,7 +10,7 @@ each system in a fresh subprocess with 2 threads, one question at a time, after 
   RecursiveCharacterTextSplitter(1000, 200) chunks, k=4), ChatPromptTemplate "Answer the question based only
   on the following context", the same GGUF through the same llama.cpp chat model, streamed.
 Time to first token counts from the question's arrival (retrieval included); peak memory is the subprocess's
-VmHWM after all its questions. Numbers depend on the machine: the table says which one.
+VmHWM after all its questions, plus the local model's worker process's. Numbers depend on the machine: the table says which one.
 """
 
 from __future__ import annotations
@@ -42,10 +42,16 @@ def questions(n: int) -> list[str]:
 
 
 def peak_rss_mb() -> float:
+    """This process's peak resident memory plus that of the local model's worker process(es)."""
+    own = float("nan")
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+            own = int(line.split()[1]) / 1024
+    try:
+        from rag.llm_worker import _WORKERS
+    except ImportError:  # code from before the model had a worker process of its own
+        return own
+    return own + sum(w.peak_memory_mb() or 0.0 for w in _WORKERS.values())
 
 
 def run_ours(model: str, qs: list[str]) -> dict:

@@ -1,7 +1,8 @@
 """Chat models behind one interface (LangChain's BaseChatModel), chosen by setting.
 
-- local: Qwen GGUF run in this process by llama.cpp; loaded once per process and reused. llama.cpp keeps
-  the KV cache of the previous prompt, so the fixed system prompt is processed once, not per question.
+- local: Qwen GGUF run by llama.cpp in a worker process (rag/llm_worker.py: a crash in native code ends the
+  worker, not the caller), loaded once and reused. llama.cpp keeps the KV cache of the previous prompt, so
+  the fixed system prompt is processed once, not per question.
 - openai: any OpenAI-compatible server (llama.cpp server, vLLM, LM Studio), via langchain-openai.
 - ollama: an Ollama server, via langchain-ollama.
 The extractive backend needs no model and lives in rag/extractive.py.
@@ -9,7 +10,6 @@ The extractive backend needs no model and lives in rag/extractive.py.
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -21,37 +21,17 @@ from pydantic import ConfigDict
 
 from .errors import GeneratorError
 from .gguf import MODELS, ensure_gguf
+from .llm_worker import LlamaWorker, shared_worker
 from .prompts import NOT_FOUND
 from .settings import BACKENDS, GeneratorSettings
 
 
 _ROLES = {"system": "system", "human": "user", "ai": "assistant", "user": "user", "assistant": "assistant"}
 
-_LOADED: dict[tuple, Any] = {}
-_LOAD_LOCK = threading.Lock()
-
-
-def load_llama(path: Path, n_ctx: int, threads: int):
-    """One llama.cpp model per (file, context, threads) per process, with the lock that serialises its use."""
-    key = (str(Path(path).resolve()), n_ctx, threads)
-    with _LOAD_LOCK:
-        if key not in _LOADED:
-            try:
-                from llama_cpp import Llama
-            except ImportError as exc:  # pragma: no cover - set-up installs it
-                raise GeneratorError("llama-cpp-python is not installed: run `bash scripts/setup.sh`") from exc
-            try:
-                llama = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
-                              n_batch=512, verbose=False)
-            except (ValueError, RuntimeError, OSError) as exc:
-                raise GeneratorError(f"llama.cpp could not load {path} ({exc}): check that it is a GGUF chat "
-                                     f"model, or use --model {' / '.join(MODELS)}") from exc
-            _LOADED[key] = (llama, threading.Lock())
-        return _LOADED[key]
-
 
 class LlamaCppChat(BaseChatModel):
-    """A GGUF chat model in this process. Calls are serialised: one llama.cpp context serves one answer at a time."""
+    """A GGUF chat model run by llama.cpp in a worker process (rag/llm_worker.py), shared by every chat model on
+    the same file in this process. Calls are serialised: one llama.cpp context serves one answer at a time."""
 
     model_path: str
     n_ctx: int = 2048
@@ -69,62 +49,34 @@ class LlamaCppChat(BaseChatModel):
     def _llm_type(self) -> str:
         return "llama-cpp"
 
-    def load(self):
-        """Load the model now (it is otherwise loaded by the first answer)."""
-        return load_llama(Path(self.model_path), self.n_ctx, self.threads)
+    @property
+    def worker(self) -> LlamaWorker:
+        return shared_worker(self.model_path, self.n_ctx, self.threads)
+
+    def load(self) -> LlamaWorker:
+        """Start the worker and load the model now (it is otherwise loaded by the first answer)."""
+        worker = self.worker
+        worker.start()
+        return worker
 
     def _messages(self, messages: list[BaseMessage]) -> list[dict]:
         return [{"role": _ROLES.get(m.type, "user"), "content": m.content} for m in messages]
 
     def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
                 run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
-        llama, lock = self.load()
-        with lock:
-            gate = _RefusalGate(llama, self.refusal_text, self.refusal_threshold)
-            first = True
-            for part in llama.create_chat_completion(self._messages(messages), stream=True, stop=stop,
-                                                     max_tokens=kwargs.get("max_tokens", self.max_tokens),
-                                                     temperature=self.temperature, seed=0,
-                                                     logits_processor=[gate]):
-                text = part["choices"][0]["delta"].get("content")
-                if text:
-                    meta = {"refusal_probability": gate.probability} if first and gate.probability is not None else {}
-                    first = False
-                    chunk = ChatGenerationChunk(message=AIMessageChunk(content=text, response_metadata=meta))
-                    if run_manager:
-                        run_manager.on_llm_new_token(text, chunk=chunk)
-                    yield chunk
+        for piece in self.worker.stream(self._messages(messages), max_tokens=kwargs.get("max_tokens", self.max_tokens),
+                                        temperature=self.temperature, stop=stop, refusal_text=self.refusal_text,
+                                        refusal_threshold=self.refusal_threshold):
+            meta = {"refusal_probability": piece["refusal_probability"]} if "refusal_probability" in piece else {}
+            chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece["text"], response_metadata=meta))
+            if run_manager:
+                run_manager.on_llm_new_token(piece["text"], chunk=chunk)
+            yield chunk
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
         text = "".join(c.text for c in self._stream(messages, stop, run_manager, **kwargs))
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
-
-
-class _RefusalGate:
-    """A llama.cpp logits processor: on the first token, the probability of the refusal's first token, and the
-    decision (refuse: only that token is allowed; answer: it is banned)."""
-
-    def __init__(self, llama, refusal_text: str, threshold: float | None) -> None:
-        self.token = llama.tokenize(refusal_text.encode(), add_bos=False, special=False)[0]
-        self.threshold = threshold
-        self.probability: float | None = None
-
-    def __call__(self, input_ids, scores):
-        import numpy as np
-
-        if self.probability is None:
-            top = float(scores.max())
-            weights = np.exp(scores - top)
-            self.probability = float(weights[self.token] / weights.sum())
-            if self.threshold is not None:
-                if self.probability >= self.threshold:
-                    keep = scores[self.token]
-                    scores[:] = -np.inf
-                    scores[self.token] = keep
-                else:
-                    scores[self.token] = -np.inf
-        return scores
 
 
 def local_model_path(model: str, models_dir: Path) -> Path:

@@ -44,33 +44,37 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory, real_embedder):
-    """The running app: .url, .settings, .pool, .feedback (the feedback file), .chat (the chat model every model
-    backend uses; the app starts on the extractive backend)."""
+class Live:
+    """A running app: .url, .settings, .pool, .feedback (the feedback file), .chat (the chat model every model
+    backend uses, None for the real ones)."""
+
+
+def start_app(root: Path, embedder, generator: GeneratorSettings, chat=None):
+    """The app over a copy of the seeds plus the planted document, on a free loopback port; (Live, demo)."""
     from ui.app import UIConfig, launch, make_app
 
     if not CHROMIUM.is_file():
         pytest.fail(f"{CHROMIUM} is missing: run `bash scripts/setup.sh` (it installs Debian's chromium)")
-    root = tmp_path_factory.mktemp("ui")
     shutil.copytree(SEEDS, root / "corpus")
     (root / "corpus" / PLANTED_NAME).write_text(PLANTED, encoding="utf-8")
-    settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index", model_dir=MODEL_DIR,
-                        generator=GeneratorSettings(backend="extractive"))
+    settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index", model_dir=MODEL_DIR, generator=generator)
     feedback = root / "feedback.jsonl"
-    chat = SlowChatModel(reply=echo_first_passage)
-    demo, pool = make_app(settings, embedder=real_embedder, chat_model=chat, config=UIConfig(feedback_path=feedback))
+    demo, pool = make_app(settings, embedder=embedder, chat_model=chat, config=UIConfig(feedback_path=feedback))
     pool.main.build_index()
     pool.main.warm_up()
     port = _free_port()
     launch(demo, port=port, block=False, quiet=True)
-
-    class Live:
-        pass
-
     live = Live()
     live.url, live.settings, live.pool, live.feedback = f"http://127.0.0.1:{port}/", settings, pool, feedback
     live.chat = chat
+    return live, demo
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory, real_embedder):
+    """The app on the extractive backend; every model backend uses a slow fake chat model."""
+    live, demo = start_app(tmp_path_factory.mktemp("ui"), real_embedder, GeneratorSettings(backend="extractive"),
+                           chat=SlowChatModel(reply=echo_first_passage))
     yield live
     demo.close()
 
