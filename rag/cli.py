@@ -203,6 +203,20 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def cmd_doctor(args) -> int:
+    from .doctor import format_check, report_json, run_checks
+
+    show = None if args.json else (lambda c: print(format_check(c), flush=True))
+    checks = run_checks(_settings(args), on_check=show)
+    report = report_json(checks)
+    if args.json:
+        _print_json(report)
+    else:
+        failed = [c.name for c in checks if c.status == "fail"]
+        print(f"\n{len(checks)} checks: " + (f"{len(failed)} failed ({', '.join(failed)})" if failed else "none failed"))
+    return 0 if report["ok"] else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rag", description="Ask questions about news articles, offline, "
                                      "in Vietnamese or English, with citations.")
@@ -258,6 +272,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("question")
     p.add_argument("--k", type=int, default=None, help="number of passages to read (default 5)")
     p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("doctor", help="check the set-up: Python, packages, CPU and llama.cpp build, model files, "
+                       "a one-token answer, the embedding model, corpus, index, Chromium")
+    common(p)
+    p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("serve", help="start the chat UI in the browser (http://127.0.0.1:7860 by default)")
     p.add_argument("--corpus", type=Path, help="corpus folder (default: seeds/, or $RAG_CORPUS)")

@@ -92,3 +92,32 @@ def test_cli_streams_and_prints_json(assistant):
     assert out["backend"] == "local" and not out["refused"] and "236,6" in out["answer"]
     assert set(out["timings"]) == {"retrieve_ms", "first_token_ms", "total_ms"}
     assert set(out["citations"][0]) == {"n", "doc_id", "chunk_id", "title", "date", "quote", "start", "end"}
+
+
+def test_cli_a_model_crash_mid_answer_is_one_line_and_a_non_zero_exit(assistant):
+    from rag.llm_worker import CRASH_ENV
+
+    env = {**os.environ, "RAG_INDEX": str(assistant.settings.index_dir), "RAG_CORPUS": str(assistant.settings.corpus_dir),
+           "RAG_MODEL_DIR": str(MODEL_DIR), "RAG_THREADS": "2", CRASH_ENV: "xyzzy"}
+    q = "Hội nghị Bộ trưởng Ngoại giao Mekong - Nhật Bản lần thứ 16 diễn ra ở đâu? (xyzzy)"
+    proc = subprocess.run([sys.executable, "-m", "rag.cli", "ask", q, "--model", "0.5b"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 2
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("rag: error:")]
+    assert errors == [line for line in proc.stderr.splitlines() if line.strip()][-1:]  # one line, the last
+    assert errors[0].startswith("rag: error: the local model crashed (signal 11, SIGSEGV) while answering; "
+                                "the next question starts it again; run `rag doctor`")
+    assert "Traceback" not in proc.stderr and "Fatal Python error" not in proc.stderr
+    assert proc.stdout.rstrip().endswith("…")  # the two pieces it wrote, then the line ended
+
+
+def test_rag_doctor_json_lists_every_check_and_all_are_ok():
+    proc = subprocess.run([sys.executable, "-m", "rag.cli", "doctor", "--json"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "RAG_THREADS": "2"})
+    report = json.loads(proc.stdout)
+    names = [c["name"] for c in report["checks"]]
+    assert names == ["python", "packages", "cpu", "llama.cpp build", "model 1.5b", "model 0.5b",
+                     "local model answers (1.5b)", "embedding model", "corpus", "index", "chromium"]
+    assert all(set(c) == {"name", "status", "detail", "fix"} for c in report["checks"])
+    assert [c for c in report["checks"] if c["status"] != "ok"] == [] and report["ok"], proc.stdout
+    assert proc.returncode == 0

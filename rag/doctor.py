@@ -1,0 +1,289 @@
+"""`rag doctor`: every check a user needs, each ok or what is wrong and the command that mends it.
+
+Run it after set-up (scripts/setup.sh ends with it), after moving the project to another machine, and whenever
+the local model crashes or an answer fails in a way the message does not explain. Checks that run native
+code (llama.cpp) do it in a child process, so a crash there is a finding, not the end of the doctor.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+from . import cpu
+from .errors import RagError
+from .settings import ROOT, Settings
+
+OK, WARN, FAIL = "ok", "warn", "fail"
+SETUP = "bash scripts/setup.sh"
+PROJECT = "rag-vn-news"
+LLAMA_RECORD = "llama-cpp-build.json"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str  # ok, warn (works, but something a user should know), fail (something will not work)
+    detail: str
+    fix: str = ""
+
+
+def _python(settings: Settings) -> Check:
+    version = platform.python_version()
+    venv = (ROOT / ".venv").resolve()
+    if sys.version_info < (3, 11):
+        return Check("python", FAIL, f"Python {version}; the project needs 3.11 or newer", SETUP)
+    if Path(sys.prefix).resolve() != venv:
+        return Check("python", WARN, f"Python {version} at {sys.prefix}, not the project's {venv}",
+                     f"run the project's own: {venv}/bin/rag (or {SETUP} to create it)")
+    return Check("python", OK, f"Python {version} in {venv}")
+
+
+def _packages(settings: Settings) -> Check:
+    """Every pinned requirement of the project installed at its pinned version."""
+    try:
+        requires = importlib.metadata.requires(PROJECT) or []
+    except importlib.metadata.PackageNotFoundError:
+        return Check("packages", FAIL, f"the project ({PROJECT}) is not installed in this Python", SETUP)
+    wrong, count = [], 0
+    for req in requires:
+        if ";" in req or "==" not in req:
+            continue  # extras (the dev tools) and unpinned requirements
+        name, want = (part.strip() for part in req.split("==", 1))
+        count += 1
+        try:
+            have = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            wrong.append(f"{name} missing")
+            continue
+        if have.split("+")[0] != want:
+            wrong.append(f"{name} {have} (pinned {want})")
+    if wrong:
+        return Check("packages", FAIL, f"{len(wrong)} of {count} pinned packages wrong: {', '.join(wrong[:4])}"
+                     + (" and more" if len(wrong) > 4 else ""), SETUP)
+    return Check("packages", OK, f"{count} pinned packages at their versions")
+
+
+def _cpu(settings: Settings) -> Check:
+    flags = cpu.cpu_flags()
+    has = [name.removeprefix("GGML_") for name, on in cpu.ggml_options(flags).items() if on]
+    amx = sorted(f for f in flags if f.startswith("amx"))
+    model = _cpu_model()
+    detail = f"{platform.machine()} {model}: {' '.join(has) or 'no vector extensions found'}"
+    if amx:
+        detail += f"; has {' '.join(amx)} (llama.cpp is built without AMX)"
+    return Check("cpu", OK if flags else WARN, detail, "" if flags else "no /proc/cpuinfo flags: the build uses defaults")
+
+
+def _cpu_model() -> str:
+    try:
+        for line in cpu.CPUINFO.read_text(errors="replace").splitlines():
+            if line.startswith("model name"):
+                return " ".join(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return ""
+
+
+SYSTEM_INFO = "import llama_cpp, json; print(json.dumps([llama_cpp.__version__, llama_cpp.llama_print_system_info().decode()]))"
+
+
+def _llama_build(settings: Settings) -> Check:
+    """The llama.cpp build: built for this CPU by set-up (its record), and what the library says it has."""
+    record_path = Path(sys.prefix) / LLAMA_RECORD
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        record = None
+    try:
+        out = subprocess.run([sys.executable, "-c", SYSTEM_INFO], capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        return Check("llama.cpp build", FAIL, "importing llama_cpp took over 60 s", SETUP)
+    if out.returncode != 0:
+        why = out.stderr.strip().splitlines()[-1:] or [f"exit {out.returncode}"]
+        return Check("llama.cpp build", FAIL, f"llama_cpp does not import: {why[0]}", SETUP)
+    version, info = json.loads(out.stdout.strip().splitlines()[-1])
+    built = sorted(cpu.system_info_features(info) & (set(cpu.SYSTEM_INFO_NAMES.values()) | set(cpu.NEVER_IN_BUILD)))
+    problems = cpu.build_problems(info, cpu.cpu_flags())
+    rebuild = f"{SETUP} (it compiles llama-cpp-python for this CPU)"
+    if problems:
+        return Check("llama.cpp build", FAIL, f"llama-cpp-python {version}: {'; '.join(problems)}", rebuild)
+    want = cpu.build_key(version, cpu.cmake_args(cpu.cpu_flags()))
+    if record is None:
+        return Check("llama.cpp build", WARN, f"llama-cpp-python {version} with {' '.join(built)}, not built by "
+                     f"set-up for this CPU (no {record_path})", rebuild)
+    if record.get("key") != want:
+        return Check("llama.cpp build", WARN, f"llama-cpp-python {version} was built for another CPU "
+                     f"({record.get('key')}, this one is {want}): it runs, but may be slower", rebuild)
+    return Check("llama.cpp build", OK, f"llama-cpp-python {version} built for this CPU ({want}): {' '.join(built)}, no AMX")
+
+
+def _gguf_checks(settings: Settings) -> list[Check]:
+    from .files import sha256_of
+    from .gguf import MODELS
+
+    checks = []
+    for key, spec in MODELS.items():
+        path = Path(settings.generator.models_dir) / spec.file_name
+        name = f"model {key}"
+        fix = f"rag setup-model --llm {key} --force"
+        if not path.is_file():
+            checks.append(Check(name, FAIL, f"{path} is missing", fix))
+            continue
+        size = path.stat().st_size
+        if size != spec.size:
+            checks.append(Check(name, FAIL, f"{path} has {size:,} bytes, {spec.size:,} expected", fix))
+            continue
+        digest = sha256_of(path)
+        if digest != spec.sha256:
+            checks.append(Check(name, FAIL, f"{path}: sha256 {digest[:16]}…, expected {spec.sha256[:16]}…", fix))
+            continue
+        checks.append(Check(name, OK, f"{spec.name}: {size:,} bytes, sha256 {digest[:16]}… as pinned"))
+    return checks
+
+
+def _local_answer(settings: Settings) -> Check:
+    """A one-token answer from the default local model, in a worker process of its own."""
+    from .gguf import MODELS
+    from .llm import local_model_path
+    from .llm_worker import LlamaWorker
+
+    g = settings.generator
+    model = g.model if g.model in MODELS or g.model.endswith(".gguf") else "1.5b"
+    name = f"local model answers ({model})"
+    try:
+        path = local_model_path(model, g.models_dir)
+    except RagError as exc:
+        return Check(name, FAIL, str(exc), f"rag setup-model --llm {model}")
+    worker = LlamaWorker(path, g.n_ctx, g.threads, timeout_s=120)
+    t0 = time.perf_counter()
+    try:
+        text = "".join(p["text"] for p in worker.stream([{"role": "user", "content": "Say OK."}], max_tokens=1))
+    except RagError as exc:
+        return Check(name, FAIL, str(exc), f"{SETUP}, then rag doctor again")
+    finally:
+        worker.close()
+    return Check(name, OK, f"answered {text.strip()!r} in {time.perf_counter() - t0:.1f} s (load included), "
+                 "in a worker process")
+
+
+def _embedder(settings: Settings) -> Check:
+    import numpy as np
+
+    from .embedder import SentenceTransformerEmbedder
+
+    fix = "rag setup-model --force"
+    try:
+        from .e5model import verify_model_folder
+
+        info = verify_model_folder(settings.model_dir)
+        emb = SentenceTransformerEmbedder(settings.model_dir, threads=settings.threads,
+                                          precision=settings.embed_precision)
+        t0 = time.perf_counter()
+        v = emb.embed_queries(["Hội nghị diễn ra ở đâu?"])
+        seconds = time.perf_counter() - t0
+    except RagError as exc:
+        return Check("embedding model", FAIL, str(exc), fix)
+    norm = float(np.linalg.norm(v[0]))
+    if v.shape != (1, info.dimension) or abs(norm - 1) > 1e-3:
+        return Check("embedding model", FAIL, f"a test question gave a vector of shape {v.shape}, norm {norm:.3f}", fix)
+    return Check("embedding model", OK, f"{info.name} at {info.path}, sha256 {info.checksum[:16]}… as recorded; "
+                 f"{emb.precision}, one question in {seconds:.1f} s (load included)")
+
+
+def _index(settings: Settings) -> Check:
+    from .corpus import load_corpus
+    from .embedder import SentenceTransformerEmbedder
+    from .indexer import expected_manifest
+    from .store import IndexStore, check_compatible
+
+    store = IndexStore(settings.index_dir)
+    if not store.exists():
+        return Check("index", WARN, f"no index at {settings.index_dir} yet (the first question builds it)", "rag index")
+    try:
+        manifest = store.read_manifest()
+        emb = SentenceTransformerEmbedder(settings.model_dir)
+        check_compatible(manifest, expected_manifest(emb, settings.chunking), store.root)
+        data = store.verify()
+    except RagError as exc:
+        return Check("index", FAIL, str(exc), "rag index --rebuild")
+    detail = (f"{data.version}: {len(data.docs)} documents, {len(data.chunks)} chunks, every file as written, "
+              "built with the current model and chunking")
+    try:
+        corpus = load_corpus(settings.corpus_dir, settings.max_file_bytes)
+    except RagError:
+        return Check("index", OK, detail)  # the corpus check says what is wrong with the folder
+    indexed = {i: d.content_hash for i, d in data.docs.items()}
+    stale = sum(1 for d in corpus.documents if indexed.get(d.doc_id) != d.content_hash)
+    stale += len(set(indexed) - {d.doc_id for d in corpus.documents})
+    if stale:
+        return Check("index", WARN, f"{detail}; {stale} document(s) added, changed or removed since", "rag index")
+    return Check("index", OK, detail + ", up to date with the corpus")
+
+
+def _corpus(settings: Settings) -> Check:
+    from .corpus import load_corpus
+
+    try:
+        corpus = load_corpus(settings.corpus_dir, settings.max_file_bytes)
+    except RagError as exc:
+        return Check("corpus", FAIL, str(exc), f"put .txt, .md or .html articles in {settings.corpus_dir}")
+    detail = f"{settings.corpus_dir}: {len(corpus.documents)} documents"
+    if corpus.skipped:
+        return Check("corpus", WARN, f"{detail}, {len(corpus.skipped)} file(s) skipped: {corpus.skipped[0]}",
+                     "fix or remove the skipped files")
+    return Check("corpus", OK, detail)
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def _chromium(settings: Settings) -> Check:
+    fix = f"{SETUP} (it installs Debian's chromium), or apt-get install chromium"
+    if not CHROMIUM.is_file() and not shutil.which("chromium"):
+        return Check("chromium", WARN, f"{CHROMIUM} is missing: only the browser tests need it", fix)
+    try:
+        out = subprocess.run([str(CHROMIUM), "--version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return Check("chromium", WARN, f"{CHROMIUM} --version failed ({exc})", fix)
+    if out.returncode != 0:
+        return Check("chromium", WARN, f"{CHROMIUM} --version exited {out.returncode}", fix)
+    return Check("chromium", OK, f"{out.stdout.strip()} for the browser tests")
+
+
+CHECKS: tuple[Callable[[Settings], Check | list[Check]], ...] = (
+    _python, _packages, _cpu, _llama_build, _gguf_checks, _local_answer, _embedder, _corpus, _index, _chromium)
+
+
+def run_checks(settings: Settings, checks=None, on_check: Callable[[Check], None] | None = None) -> list[Check]:
+    """Every check (CHECKS unless given), in order; a check that raises is a failed check, never the end of
+    the doctor."""
+    results: list[Check] = []
+    for check in CHECKS if checks is None else checks:
+        try:
+            found = check(settings)
+        except Exception as exc:  # noqa: BLE001 - the doctor reports, it does not crash
+            found = Check(check.__name__.strip("_").replace("_", " "), FAIL, f"{type(exc).__name__}: {exc}",
+                          "report this with the output of rag doctor --json")
+        for c in found if isinstance(found, list) else [found]:
+            results.append(c)
+            if on_check:
+                on_check(c)
+    return results
+
+
+def report_json(checks: list[Check]) -> dict:
+    return {"ok": all(c.status != FAIL for c in checks), "checks": [asdict(c) for c in checks]}
+
+
+def format_check(c: Check) -> str:
+    line = f"{c.status:4}  {c.name:<26} {c.detail}"
+    return line + (f"\n      {'':<26} -> {c.fix}" if c.fix and c.status != OK else "")
