@@ -8,8 +8,9 @@ is read once per worker, not per question. The parent talks to it over pipes, on
     parent -> worker  {"messages": [...], "max_tokens": n, "temperature": t, "stop": [...] | null,
                        "refusal_text": "...", "refusal_threshold": p | null}
     worker -> parent  {"ready": true} once loaded, or {"error": "..."} if the model cannot load;
-                      then per request {"text": "...", "refusal_probability": p?} pieces and {"done": true}
-                      (or {"error": "..."}).
+                      then per request {"text": "...", "refusal_probability": p?} pieces and
+                      {"done": true, "evaluated_tokens": n} (n: tokens llama.cpp had to read, the prompt
+                      tokens not in its KV cache plus the generated ones), or {"error": "..."}.
 
 When the worker dies, the answer in progress fails with WorkerCrashedError, a one-line message that names the
 signal and says what to do; the next request starts a new worker. Only the child imports llama_cpp.
@@ -68,6 +69,7 @@ class LlamaWorker:
                                    str(threads)]
         self.lock = threading.Lock()
         self.starts = 0
+        self.last_done: dict = {}  # the worker's last "done" message (evaluated_tokens)
         self._proc: subprocess.Popen | None = None
         self._buffer = b""
         self._stderr: collections.deque[str] = collections.deque(maxlen=20)
@@ -158,6 +160,7 @@ class LlamaWorker:
                     reply = self._read()
                     if reply.get("done"):
                         done = True
+                        self.last_done = reply
                         return
                     if "error" in reply:
                         done = True
@@ -249,10 +252,27 @@ def _load(model_path: str, n_ctx: int, threads: int):
                              "model, or use --model 1.5b / 0.5b") from exc
 
 
-def _answer(llama, request: dict, send) -> None:
+def _answer(llama, request: dict, send) -> int:
+    """Stream one answer; the number of tokens llama.cpp evaluated for it."""
     gate = _RefusalGate(llama, request.get("refusal_text") or "", request.get("refusal_threshold"))
     crash_word = os.environ.get(CRASH_ENV)
     crash = bool(crash_word) and crash_word in str(request["messages"][-1].get("content", ""))
+    evaluated = [0]
+    llama_eval = llama.eval
+
+    def counting_eval(tokens):  # llama.cpp reads only what is not in its KV cache: count it
+        evaluated[0] += len(tokens)
+        return llama_eval(tokens)
+
+    llama.eval = counting_eval
+    try:
+        _generate(llama, request, gate, send, crash)
+    finally:
+        llama.eval = llama_eval
+    return evaluated[0]
+
+
+def _generate(llama, request: dict, gate: _RefusalGate, send, crash: bool) -> None:
     pieces = 0
     for part in llama.create_chat_completion(request["messages"], stream=True, stop=request.get("stop"),
                                              max_tokens=request["max_tokens"], temperature=request["temperature"],
@@ -287,12 +307,12 @@ def worker_main(model_path: str, n_ctx: int, threads: int) -> int:
         if not line.strip():
             continue
         try:
-            _answer(llama, json.loads(line), send)
+            evaluated = _answer(llama, json.loads(line), send)
         except Exception as exc:  # noqa: BLE001 - reported to the parent, the worker keeps serving
             send({"error": f"the local model failed while answering ({type(exc).__name__}: {str(exc)[:200]}); "
                            "try again, or run `rag doctor`"})
             continue
-        send({"done": True})
+        send({"done": True, "evaluated_tokens": evaluated})
     return 0
 
 

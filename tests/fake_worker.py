@@ -15,8 +15,12 @@ class FakeLlama:
     def tokenize(self, text, add_bos=False, special=False):
         return [1]
 
+    def eval(self, tokens):
+        pass
+
     def create_chat_completion(self, messages, stream, stop, max_tokens, temperature, seed, logits_processor):
         words = messages[-1]["content"].split()
+        self.eval(words)  # "reads the prompt": a token a word
         for i, word in enumerate(words[:max_tokens]):
             if word == "hang":
                 time.sleep(60)

@@ -99,7 +99,7 @@ def test_cli_a_model_crash_mid_answer_is_one_line_and_a_non_zero_exit(assistant)
 
     env = {**os.environ, "RAG_INDEX": str(assistant.settings.index_dir), "RAG_CORPUS": str(assistant.settings.corpus_dir),
            "RAG_MODEL_DIR": str(MODEL_DIR), "RAG_THREADS": "2", CRASH_ENV: "xyzzy"}
-    q = "Hội nghị Bộ trưởng Ngoại giao Mekong - Nhật Bản lần thứ 16 diễn ra ở đâu? (xyzzy)"
+    q = "Kim ngạch thương mại hai chiều ASEAN - Nhật Bản năm 2024 đạt bao nhiêu? (xyzzy)"
     proc = subprocess.run([sys.executable, "-m", "rag.cli", "ask", q, "--model", "0.5b"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 2
@@ -108,7 +108,7 @@ def test_cli_a_model_crash_mid_answer_is_one_line_and_a_non_zero_exit(assistant)
     assert errors[0].startswith("rag: error: the local model crashed (signal 11, SIGSEGV) while answering; "
                                 "the next question starts it again; run `rag doctor`")
     assert "Traceback" not in proc.stderr and "Fatal Python error" not in proc.stderr
-    assert proc.stdout.rstrip().endswith("…")  # the two pieces it wrote, then the line ended
+    assert proc.stdout.rstrip().endswith(" …") and len(proc.stdout.strip()) > 2  # what it wrote, the line ended
 
 
 def test_rag_doctor_json_lists_every_check_and_all_are_ok():
@@ -121,3 +121,20 @@ def test_rag_doctor_json_lists_every_check_and_all_are_ok():
     assert all(set(c) == {"name", "status", "detail", "fix"} for c in report["checks"])
     assert [c for c in report["checks"] if c["status"] != "ok"] == [] and report["ok"], proc.stdout
     assert proc.returncode == 0
+
+
+def test_the_worker_reads_the_fixed_prompt_prefix_once(assistant):
+    """The KV cache of the system prompt and worked examples survives in the worker between answers: after the
+    warm-up, a question costs its own tokens only (counted by the worker)."""
+    q = "Kim ngạch thương mại hai chiều ASEAN - Nhật Bản năm 2024 đạt bao nhiêu?"
+    worker = assistant.chat_model().worker
+    worker.close()
+    assistant.ask(q)
+    cold = worker.last_done["evaluated_tokens"]  # a new worker reads the whole prompt
+    worker.close()
+    assistant.warm_up_generator()  # as `rag serve` does at start
+    prefix = worker.last_done["evaluated_tokens"]
+    assistant.ask(q)
+    warm = worker.last_done["evaluated_tokens"]
+    assert prefix > 300  # the system prompt and three worked examples
+    assert cold - warm > 0.8 * prefix, (cold, prefix, warm)

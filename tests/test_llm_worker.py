@@ -30,6 +30,7 @@ def test_the_answer_streams_from_the_worker_and_the_worker_is_reused():
     try:
         pieces = list(w.stream([{"role": "user", "content": "Hà Nội , 2025"}], max_tokens=10))
         assert [p["text"] for p in pieces] == ["Hà", " Nội", " ,", " 2025"]
+        assert w.last_done == {"done": True, "evaluated_tokens": 4}  # what the model read, counted in the worker
         pid = w.pid
         assert ask(w, "again") == "again" and w.pid == pid and w.starts == 1
         assert w.pid != os.getpid()

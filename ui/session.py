@@ -42,7 +42,7 @@ class _Variant(Assistant):
 
 class AssistantPool:
     """Assistants by generator settings, made on first use; all share the embedder and the index in memory
-    (a local GGUF model is loaded once per process by rag/llm.py)."""
+    (a local GGUF model runs in one worker process for them all, rag/llm_worker.py)."""
 
     def __init__(self, settings: Settings, embedder=None, notify: Callable[[str], None] | None = None,
                  chat_model=None) -> None:

@@ -59,7 +59,7 @@ def test_a_model_crash_shows_in_the_chat_and_the_next_question_is_answered(page,
     page.press("#question textarea", "Enter")
     answer = wait_answer(page, 2)
     expect(answer).to_contain_text("Kuala Lumpur")
-    expect(answer).to_contain_text("local · retrieval")
+    expect(answer).to_contain_text("local 0.5b · retrieval")
     expect(page.locator("#cards .cite-card").first).to_contain_text("Mekong")
     assert live.worker.pid not in (None, first_pid) and live.worker.starts >= 2
     shot(page, "model-crash-next-answer")
