@@ -48,10 +48,10 @@ def peak_rss_mb() -> float:
         if line.startswith("VmHWM:"):
             own = int(line.split()[1]) / 1024
     try:
-        from rag.llm_worker import _WORKERS
+        from rag.llm_worker import shared_workers
     except ImportError:  # code from before the model had a worker process of its own
         return own
-    return own + sum(w.peak_memory_mb() or 0.0 for w in _WORKERS.values())
+    return own + sum(w.peak_memory_mb() or 0.0 for w in shared_workers())
 
 
 def run_ours(model: str, qs: list[str]) -> dict:

@@ -93,7 +93,6 @@ class Indexer:
                 # Every file against its recorded sha256: a damaged index is reported here, not only when a
                 # question loads it.
                 old = self.store.verify()
-                old_tokens = self.store.read_tokens(old.version)
             except IndexMismatchError:
                 if not rebuild:
                     raise
@@ -105,6 +104,13 @@ class Indexer:
             n = len(corpus.documents)
             return IndexReport(n, 0, 0, 0, n, manifest["counts"]["chunks"], 0, 0, time.perf_counter() - t0,
                                old.version, skipped)
+        if old is not None:
+            try:
+                old_tokens = self.store.read_tokens(old.version)
+            except IndexMismatchError:
+                if not rebuild:
+                    raise
+                old = None  # damaged tokens: --rebuild starts afresh
         old_docs = old.docs if old else {}
         new_ids = {d.doc_id for d in corpus.documents}
         added = [d for d in corpus.documents if d.doc_id not in old_docs]

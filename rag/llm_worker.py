@@ -72,7 +72,8 @@ class LlamaWorker:
         self.last_done: dict = {}  # the worker's last "done" message (evaluated_tokens)
         self._proc: subprocess.Popen | None = None
         self._buffer = b""
-        self._stderr: collections.deque[str] = collections.deque(maxlen=20)
+        self._stderr: collections.deque[str] = collections.deque(maxlen=20)  # the worker's last lines
+        self._stderr_reader: threading.Thread | None = None
 
     @property
     def pid(self) -> int | None:
@@ -104,7 +105,8 @@ class LlamaWorker:
         self._proc = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE, env=env, start_new_session=True)
         self.starts += 1
-        threading.Thread(target=self._read_stderr, args=(self._proc,), daemon=True).start()
+        self._stderr_reader = threading.Thread(target=self._read_stderr, args=(self._proc,), daemon=True)
+        self._stderr_reader.start()
         reply = self._read(loading=True)
         if "error" in reply:
             self._stop()
@@ -135,11 +137,18 @@ class LlamaWorker:
                 self._proc = None
                 what = "while loading" if loading else "while answering"
                 raise WorkerCrashedError(
-                    f"the local model crashed ({describe_exit(code)}) {what}; the next question starts it "
-                    "again; run `rag doctor` to check the llama.cpp build and the model file")
+                    f"the local model crashed ({describe_exit(code)}{self._last_words(code)}) {what}; the next "
+                    "question starts it again; run `rag doctor` to check the llama.cpp build and the model file")
             self._buffer += data
         line, self._buffer = self._buffer.split(b"\n", 1)
         return json.loads(line)
+
+    def _last_words(self, code: int) -> str:
+        """For a worker that exited by itself, the last line it wrote to stderr (a Python error, say)."""
+        if code < 0 or self._stderr_reader is None:
+            return ""
+        self._stderr_reader.join(timeout=2)
+        return f": {self._stderr[-1][:200]}" if self._stderr else ""
 
     def stream(self, messages: list[dict], max_tokens: int, temperature: float = 0.0,
                stop: list[str] | None = None, refusal_text: str = "", refusal_threshold: float | None = None
@@ -208,6 +217,12 @@ def shared_worker(model_path: str | Path, n_ctx: int, threads: int) -> LlamaWork
         if key not in _WORKERS:
             _WORKERS[key] = LlamaWorker(model_path, n_ctx, threads)
         return _WORKERS[key]
+
+
+def shared_workers() -> list[LlamaWorker]:
+    """The shared workers of this process (the benchmark reads their memory)."""
+    with _WORKERS_LOCK:
+        return list(_WORKERS.values())
 
 
 # ---- the worker process ------------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """The real worker loop (rag.llm_worker.worker_main) around a fake llama.cpp model, for fast tests.
 
 The fake answers with the words of the last message, one piece a word; "hang" in it makes it stop answering,
-"fail" makes it raise mid-answer. The model path "missing.gguf" is a load error.
+"fail" makes it raise mid-answer, "exit" makes the worker exit with code 3. The model path "missing.gguf" is a load error.
 """
 
+import os
 import sys
 import time
 
@@ -26,6 +27,10 @@ class FakeLlama:
                 time.sleep(60)
             if word == "fail":
                 raise RuntimeError("the fake model failed")
+            if word == "exit":
+                sys.stderr.write("the fake worker gives up\n")
+                sys.stderr.flush()
+                os._exit(3)
             yield {"choices": [{"delta": {"content": word if i == 0 else " " + word}}]}
 
 

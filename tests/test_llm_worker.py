@@ -98,6 +98,16 @@ def test_an_answer_nobody_reads_to_the_end_does_not_leak_into_the_next():
         w.close()
 
 
+def test_a_worker_that_exits_says_its_last_words():
+    w = fake_worker()
+    with pytest.raises(WorkerCrashedError, match=r"crashed \(exit code 3: the fake worker gives up\) while answering"):
+        ask(w, "a exit b")
+    try:
+        assert ask(w, "back") == "back" and w.starts == 2
+    finally:
+        w.close()
+
+
 def test_exit_descriptions():
     assert describe_exit(-11) == "signal 11, SIGSEGV"
     assert describe_exit(-6) == "signal 6, SIGABRT"
