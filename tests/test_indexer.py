@@ -168,15 +168,20 @@ def test_index_files_load_without_pickle(tmp_path):
     assert not list(folder.rglob("*.pkl")) and not list(folder.rglob("*.pickle"))
 
 
-@pytest.mark.parametrize("damage", ["chunks.faiss", "sentence_vectors.npy", "bm25", "tokens.jsonl", "format"])
-def test_a_damaged_or_old_index_is_refused_with_how_to_rebuild(tmp_path, damage):
-    import shutil
-
+def built_index(tmp_path):
+    """A corpus and its freshly built index: (corpus folder, index folder, store, active version folder)."""
     corpus = make_corpus(tmp_path / "c")
     index = tmp_path / "i"
     build(corpus, index, FakeEmbedder())
     store = IndexStore(index)
-    folder = store.current_version()
+    return corpus, index, store, store.current_version()
+
+
+@pytest.mark.parametrize("damage", ["chunks.faiss", "sentence_vectors.npy", "bm25", "tokens.jsonl", "format"])
+def test_a_damaged_or_old_index_is_refused_with_how_to_rebuild(tmp_path, damage):
+    import shutil
+
+    corpus, index, store, folder = built_index(tmp_path)
     if damage == "format":
         manifest = json.loads((folder / "manifest.json").read_text())
         manifest["format"] = 1
@@ -202,11 +207,7 @@ def test_a_damaged_or_old_index_is_refused_with_how_to_rebuild(tmp_path, damage)
 def test_rag_index_reports_a_damaged_index_even_when_no_article_changed(tmp_path, damage):
     import shutil
 
-    corpus = make_corpus(tmp_path / "c")
-    index = tmp_path / "i"
-    build(corpus, index, FakeEmbedder())
-    store = IndexStore(index)
-    folder = store.current_version()
+    corpus, index, store, folder = built_index(tmp_path)
     action, name = damage.split(" ")[0], damage.split(" ")[-1]
     path = folder / name
     if action == "flip":  # same size, same shape: only the recorded sha256 tells
