@@ -112,11 +112,12 @@ def _llama_build(settings: Settings) -> Check:
         return Check("llama.cpp build", FAIL, f"llama_cpp does not import: {why[0]}", SETUP)
     version, info = json.loads(out.stdout.strip().splitlines()[-1])
     built = sorted(cpu.system_info_features(info) & (set(cpu.SYSTEM_INFO_NAMES.values()) | set(cpu.NEVER_IN_BUILD)))
-    problems = cpu.build_problems(info, cpu.cpu_flags())
+    flags = cpu.cpu_flags()
+    problems = cpu.build_problems(info, flags)
     rebuild = f"{SETUP} (it compiles llama-cpp-python for this CPU)"
     if problems:
         return Check("llama.cpp build", FAIL, f"llama-cpp-python {version}: {'; '.join(problems)}", rebuild)
-    want = cpu.build_key(version, cpu.cmake_args(cpu.cpu_flags()))
+    want = cpu.build_key(version, cpu.cmake_args(flags))
     if record is None:
         return Check("llama.cpp build", WARN, f"llama-cpp-python {version} with {' '.join(built)}, not built by "
                      f"set-up for this CPU (no {record_path})", rebuild)

@@ -53,12 +53,6 @@ class LlamaCppChat(BaseChatModel):
     def worker(self) -> LlamaWorker:
         return shared_worker(self.model_path, self.n_ctx, self.threads)
 
-    def load(self) -> LlamaWorker:
-        """Start the worker and load the model now (it is otherwise loaded by the first answer)."""
-        worker = self.worker
-        worker.start()
-        return worker
-
     def _messages(self, messages: list[BaseMessage]) -> list[dict]:
         return [{"role": _ROLES.get(m.type, "user"), "content": m.content} for m in messages]
 

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .errors import GeneratorError
+from .gguf import MODELS
 
 # Tests only: a worker whose request's last message contains this word kills itself with SIGSEGV after
 # writing two pieces of its answer, as llama.cpp's crashing kernels do.
@@ -264,7 +265,7 @@ def _load(model_path: str, n_ctx: int, threads: int):
                      verbose=False)
     except (ValueError, RuntimeError, OSError) as exc:
         raise GeneratorError(f"llama.cpp could not load {model_path} ({exc}): check that it is a GGUF chat "
-                             "model, or use --model 1.5b / 0.5b") from exc
+                             f"model, or use --model {' / '.join(MODELS)}") from exc
 
 
 def _answer(llama, request: dict, send) -> int:
