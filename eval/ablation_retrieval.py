@@ -3,7 +3,7 @@
     python eval/ablation_retrieval.py [--corpus DIR] [--qa FILE] [--out FILE.md]
 
 Builds one index per chunk size (and one in float32) in a temporary folder, embeds every question once
-per query prompt, then scores each configuration with rag.metrics. The README's table comes from here.
+per query prompt, then scores each configuration with rag.evaluation.metrics. The README's table comes from here.
 """
 
 from __future__ import annotations
@@ -31,13 +31,13 @@ def main() -> int:
     parser.add_argument("--out", type=Path, help="also write the markdown table here")
     args = parser.parse_args()
 
-    from rag.corpus import load_corpus
-    from rag.embedder import SentenceTransformerEmbedder
-    from rag.indexer import Indexer
-    from rag.metrics import hit_at_k, mrr_at_k
-    from rag.retriever import HybridRetriever
+    from rag.evaluation.metrics import hit_at_k, mrr_at_k
+    from rag.indexing.builder import Indexer
+    from rag.indexing.store import IndexStore
+    from rag.ingest.corpus import load_corpus
+    from rag.models.embedder import SentenceTransformerEmbedder
+    from rag.retrieval.hybrid import HybridRetriever
     from rag.settings import ChunkSettings, RetrievalSettings, Settings
-    from rag.store import IndexStore
 
     questions = [json.loads(x) for x in args.qa.read_text(encoding="utf-8").splitlines() if x.strip()]
     by_lang = {lang: [q for q in questions if q["lang"] == lang] for lang in ("vi", "en")}

@@ -48,18 +48,18 @@ def peak_rss_mb() -> float:
         if line.startswith("VmHWM:"):
             own = int(line.split()[1]) / 1024
     try:
-        from rag.llm_worker import shared_workers
+        from rag.models.worker import shared_workers
     except ImportError:  # code from before the model had a worker process of its own
         return own
     return own + sum(w.peak_memory_mb() or 0.0 for w in shared_workers())
 
 
 def run_ours(model: str, qs: list[str]) -> dict:
-    from rag.extractive import Answer
-    from rag.service import Assistant
-    from rag.settings import GeneratorSettings, Settings
-
     import tempfile
+
+    from rag.assistant import Assistant
+    from rag.settings import GeneratorSettings, Settings
+    from rag.types import Answer
 
     index = Path(tempfile.mkdtemp(prefix="bench-answer-index-"))
     settings = Settings(index_dir=index, threads=2, generator=GeneratorSettings(backend="local", model=model, threads=2))
@@ -85,14 +85,13 @@ def run_ours(model: str, qs: list[str]) -> dict:
 
 
 def run_peer(model: str, qs: list[str]) -> dict:
+    import torch
     from langchain_core.output_parsers import StrOutputParser
     from langchain_core.prompts import ChatPromptTemplate
-
     from peer import PeerRecipe
-    from rag.llm import make_chat_model
-    from rag.settings import GeneratorSettings, Settings
 
-    import torch
+    from rag.models.chat import make_chat_model
+    from rag.settings import GeneratorSettings, Settings
 
     torch.set_num_threads(2)
     settings = Settings()

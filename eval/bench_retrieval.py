@@ -3,7 +3,7 @@
     python eval/bench_retrieval.py [--corpus DIR] [--qa FILE] [--limit N] [--out FILE.md] [--json FILE]
 
 Dataset: a folder of .txt paragraphs (doc id = file name without .txt) and a JSON-lines file of questions
-(id, question, lang, gold_doc_ids, gold_passages). Metrics per question language, with rag.metrics for both
+(id, question, lang, gold_doc_ids, gold_passages). Metrics per question language, with rag.evaluation.metrics for both
 systems: hit@1, hit@5, MRR@10 over distinct documents of the first 10 passages, passage_hit@1, and the wall
 time of one retrieve call (query embedding included) as p50/p95, after a warm-up. Both systems run in this
 one process with torch.set_num_threads(2); each index is built from an empty temp folder after its model
@@ -84,7 +84,7 @@ def machine() -> dict:
 
 
 def score(system_rows: list[dict]) -> dict:
-    from rag.metrics import hit_at_k, mrr_at_k, passage_hit_at_k, percentile
+    from rag.evaluation.metrics import hit_at_k, mrr_at_k, passage_hit_at_k, percentile
 
     n = len(system_rows)
     if not n:
@@ -106,11 +106,11 @@ def run(corpus: Path, qa: Path, limit: int | None, model_dir: Path) -> dict:
     import torch
 
     torch.set_num_threads(THREADS)
-    from rag.lexical import tokenize
-    from rag.service import Assistant
-    from rag.settings import Settings
-
     from peer import PeerRecipe
+
+    from rag.assistant import Assistant
+    from rag.indexing.lexical import tokenize
+    from rag.settings import Settings
 
     questions = load_questions(qa, limit)
     code = code_state()

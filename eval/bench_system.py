@@ -140,7 +140,7 @@ def peer_load_docs(folder: Path):
 
 def embedded_chars(data) -> tuple[int, int]:
     """Characters of the chunk texts and of the distinct sentence texts our index embedded."""
-    from rag.indexer import chunk_embed_text
+    from rag.indexing.builder import chunk_embed_text
 
     chunk_chars = 0
     for c in data.chunks:
@@ -159,10 +159,10 @@ def embedded_chars(data) -> tuple[int, int]:
 
 def bench_build(tmp: Path, out: dict):
     import torch
-
     from peer import PeerRecipe
-    from rag.lexical import tokenize
-    from rag.service import Assistant
+
+    from rag.assistant import Assistant
+    from rag.indexing.lexical import tokenize
     from rag.settings import Settings
 
     corpus = XQUAD / "corpus"
@@ -207,8 +207,8 @@ def bench_build(tmp: Path, out: dict):
 
 def sentence_pool() -> list[str]:
     """Sentences of the xquad paragraphs and of the seed articles (cleaned as our corpus loader cleans them)."""
-    from rag.chunking import split_sentences
-    from rag.corpus import load_corpus
+    from rag.ingest.corpus import load_corpus
+    from rag.text import split_sentences
 
     pool, seen = [], set()
     for folder in (XQUAD / "corpus", SEEDS):
@@ -277,7 +277,7 @@ def bench_update(tmp: Path, ours_embedder, peer, sizes: dict, out: dict):
     from langchain_core.embeddings import Embeddings
     from langchain_core.indexing import InMemoryRecordManager, index
 
-    from rag.service import Assistant
+    from rag.assistant import Assistant
     from rag.settings import Settings
 
     pool = sentence_pool()
@@ -386,7 +386,7 @@ def latency_summary(ms: dict, langs: list[str]) -> dict:
 def bench_seeds(tmp: Path, ours_embedder, peer, sizes: dict, out: dict):
     import torch
 
-    from rag.service import Assistant
+    from rag.assistant import Assistant
     from rag.settings import Settings
 
     settings = Settings().replace(corpus_dir=SEEDS, index_dir=tmp / "seeds-index", model_dir=MODEL_DIR, threads=THREADS)
@@ -425,7 +425,7 @@ def synth_corpus(base, n_chunks: int, seed: int, real_chunks=None):
     """
     import numpy as np
 
-    from rag.store import ChunkRecord, DocRecord
+    from rag.indexing.store import ChunkRecord, DocRecord
 
     texts, vecs, toks = base
     rng = np.random.default_rng(seed)
@@ -559,7 +559,7 @@ def describe(index) -> str:
     return name
 
 
-# The HNSW setting compared with the index rag/store.py builds (it was the first choice, see 3c).
+# The HNSW setting compared with the index rag/indexing/store.py builds (it was the first choice, see 3c).
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 
@@ -625,12 +625,12 @@ def bench_synth(tmp: Path, ours_embedder, peer, syn_assistant, sizes: dict, out:
     import torch
     from langchain_community.vectorstores import FAISS
 
-    from rag import store
-    from rag.indexer import expected_manifest
-    from rag.lexical import LexicalIndex, tokenize
-    from rag.retriever import HybridRetriever
+    from rag.indexing import store
+    from rag.indexing.builder import expected_manifest
+    from rag.indexing.lexical import LexicalIndex, tokenize
+    from rag.indexing.store import FORMAT_VERSION, IndexData, IndexStore, faiss_kind
+    from rag.retrieval.hybrid import HybridRetriever
     from rag.settings import Settings
-    from rag.store import FORMAT_VERSION, IndexData, IndexStore, faiss_kind
 
     # Base material: the distinct sentences of the 1,000-document index, with their real vectors.
     real = syn_assistant.index_data()
@@ -672,7 +672,7 @@ def bench_synth(tmp: Path, ours_embedder, peer, syn_assistant, sizes: dict, out:
                           "above the limit (built on 50,001 vectors)": describe(store.build_faiss_index(
                               np.resize(cvec, (store.EXACT_SEARCH_LIMIT + 1, cvec.shape[1])), cvec.shape[1]))}
 
-    # Ours: an IndexData as rag/indexer.py builds one; FAISS indexes built by rag.store.build_faiss_index.
+    # Ours: an IndexData as rag/indexing/builder.py builds one; FAISS indexes built by rag.indexing.store.build_faiss_index.
     settings = Settings().replace(model_dir=MODEL_DIR, threads=THREADS)
     expected = expected_manifest(ours_embedder, settings.chunking)
     manifest = {"format": FORMAT_VERSION, **expected,
@@ -686,7 +686,7 @@ def bench_synth(tmp: Path, ours_embedder, peer, syn_assistant, sizes: dict, out:
     build_s = {}
     for name, vectors in (("chunks", cvec), ("sentences", svec)):
         t = time.perf_counter()
-        data._index(name, vectors)  # rag.store.build_faiss_index, as the indexer builds it
+        data._index(name, vectors)  # rag.indexing.store.build_faiss_index, as the indexer builds it
         build_s[name] = time.perf_counter() - t
     dense_s, sent_s = build_s["chunks"], build_s["sentences"]
     del built
@@ -739,7 +739,7 @@ def child(args) -> int:
     t0 = time.perf_counter()
     r = {"rss_start_mb": rss_mb()}
     if args.child == "ours":
-        from rag.service import Assistant
+        from rag.assistant import Assistant
         from rag.settings import Settings
 
         a = Assistant(Settings().replace(index_dir=Path(args.child_index), corpus_dir=Path(args.child_index),
@@ -751,7 +751,6 @@ def child(args) -> int:
         ask = lambda q: a.retrieve(q, k=K)  # noqa: E731
     else:
         from langchain_community.vectorstores import FAISS
-
         from peer import PeerRecipe
 
         p = PeerRecipe(MODEL_DIR)
@@ -874,7 +873,7 @@ def render(out: dict) -> str:
     fs = out["faiss_store"]
     L += ["## 3c. FAISS index type on the synthetic vectors", "",
           "Recall of the top 10 / top 50 against exact search (IndexFlatIP), over real question vectors; search "
-          "time of one question (k=50, as the retriever asks), 2 threads. rag/store.py now: "
+          "time of one question (k=50, as the retriever asks), 2 threads. rag/indexing/store.py now: "
           + ", ".join(f"{k}={v}" for k, v in fs.items()) + ".", "",
           "| index | n | configuration | build s | search p50 ms | search p95 ms | recall@10 | recall@50 |",
           "|---|---|---|---|---|---|---|---|"]

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import RagError
+from rag.errors import RagError
 
 
 def _print_json(obj) -> None:
@@ -17,7 +17,7 @@ def _print_json(obj) -> None:
 
 
 def _settings(args):
-    from .settings import Settings
+    from rag.settings import Settings
 
     settings = Settings().replace(corpus_dir=getattr(args, "corpus", None), index_dir=getattr(args, "index", None))
     generator = settings.generator.replace(backend=getattr(args, "backend", None), model=getattr(args, "model", None),
@@ -26,7 +26,7 @@ def _settings(args):
 
 
 def default_assistant(settings, notify):
-    from .service import Assistant
+    from rag.assistant import Assistant
 
     return Assistant(settings, notify=notify)
 
@@ -104,7 +104,7 @@ def cmd_retrieve(args) -> int:
 
 
 def cmd_ask(args) -> int:
-    from .extractive import Answer
+    from rag.types import Answer
 
     assistant = _assistant(args)
     if args.json or args.question == "-":
@@ -126,8 +126,8 @@ def cmd_ask(args) -> int:
 
 
 def cmd_setup_model(args) -> int:
-    from .e5model import build_model_folder, ensure_model_folder, verify_model_folder
-    from .errors import ModelError
+    from rag.errors import ModelError
+    from rag.models.e5 import build_model_folder, ensure_model_folder, verify_model_folder
 
     folder = args.model_dir or _settings(args).model_dir
     info = None
@@ -139,7 +139,7 @@ def cmd_setup_model(args) -> int:
             print(f"rebuilding {folder} ({exc})", file=sys.stderr)
     if info is None:
         info = build_model_folder(folder)
-    from .gguf import MODELS, ensure_gguf
+    from rag.models.gguf import MODELS, ensure_gguf
 
     generators = []
     models_dir = _settings(args).generator.models_dir
@@ -158,13 +158,13 @@ def cmd_setup_model(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from .eval_runner import evaluate
-    from .settings import ROOT, Settings
+    from rag.evaluation.runner import evaluate
+    from rag.settings import ROOT, Settings
 
     settings = _settings(args)
     corpus = settings.corpus_dir.resolve()
     g = settings.generator
-    from .gguf import MODELS
+    from rag.models.gguf import MODELS
 
     run_name = f"{corpus.name}-{args.qa.stem}" + (f"-sample{args.sample}" if args.sample else "") + f"-{g.backend}" + (
         f"-{g.model if g.model in MODELS else Path(g.model).stem}" if g.backend == "local" else "")
@@ -204,7 +204,7 @@ def cmd_serve(args) -> int:
 
 
 def cmd_doctor(args) -> int:
-    from .doctor import format_check, report_json, run_checks
+    from rag.doctor import format_check, report_json, run_checks
 
     show = None if args.json else (lambda c: print(format_check(c), flush=True))
     checks = run_checks(_settings(args), on_check=show)
@@ -228,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--json", action="store_true", help="print JSON")
 
     def generator_options(p):
-        from .settings import ANSWER_LANGS, BACKENDS
+        from rag.settings import ANSWER_LANGS, BACKENDS
 
         p.add_argument("--backend", choices=BACKENDS, default=None,
                        help="who writes the answer: local (llama.cpp, default), openai (an OpenAI-compatible server at "

@@ -18,9 +18,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-from . import cpu
-from .errors import RagError
-from .settings import ROOT, Settings
+from rag.errors import RagError
+from rag.models import cpu
+from rag.settings import ROOT, Settings
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 SETUP = "bash scripts/setup.sh"
@@ -128,8 +128,8 @@ def _llama_build(settings: Settings) -> Check:
 
 
 def _gguf_checks(settings: Settings) -> list[Check]:
-    from .files import sha256_of
-    from .gguf import MODELS
+    from rag.files import sha256_of
+    from rag.models.gguf import MODELS
 
     checks = []
     for key, spec in MODELS.items():
@@ -153,9 +153,9 @@ def _gguf_checks(settings: Settings) -> list[Check]:
 
 def _local_answer(settings: Settings) -> Check:
     """A one-token answer from the default local model, in a worker process of its own."""
-    from .gguf import MODELS
-    from .llm import local_model_path
-    from .llm_worker import LlamaWorker
+    from rag.models.chat import local_model_path
+    from rag.models.gguf import MODELS
+    from rag.models.worker import LlamaWorker
 
     g = settings.generator
     model = g.model if g.model in MODELS or g.model.endswith(".gguf") else "1.5b"
@@ -179,11 +179,11 @@ def _local_answer(settings: Settings) -> Check:
 def _embedder(settings: Settings) -> Check:
     import numpy as np
 
-    from .embedder import SentenceTransformerEmbedder
+    from rag.models.embedder import SentenceTransformerEmbedder
 
     fix = "rag setup-model --force"
     try:
-        from .e5model import verify_model_folder
+        from rag.models.e5 import verify_model_folder
 
         info = verify_model_folder(settings.model_dir)
         emb = SentenceTransformerEmbedder(settings.model_dir, threads=settings.threads,
@@ -201,10 +201,10 @@ def _embedder(settings: Settings) -> Check:
 
 
 def _index(settings: Settings) -> Check:
-    from .corpus import load_corpus
-    from .embedder import SentenceTransformerEmbedder
-    from .indexer import expected_manifest
-    from .store import IndexStore, check_compatible
+    from rag.indexing.builder import expected_manifest
+    from rag.indexing.store import IndexStore, check_compatible
+    from rag.ingest.corpus import load_corpus
+    from rag.models.embedder import SentenceTransformerEmbedder
 
     store = IndexStore(settings.index_dir)
     if not store.exists():
@@ -231,7 +231,7 @@ def _index(settings: Settings) -> Check:
 
 
 def _corpus(settings: Settings) -> Check:
-    from .corpus import load_corpus
+    from rag.ingest.corpus import load_corpus
 
     try:
         corpus = load_corpus(settings.corpus_dir, settings.max_file_bytes)

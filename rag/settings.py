@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import RagError
+from rag.errors import RagError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,7 +38,7 @@ class ChunkSettings:
 
 @dataclass(frozen=True)
 class RetrievalSettings:
-    """How dense and lexical scores are fused (see rag/retriever.py)."""
+    """How dense and lexical scores are fused (see rag/retrieval/hybrid.py)."""
 
     k: int = 5
     candidates: int = 50
@@ -68,7 +68,7 @@ ANSWER_LANGS = ("auto", "vi", "en")
 
 @dataclass(frozen=True)
 class GeneratorSettings:
-    """Which model writes the answers, and how much it reads and writes (see rag/llm.py, rag/generator.py)."""
+    """Which model writes the answers, and how much it reads and writes (see rag/models/chat.py, rag/answer/generated.py)."""
 
     backend: str = field(default_factory=lambda: os.environ.get("RAG_BACKEND", "local"))
     # local: "1.5b" (default), "0.5b" (faster) or the path of a .gguf file.
@@ -84,7 +84,7 @@ class GeneratorSettings:
     # characters in all (prompt processing dominates on a CPU).
     max_sentences: int = 6
     max_passage_chars: int = 1500
-    # local: refuse when the model's probability of starting with NOT_FOUND is at least this (see rag/llm.py);
+    # local: refuse when the model's probability of starting with NOT_FOUND is at least this (see rag/models/chat.py);
     # None: greedy decoding decides. Measured on the seeds it did not separate answerable from unanswerable
     # questions (README.md, Figures), so it is off by default.
     refusal_threshold: float | None = None

@@ -25,11 +25,11 @@ if ! "$VENV/bin/python" -c "import torch, sys; sys.exit(0 if torch.__version__.s
   pip install -q "torch==2.13.0" 2>&1 | grep -v -E "^WARNING: Location .* is ignored" || true
 fi
 
-# llama.cpp, compiled for the instruction sets this CPU has and never AMX (rag/cpu.py says why), kept in the
+# llama.cpp, compiled for the instruction sets this CPU has and never AMX (rag/models/cpu.py says why), kept in the
 # project's own wheel cache keyed by version and flags: pip's cache keys on the version alone, so a wheel
 # built on another CPU, or natively by an older set-up, would be reused. The flags are recorded in the venv.
 LLAMA_VERSION=$(sed -n 's/^llama_cpp_python==//p' constraints.txt)
-cpu() { PYTHONPATH=$ROOT "$VENV/bin/python" -m rag.cpu "$@"; }
+cpu() { PYTHONPATH=$ROOT "$VENV/bin/python" -m rag.models.cpu "$@"; }
 key=$(cpu key "$LLAMA_VERSION")
 WHEELS=${RAG_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rag-vn-news/wheels}
 wheel_dir=$WHEELS/llama_cpp_python-$key

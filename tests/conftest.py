@@ -56,7 +56,7 @@ def fake_embedder() -> FakeEmbedder:
 
 @pytest.fixture(scope="session")
 def real_embedder():
-    from rag.embedder import SentenceTransformerEmbedder
+    from rag.models.embedder import SentenceTransformerEmbedder
 
     if not (MODEL_DIR / "checksum.json").is_file():
         pytest.fail(f"the model folder {MODEL_DIR} is missing: run `bash scripts/setup.sh`")

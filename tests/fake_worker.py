@@ -1,4 +1,4 @@
-"""The real worker loop (rag.llm_worker.worker_main) around a fake llama.cpp model, for fast tests.
+"""The real worker loop (rag.models.worker.worker_main) around a fake llama.cpp model, for fast tests.
 
 The fake answers with the words of the last message, one piece a word; "hang" in it makes it stop answering,
 "fail" makes it raise mid-answer, "exit" makes the worker exit with code 3. The model path "missing.gguf" is a load error.
@@ -8,8 +8,8 @@ import os
 import sys
 import time
 
-from rag import llm_worker
 from rag.errors import GeneratorError
+from rag.models import worker as llm_worker
 
 
 class FakeLlama:

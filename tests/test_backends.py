@@ -6,9 +6,9 @@ import pytest
 from langchain_ollama import ChatOllama
 from langchain_openai import ChatOpenAI
 
+from rag.assistant import Assistant
 from rag.errors import GeneratorError, RagError
-from rag.llm import LlamaCppChat, make_chat_model
-from rag.service import Assistant
+from rag.models.chat import LlamaCppChat, make_chat_model
 from rag.settings import GeneratorSettings
 
 from .fakes import FakeEmbedder, cited, echo_first_passage, passages_of

@@ -1,6 +1,7 @@
-from rag.chunking import chunk_document, split_sentences
-from rag.corpus import load_corpus
+from rag.ingest.chunking import chunk_document
+from rag.ingest.corpus import load_corpus
 from rag.settings import ChunkSettings
+from rag.text import split_sentences
 
 from .conftest import SEEDS
 
@@ -51,7 +52,7 @@ def test_overlong_sentence_is_cut_at_clauses():
     doc_text = ", ".join(["một mệnh đề dài"] * 60) + "."
     spans = split_sentences(doc_text)
     assert len(spans) == 1
-    from rag.chunking import _fit
+    from rag.ingest.chunking import _fit
 
     pieces = _fit(doc_text, spans[0], 200)
     assert all(p.end - p.start <= 200 for p in pieces)

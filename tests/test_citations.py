@@ -1,5 +1,5 @@
-from rag.citations import check_citations, support
-from rag.retriever import Passage
+from rag.answer.citations import check_citations, support
+from rag.types import Passage
 
 DOC_A = ("Nhật Bản là đối tác thương mại lớn thứ tư của ASEAN. Kim ngạch thương mại hai chiều năm 2024 đạt "
          "236,6 tỷ USD. Tổng vốn đầu tư đạt 17,5 tỷ USD.")

@@ -1,8 +1,8 @@
 import unicodedata
 
-from rag.chunking import chunk_document
-from rag.cleaning import clean_article
-from rag.corpus import load_corpus
+from rag.ingest.chunking import chunk_document
+from rag.ingest.cleaning import clean_article
+from rag.ingest.corpus import load_corpus
 from rag.settings import ChunkSettings
 
 from .conftest import SEEDS

@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from rag import cli
-from rag.service import Assistant
+from rag.assistant import Assistant
 
 from .fakes import FakeChatModel, FakeEmbedder, echo_first_passage
 

@@ -1,7 +1,7 @@
 import pytest
 
-from rag.corpus import load_corpus
 from rag.errors import CorpusError
+from rag.ingest.corpus import load_corpus
 
 
 def write(folder, name, data: bytes):

@@ -1,6 +1,6 @@
 """llama.cpp build flags from the CPU's instruction sets: never AMX, nothing the CPU lacks."""
 
-from rag import cpu
+from rag.models import cpu
 
 ZEN3 = ("flags : fpu sse sse2 ssse3 fma sse4_1 sse4_2 avx f16c bmi1 avx2 bmi2 sha_ni")
 SAPPHIRE_RAPIDS = ("flags : fpu sse2 ssse3 fma sse4_2 avx f16c avx2 bmi2 avx512f avx512dq avx512cd avx512bw "

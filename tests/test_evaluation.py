@@ -2,8 +2,9 @@ import json
 
 import pytest
 
-from rag.evaluation import (QASetError, QuestionResult, answer_correct, citation_supports, compare, load_qa,
-                            normalize, score_question, summarize, token_f1)
+from rag.evaluation.metrics import answer_correct, citation_supports, compare, score_question, summarize, token_f1
+from rag.evaluation.schema import QASetError, QuestionResult, load_qa
+from rag.text import normalize
 
 DOC = "Năm 2024, kim ngạch thương mại hai chiều đạt 236,6 tỷ USD. Tổng vốn đầu tư đạt 17,5 tỷ USD."
 DOCS = {"d1": DOC, "d2": "Một bài khác về thể thao."}
@@ -117,8 +118,8 @@ def test_schema_check_names_the_line(tmp_path):
 
 
 def test_a_run_writes_its_reports_and_compares_with_the_last_run_of_the_same_set(tmp_path, settings):
-    from rag.eval_runner import evaluate
-    from rag.service import Assistant
+    from rag.assistant import Assistant
+    from rag.evaluation.runner import evaluate
 
     from .fakes import FakeEmbedder
 
@@ -154,9 +155,9 @@ def test_a_run_writes_its_reports_and_compares_with_the_last_run_of_the_same_set
 
 
 def test_an_eval_replaces_its_own_index_only_when_allowed(tmp_path, settings):
+    from rag.assistant import Assistant
     from rag.errors import IndexMismatchError
-    from rag.eval_runner import evaluate
-    from rag.service import Assistant
+    from rag.evaluation.runner import evaluate
 
     from .fakes import FakeEmbedder
 

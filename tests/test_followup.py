@@ -1,7 +1,7 @@
 import pytest
 
-from rag.followup import FollowUpRewriter, Turn, clean_model_rewrite, is_follow_up, rule_rewrite
-from rag.prompts import TEMPLATES
+from rag.answer.followup import FollowUpRewriter, Turn, clean_model_rewrite, is_follow_up, rule_rewrite
+from rag.answer.prompts import TEMPLATES
 
 from .fakes import FakeChatModel
 

@@ -8,10 +8,10 @@ import sys
 
 import pytest
 
-from rag.extractive import REFUSAL
-from rag.gguf import MODELS
-from rag.service import Assistant
+from rag.assistant import Assistant
+from rag.models.gguf import MODELS
 from rag.settings import GeneratorSettings, Settings
+from rag.types import REFUSAL
 
 from .conftest import MODEL_DIR, ROOT, SEEDS
 
@@ -95,7 +95,7 @@ def test_cli_streams_and_prints_json(assistant):
 
 
 def test_cli_a_model_crash_mid_answer_is_one_line_and_a_non_zero_exit(assistant):
-    from rag.llm_worker import CRASH_ENV
+    from rag.models.worker import CRASH_ENV
 
     env = {**os.environ, "RAG_INDEX": str(assistant.settings.index_dir), "RAG_CORPUS": str(assistant.settings.corpus_dir),
            "RAG_MODEL_DIR": str(MODEL_DIR), "RAG_THREADS": "2", CRASH_ENV: "xyzzy"}

@@ -2,10 +2,10 @@
 
 import pytest
 
-from rag.extractive import REFUSAL, Answer
+from rag.answer.generated import looks_like_instruction
+from rag.assistant import Assistant
 from rag.errors import GeneratorError
-from rag.generator import Preview, looks_like_instruction
-from rag.service import Assistant
+from rag.types import REFUSAL, Answer, Preview
 
 from .fakes import FakeChatModel, FakeEmbedder, cited, echo_first_passage, passages_of
 
@@ -150,7 +150,7 @@ def test_a_model_failing_mid_answer_is_an_error_that_says_what_to_do(settings):
 
 
 def test_missing_terms():
-    from rag.premise import missing_terms
+    from rag.answer.answerability import missing_terms
 
     texts = ["Kim ngạch thương mại hai chiều năm 2024 đạt 236,6 tỷ USD.", "Hội nghị Cấp cao ASEAN - Nhật Bản lần thứ 28"]
     assert missing_terms("Kim ngạch năm 2023 đạt bao nhiêu?", texts) == ["2023"]

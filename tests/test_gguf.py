@@ -2,7 +2,7 @@ import hashlib
 
 import pytest
 
-from rag.gguf import MODELS, GGUFError, GGUFSpec, assemble, ensure_gguf, find_parts
+from rag.models.gguf import MODELS, GGUFError, GGUFSpec, assemble, ensure_gguf, find_parts
 
 
 def parts(tmp_path, chunks):

@@ -9,11 +9,11 @@ import time
 import numpy as np
 import pytest
 
-from rag.corpus import load_corpus
 from rag.errors import IndexMismatchError, IndexMissingError
-from rag.indexer import Indexer, expected_manifest
+from rag.indexing.builder import Indexer, expected_manifest
+from rag.indexing.store import IndexStore
+from rag.ingest.corpus import load_corpus
 from rag.settings import ChunkSettings
-from rag.store import IndexStore
 
 from .conftest import ROOT
 from .fakes import FakeEmbedder
@@ -125,10 +125,10 @@ KILLED_BUILD = textwrap.dedent("""
     from pathlib import Path
     sys.path.insert(0, {root!r})
     from tests.fakes import FakeEmbedder
-    from rag.corpus import load_corpus
-    from rag.indexer import Indexer
+    from rag.ingest.corpus import load_corpus
+    from rag.indexing.builder import Indexer
     from rag.settings import ChunkSettings
-    from rag.store import IndexStore
+    from rag.indexing.store import IndexStore
     print("started", flush=True)
     Indexer(IndexStore(Path({index!r})), FakeEmbedder(delay=0.05), ChunkSettings(max_chars=200)).update(
         load_corpus(Path({corpus!r})), rebuild=True)
@@ -242,7 +242,7 @@ def test_the_manifest_records_every_file_of_the_version(tmp_path):
 
 
 def test_large_collections_get_an_approximate_faiss_index(monkeypatch):
-    import rag.store as store
+    import rag.indexing.store as store
 
     monkeypatch.setattr(store, "EXACT_SEARCH_LIMIT", 100)
     rng = np.random.default_rng(0)

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from rag.service import Assistant
+from rag.assistant import Assistant
 from rag.settings import GeneratorSettings, Settings
 
 from .conftest import MODEL_DIR, ROOT, SEEDS

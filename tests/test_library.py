@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.library import Library, UploadError, safe_filename
-from rag.service import Assistant
+from rag.assistant import Assistant
+from rag.ingest.library import Library, UploadError, safe_filename
 
 ARTICLE = ("Lễ hội hoa sen Đồng Tháp 2025\n\n12/06/2025\n\nNgày 12/6/2025, tỉnh Đồng Tháp khai mạc lễ hội hoa sen "
            "lần thứ ba với 40 gian hàng nông sản. Ban tổ chức dự kiến đón 50.000 lượt khách.\n")

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from rag.errors import GeneratorError
-from rag.llm import LlamaCppChat
-from rag.llm_worker import CRASH_ENV, LlamaWorker, WorkerCrashedError, describe_exit
+from rag.models.chat import LlamaCppChat
+from rag.models.worker import CRASH_ENV, LlamaWorker, WorkerCrashedError, describe_exit
 
 FAKE = Path(__file__).with_name("fake_worker.py")
 
@@ -116,7 +116,7 @@ def test_exit_descriptions():
 
 
 def test_the_chat_model_talks_to_its_worker(monkeypatch):
-    import rag.llm as llm
+    import rag.models.chat as llm
 
     w = fake_worker()
     monkeypatch.setattr(llm, "shared_worker", lambda path, n_ctx, threads: w)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.corpus import load_corpus
-from rag.evaluation import load_qa
+from rag.evaluation.schema import load_qa
+from rag.ingest.corpus import load_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 QA_PATH = ROOT / "eval" / "qa.jsonl"

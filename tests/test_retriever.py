@@ -1,12 +1,12 @@
 import numpy as np
 import pytest
 
-from rag.corpus import load_corpus
-from rag.indexer import Indexer
-from rag.lang import detect_language
-from rag.retriever import HybridRetriever, cross_language_terms
+from rag.indexing.builder import Indexer
+from rag.indexing.store import IndexStore
+from rag.ingest.corpus import load_corpus
+from rag.retrieval.hybrid import HybridRetriever
 from rag.settings import ChunkSettings, RetrievalSettings
-from rag.store import IndexStore
+from rag.text import cross_language_terms, detect_language
 
 from .fakes import FakeEmbedder
 

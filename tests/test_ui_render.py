@@ -1,5 +1,4 @@
-from rag.extractive import Answer, Citation
-from rag.retriever import Passage
+from rag.types import Answer, Citation, Passage
 from ui import render
 
 TEXT = "Mở đầu. Câu được trích dẫn ở đây. Câu cuối."

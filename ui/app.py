@@ -1,7 +1,7 @@
 """The Gradio app: a Chat tab (streamed answers, citation cards, the cited article, settings, feedback) and a
 Corpus tab (documents, upload, delete, incremental rebuild with progress, index status).
 
-The logic lives in ui/session.py (chat), rag/library.py (corpus) and ui/render.py (escaped HTML); this module
+The logic lives in ui/session.py (chat), rag/ingest/library.py (corpus) and ui/render.py (escaped HTML); this module
 only lays out the page and wires events. `serve()` binds to 127.0.0.1 unless told otherwise.
 """
 
@@ -21,7 +21,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no teleme
 import gradio as gr  # noqa: E402
 
 from rag.errors import RagError  # noqa: E402
-from rag.library import Library, LibraryDocument  # noqa: E402
+from rag.ingest.library import Library, LibraryDocument  # noqa: E402
 from rag.settings import ANSWER_LANGS, BACKENDS, Settings  # noqa: E402
 
 from . import render  # noqa: E402

@@ -10,8 +10,7 @@ import html
 import re
 from typing import Iterable, Sequence
 
-from rag.extractive import Answer, Citation
-from rag.retriever import Passage
+from rag.types import Answer, Citation, Passage
 
 CONTEXT_CHARS = 280  # passage text shown on a card on each side of the quoted sentence
 

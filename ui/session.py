@@ -9,15 +9,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
+from rag.answer.extractive import ExtractiveAnswerer
+from rag.answer.followup import FollowUpRewriter, Rewrite, Turn
+from rag.assistant import Assistant
 from rag.errors import RagError
-from rag.extractive import Answer, ExtractiveAnswerer
-from rag.followup import FollowUpRewriter, Rewrite, Turn
-from rag.generator import Preview
-from rag.lang import detect_language
-from rag.retriever import RetrievalResult
-from rag.service import Assistant
+from rag.indexing.store import IndexData
 from rag.settings import Settings
-from rag.store import IndexData
+from rag.text import detect_language
+from rag.types import Answer, Preview, RetrievalResult
 
 from . import render
 
@@ -42,7 +41,7 @@ class _Variant(Assistant):
 
 class AssistantPool:
     """Assistants by generator settings, made on first use; all share the embedder and the index in memory
-    (a local GGUF model runs in one worker process for them all, rag/llm_worker.py)."""
+    (a local GGUF model runs in one worker process for them all, rag/models/worker.py)."""
 
     def __init__(self, settings: Settings, embedder=None, notify: Callable[[str], None] | None = None,
                  chat_model=None) -> None:

@@ -8,9 +8,9 @@ import os
 import pytest
 from playwright.sync_api import expect
 
-from rag.gguf import MODELS
-from rag.llm import local_model_path
-from rag.llm_worker import CRASH_ENV, shared_worker
+from rag.models.chat import local_model_path
+from rag.models.gguf import MODELS
+from rag.models.worker import CRASH_ENV, shared_worker
 from rag.settings import GeneratorSettings
 
 from ..conftest import ROOT

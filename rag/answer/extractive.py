@@ -6,64 +6,10 @@ by construction. When even the best sentence is far from the question, the answe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from .retriever import Passage, RetrievalResult
-from .store import IndexData
-
-REFUSAL = {
-    "vi": "Tôi không tìm thấy thông tin này trong các bài viết.",
-    "en": "I could not find this in the articles.",
-}
-
-
-@dataclass(frozen=True)
-class Citation:
-    n: int
-    doc_id: str
-    chunk_id: str
-    title: str
-    date: str | None
-    quote: str
-    start: int
-    end: int
-    source: str | None = None
-
-    def to_json(self) -> dict:
-        return {"n": self.n, "doc_id": self.doc_id, "chunk_id": self.chunk_id, "title": self.title,
-                "date": self.date, "quote": self.quote, "start": self.start, "end": self.end}
-
-
-@dataclass(frozen=True)
-class Answer:
-    question: str
-    lang: str
-    text: str
-    refused: bool
-    citations: tuple[Citation, ...]
-    passages: tuple[Passage, ...]
-    backend: str
-    timings: dict
-    draft: str = ""  # a model's text before its citations were checked ("" for extractive answers)
-    refusal_probability: float | None = None  # a local model's calibrated refusal score (rag/llm.py)
-
-    def to_json(self) -> dict:
-        return {"question": self.question, "lang": self.lang, "answer": self.text, "refused": self.refused,
-                "citations": [c.to_json() for c in self.citations], "backend": self.backend,
-                "timings": {k: round(v, 1) for k, v in self.timings.items()}}
-
-
-@dataclass(frozen=True)
-class Support:
-    """A sentence of a retrieved passage and how close it is to the question."""
-
-    passage: Passage
-    start: int
-    end: int
-    text: str
-    score: float
+from rag.indexing.store import IndexData
+from rag.types import REFUSAL, Answer, Citation, RetrievalResult, Support
 
 
 class ExtractiveAnswerer:

@@ -22,12 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .chunking import Chunk, Span
-from .cleaning import Block
-from .corpus import Document
-from .errors import IndexMismatchError, IndexMissingError
-from .files import sha256_of
-from .lexical import LexicalIndex
+from rag.errors import IndexMismatchError, IndexMissingError
+from rag.files import sha256_of
+from rag.indexing.lexical import LexicalIndex
+from rag.ingest.chunking import Chunk
+from rag.ingest.cleaning import Block
+from rag.ingest.corpus import Document
+from rag.text import Span
 
 FORMAT_VERSION = 3  # 2: sentences.faiss beside chunks.faiss; 3: BM25 tokens in tokens.jsonl
 CURRENT = "CURRENT"

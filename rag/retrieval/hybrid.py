@@ -6,63 +6,14 @@ and keeps only a small lexical weight (names and numbers still match across lang
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-
 import numpy as np
 
-from .embedder import Embedder
-from .lang import detect_language
-from .lexical import tokenize
-from .settings import RetrievalSettings
-from .store import IndexData
-
-
-@dataclass(frozen=True)
-class Passage:
-    rank: int
-    doc_id: str
-    chunk_id: str
-    title: str
-    text: str
-    start: int
-    end: int
-    score: float
-    kind: str = "body"
-    date: str | None = None
-    source: str | None = None
-
-    def to_json(self) -> dict:
-        return {"rank": self.rank, "doc_id": self.doc_id, "chunk_id": self.chunk_id, "title": self.title,
-                "text": self.text, "start": self.start, "end": self.end, "score": round(float(self.score), 6)}
-
-
-@dataclass(frozen=True)
-class RetrievalResult:
-    question: str
-    lang: str
-    passages: tuple[Passage, ...]
-    query_vector: np.ndarray | None = None
-
-    def to_json(self) -> dict:
-        return {"question": self.question, "lang": self.lang, "passages": [p.to_json() for p in self.passages]}
-
-
-_NAME_OR_NUMBER = re.compile(r"\b(?:[A-ZÀ-ỸĐ][\w'’.-]*|\w*\d[\w,./-]*)", re.U)
-_EN_QUESTION_WORDS = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "in", "on", "at",
-                      "the", "a", "an", "is", "are", "was", "were", "did", "does", "do", "after", "before",
-                      "according", "during", "for", "from", "of", "by", "to", "if", "as", "besides", "other",
-                      "i", "along", "with", "apart", "aside", "between", "name", "about", "since", "until", "upon"}
-
-
-def cross_language_terms(question: str) -> str:
-    """The words of an English question that a Vietnamese text can contain too: names and numbers."""
-    return " ".join(w for w in names_and_numbers(question) if w.lower() not in _EN_QUESTION_WORDS)
-
-
-def names_and_numbers(text: str) -> list[str]:
-    """Capitalised words and words with digits: what stays the same in a Vietnamese and an English text."""
-    return _NAME_OR_NUMBER.findall(text)
+from rag.indexing.lexical import tokenize
+from rag.indexing.store import IndexData
+from rag.models.embedder import Embedder
+from rag.settings import RetrievalSettings
+from rag.text import cross_language_terms, detect_language
+from rag.types import Passage, RetrievalResult
 
 
 def _ranks(scores: np.ndarray, candidates: np.ndarray) -> np.ndarray:

@@ -1,9 +1,9 @@
 """Generated answers: the best sentences of the retrieved passages go to a chat model, its answer is streamed,
-then its citations are checked against those sentences and rebuilt by the program (rag/citations.py).
+then its citations are checked against those sentences and rebuilt by the program (rag/answer/citations.py).
 
 The model reads sentences, not whole chunks (prompt processing dominates on a CPU), numbered 1..n.
 A question whose best sentence is far from it, or that names a number or acronym none of the retrieved
-passages contain (rag/premise.py), is refused without calling the model. Sentences that read
+passages contain (rag/answer/answerability.py), is refused without calling the model. Sentences that read
 like instructions to a model are left out of the prompt: document text is data.
 """
 
@@ -11,20 +11,18 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Iterator
 
 from langchain_core.language_models import BaseChatModel
 
-from .citations import check_citations
-from .errors import GeneratorError, RagError
-from .extractive import REFUSAL, Answer, Support
-from .lang import detect_language
-from .premise import missing_terms
-from .prompts import NOT_FOUND, answer_messages
-from .retriever import Passage, RetrievalResult
-from .settings import GeneratorSettings
-
+from rag.answer.answerability import missing_terms
+from rag.answer.citations import check_citations
+from rag.answer.prompts import NOT_FOUND, answer_messages
+from rag.errors import GeneratorError, RagError
+from rag.settings import GeneratorSettings
+from rag.text import detect_language
+from rag.types import REFUSAL, Answer, Passage, Preview, RetrievalResult, Support
 
 # Text in a document that addresses a language model rather than a reader.
 _INSTRUCTION = re.compile(
@@ -39,13 +37,6 @@ _NOT_FOUND = re.compile(NOT_FOUND.replace("_", "[_ ]"), re.I)  # NOT_FOUND, as m
 
 def looks_like_instruction(text: str) -> bool:
     return bool(_INSTRUCTION.search(text))
-
-
-@dataclass(frozen=True)
-class Preview:
-    """Sent before the model's first token: what the model will read, and the time retrieval took."""
-
-    sentences: tuple[Passage, ...]
 
 
 def select_sentences(supports: list[Support], max_sentences: int, max_chars: int) -> list[Passage]:

@@ -1,7 +1,7 @@
 """The local model in a worker process of its own.
 
 llama.cpp is native code: a crash in it (SIGSEGV from a CPU kernel, an abort, the kernel's OOM killer) would
-end whatever process it runs in. So the model runs in a child process (`python -m rag.llm_worker`), which
+end whatever process it runs in. So the model runs in a child process (`python -m rag.models.worker`), which
 loads the GGUF once and keeps it, with llama.cpp's KV cache of the previous prompt: the fixed prompt prefix
 is read once per worker, not per question. The parent talks to it over pipes, one JSON object a line:
 
@@ -30,8 +30,8 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from .errors import GeneratorError
-from .gguf import MODELS
+from rag.errors import GeneratorError
+from rag.models.gguf import MODELS
 
 # Tests only: a worker whose request's last message contains this word kills itself with SIGSEGV after
 # writing two pieces of its answer, as llama.cpp's crashing kernels do.
@@ -66,7 +66,7 @@ class LlamaWorker:
         self.n_ctx = n_ctx
         self.threads = threads
         self.timeout_s = timeout_s
-        self.command = command or [sys.executable, "-m", "rag.llm_worker", self.model_path, str(n_ctx),
+        self.command = command or [sys.executable, "-m", "rag.models.worker", self.model_path, str(n_ctx),
                                    str(threads)]
         self.lock = threading.Lock()
         self.starts = 0
@@ -99,7 +99,7 @@ class LlamaWorker:
     def _ensure_started(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
             return
-        root = str(Path(__file__).resolve().parent.parent)
+        root = str(Path(__file__).resolve().parents[2])  # the project folder, above rag/
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
         self._buffer = b""
         self._stderr.clear()

@@ -9,10 +9,11 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
-from .errors import IndexMismatchError, RagError
-from .llm import describe
-from .evaluation import QuestionResult, compare, load_qa, score_question, summarize
-from .eval_report import write_chart, write_markdown
+from rag.errors import IndexMismatchError, RagError
+from rag.evaluation.metrics import compare, score_question, summarize
+from rag.evaluation.report import write_chart, write_markdown
+from rag.evaluation.schema import QuestionResult, load_qa
+from rag.models.chat import describe
 
 
 def run_questions(assistant, rows: list[dict], show_bar: bool = False,

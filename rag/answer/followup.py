@@ -3,7 +3,7 @@ meeting becomes a question that names the meeting.
 
 A question is treated as a follow-up when it is short and reads as one: it starts with "còn" / "and" /
 "what about", ends with "thì sao", or leans on a pronoun such as "họ", "it", "hội nghị đó" (is_follow_up).
-With a chat model, the model rewrites it from the last turns (the named templates in rag/prompts.py); its
+With a chat model, the model rewrites it from the last turns (the named templates in rag/answer/prompts.py); its
 output is checked (one line, a question, the question's language, not too long) and the rules are the
 fallback. Without a model (the extractive backend), the rules: the follow-up gets the setting of the previous
 question, its "tại / at ..." phrase when it has one, else its key terms.
@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
-from .lang import detect_language
-from .prompts import NOT_FOUND, rewrite_messages
+from rag.answer.prompts import NOT_FOUND, rewrite_messages
+from rag.text import EN_AUXILIARIES, EN_WH_WORDS, VI_ASKING_WORDS, VI_QUESTION_PHRASES, detect_language
 
 MAX_FOLLOW_UP_WORDS = 15
 MAX_REWRITE_CHARS = 300
@@ -56,14 +56,12 @@ _EN_POINTERS = re.compile(
     r"(?:this|that|these|those) (?:meeting|summit|conference|event|agreement|deal|plan|initiative|country|"
     r"countries|article|one|year))\b", _I)
 # Question words, taken out of a previous question before its terms are reused.
-_VI_QUESTION_WORDS = re.compile(
-    r"(?<!\w)(?:như thế nào|thế nào|ra sao|tại sao|vì sao|bao nhiêu|bao giờ|khi nào|ở đâu|những gì|là gì|"
-    r"là ai|hay không|có phải|gì|nào|ai|đâu|mấy)(?!\w)", _I)
+_VI_QUESTION_WORDS = re.compile(r"(?<!\w)(?:" + "|".join(VI_QUESTION_PHRASES) + r")(?!\w)", _I)
 _EN_QUESTION_WORDS = re.compile(
-    r"^(?:(?:what|which|who|whom|whose|when|where|why|how(?: many| much)?)\s+)?"
-    r"(?:(?:did|does|do|is|are|was|were|will|would|can|could|has|have|had)\s+)?", _I)
-_VI_ASKS = re.compile(r"(?<!\w)(?:gì|nào|ai|đâu|bao nhiêu|bao giờ|mấy|sao|thế nào|ra sao)(?!\w)", _I)
-_EN_ASKS = re.compile(r"\b(?:what|which|who|whom|whose|when|where|why|how)\b", _I)
+    r"^(?:(?:" + "|".join(w + (r"(?: many| much)?" if w == "how" else "") for w in EN_WH_WORDS) + r")\s+)?"
+    r"(?:(?:" + "|".join(EN_AUXILIARIES) + r")\s+)?", _I)
+_VI_ASKS = re.compile(r"(?<!\w)(?:" + "|".join(VI_ASKING_WORDS) + r")(?!\w)", _I)
+_EN_ASKS = re.compile(r"\b(?:" + "|".join(EN_WH_WORDS) + r")\b", _I)
 # Where the previous question's setting starts: "tại Hội nghị ...", "at the 28th summit".
 _VI_SETTING = re.compile(r"(?<!\w)(?:tại|ở|trong|trong khuôn khổ|nhân dịp|bên lề)\s+(?=\S)", _I)
 _EN_SETTING = re.compile(r"\b(?:at|during|in|on the sidelines of)\s+(?=\S)", _I)

@@ -10,13 +10,21 @@ from typing import Callable
 
 import numpy as np
 
-from .chunking import Chunk, chunk_document
-from .corpus import Corpus, Document
-from .embedder import Embedder
-from .errors import IndexMismatchError
-from .lexical import LexicalIndex, tokenize
-from .settings import ChunkSettings
-from .store import FORMAT_VERSION, ChunkRecord, DocRecord, IndexData, IndexStore, check_compatible, faiss_kind
+from rag.errors import IndexMismatchError
+from rag.indexing.lexical import LexicalIndex, tokenize
+from rag.indexing.store import (
+    FORMAT_VERSION,
+    ChunkRecord,
+    DocRecord,
+    IndexData,
+    IndexStore,
+    check_compatible,
+    faiss_kind,
+)
+from rag.ingest.chunking import Chunk, chunk_document
+from rag.ingest.corpus import Corpus, Document
+from rag.models.embedder import Embedder
+from rag.settings import ChunkSettings
 
 
 @dataclass(frozen=True)

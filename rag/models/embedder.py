@@ -8,8 +8,8 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from .cpu import cpu_flags
-from .errors import ModelError
+from rag.errors import ModelError
+from rag.models.cpu import cpu_flags
 
 
 class Embedder(Protocol):
@@ -99,7 +99,7 @@ class SentenceTransformerEmbedder:
     def _load(self):
         with self._lock:
             if self._model is None:
-                from .e5model import ensure_model_folder
+                from rag.models.e5 import ensure_model_folder
 
                 try:
                     self._info = ensure_model_folder(self.model_dir)
@@ -125,7 +125,7 @@ class SentenceTransformerEmbedder:
     @property
     def info(self):
         if self._info is None:
-            from .e5model import ensure_model_folder
+            from rag.models.e5 import ensure_model_folder
 
             self._info = ensure_model_folder(self.model_dir)
         return self._info

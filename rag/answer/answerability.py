@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-from .citations import numbers
+from rag.text import numbers
 
 _ACRONYM = re.compile(r"\b[A-ZĐ]{3,}[A-Z0-9]*\b")
 

@@ -1,4 +1,4 @@
-"""QA evaluation: the QA-set schema, answer/citation/refusal metrics, and a run over a QA set.
+"""Evaluation metrics: retrieval (document and passage level) and answer, citation and refusal metrics.
 
 Definitions (so that the figures mean one thing):
 - answer correct: the question is answerable, the reply is not a refusal, and one gold answer appears in
@@ -13,95 +13,51 @@ Definitions (so that the figures mean one thing):
 
 from __future__ import annotations
 
-import json
 import re
-import unicodedata
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Iterable, Sequence
 
-from .errors import RagError
-from .metrics import hit_at_k, mrr_at_k, passage_hit_at_k, percentile
+import numpy as np
 
-SCHEMA = {"id": str, "question": str, "lang": str, "answers": list, "answerable": bool, "gold_doc_ids": list,
-          "gold_passages": list}
+from rag.evaluation.schema import QuestionResult
+from rag.text import normalize
 
+# --- retrieval -------------------------------------------------------------------------------------------
 
-class QASetError(RagError):
-    """A QA file that does not follow the schema."""
-
-
-def load_qa(path: Path) -> list[dict]:
-    """Read a QA JSON-lines file, checking every row against the schema (errors name the line)."""
-    path = Path(path)
-    if not path.is_file():
-        raise QASetError(f"QA file {path} does not exist: pass --qa FILE (JSON lines, see eval/README.md)")
-    rows, seen = [], set()
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise QASetError(f"{path}:{n}: not JSON ({exc.msg})") from None
-        problems = check_row(row)
-        if row.get("id") in seen:
-            problems.append(f"duplicate id {row.get('id')!r}")
-        if problems:
-            raise QASetError(f"{path}:{n}: " + "; ".join(problems))
-        seen.add(row["id"])
-        rows.append(row)
-    if not rows:
-        raise QASetError(f"QA file {path} has no questions")
-    return rows
+def distinct(ids: Iterable[str]) -> list[str]:
+    seen: set[str] = set()
+    out = []
+    for i in ids:
+        if i not in seen:
+            seen.add(i)
+            out.append(i)
+    return out
 
 
-def check_row(row) -> list[str]:
-    """What is wrong with one QA row (empty when it follows the schema)."""
-    if not isinstance(row, dict):
-        return ["a row must be a JSON object"]
-    problems = [f"missing key {k!r}" for k in SCHEMA if k not in row]
-    problems += [f"unknown key {k!r}" for k in row if k not in SCHEMA]
-    for key, kind in SCHEMA.items():
-        if key in row and not isinstance(row[key], kind):
-            problems.append(f"{key!r} must be {kind.__name__}")
-        elif key in row and kind is list and not all(isinstance(x, str) for x in row[key]):
-            problems.append(f"{key!r} must be a list of strings")
-    if row.get("lang") not in ("vi", "en"):
-        problems.append("'lang' must be 'vi' or 'en'")
-    if row.get("answerable") is True and not row.get("answers"):
-        problems.append("an answerable question needs at least one answer")
-    if row.get("answerable") is False and (row.get("answers") or row.get("gold_doc_ids")):
-        problems.append("an unanswerable question has no answers and no gold documents")
-    return problems
+def hit_at_k(ranked_doc_ids: Sequence[str], gold: Iterable[str], k: int) -> float:
+    """1.0 when a gold document is among the first k distinct documents."""
+    gold = set(gold)
+    return float(any(d in gold for d in distinct(ranked_doc_ids)[:k]))
 
 
-# --- normalisation ---------------------------------------------------------------------------------------
-
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-_NON_WORD = re.compile(r"[^\w\s]", re.U)
-
-
-def _canonical_number(m: re.Match) -> str:
-    """One spelling per number: '300.000' = '300,000' -> '300000'; '236,6' = '236.6' -> '236.6';
-    '1.234,5' = '1,234.5' -> '1234.5'. Groups of exactly three digits after a separator are thousands."""
-    parts = re.split(r"[.,]", m.group(0))
-    if len(parts) == 1:
-        return parts[0]
-    if all(len(p) == 3 for p in parts[1:]) and parts[0] != "0" and len(parts[0]) <= 3:
-        return "".join(parts)
-    return "".join(parts[:-1]) + "." + parts[-1]
+def mrr_at_k(ranked_doc_ids: Sequence[str], gold: Iterable[str], k: int = 10) -> float:
+    gold = set(gold)
+    for i, d in enumerate(distinct(ranked_doc_ids)[:k], start=1):
+        if d in gold:
+            return 1.0 / i
+    return 0.0
 
 
-def normalize(text: str) -> str:
-    """Lower case, no diacritics (đ -> d), canonical numbers, punctuation to spaces, single spaces."""
-    text = unicodedata.normalize("NFD", text.lower()).replace("đ", "d")  # đ has no decomposition
-    text = "".join(c for c in text if unicodedata.category(c) != "Mn")
-    text = _NUMBER.sub(_canonical_number, text)
-    text = _NON_WORD.sub(lambda m: m.group(0) if m.group(0) == "." else " ", text)
-    text = re.sub(r"(?<!\d)\.|\.(?!\d)", " ", text)
-    return " ".join(text.split())
+def passage_hit_at_k(ranked_texts: Sequence[str], gold_passages: Iterable[str], k: int) -> float:
+    """1.0 when one of the first k passages contains a gold passage."""
+    gold = [g for g in gold_passages if g]
+    return float(any(g in t for t in ranked_texts[:k] for g in gold))
 
+
+def percentile(values: Sequence[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values, dtype=np.float64), q)) if len(values) else float("nan")
+
+
+# --- answers ---------------------------------------------------------------------------------------------
 
 def answer_correct(reply: str, answers: Iterable[str]) -> bool:
     r = f" {normalize(reply)} "
@@ -145,26 +101,6 @@ def citation_supports(citation: dict, row: dict, doc_texts: dict[str, str]) -> b
 
 
 # --- a run -----------------------------------------------------------------------------------------------
-
-@dataclass
-class QuestionResult:
-    row: dict
-    lang_detected: str
-    passages: list[dict]
-    answer: str
-    refused: bool
-    citations: list[dict]
-    timings: dict
-    scores: dict = field(default_factory=dict)
-    draft: str = ""  # the model's unchecked text, when a model wrote the answer
-
-    def to_json(self) -> dict:
-        return {"id": self.row["id"], "question": self.row["question"], "lang": self.row["lang"],
-                "lang_detected": self.lang_detected, "answerable": self.row["answerable"],
-                "passages": self.passages, "answer": self.answer, "refused": self.refused,
-                "citations": self.citations, "timings": self.timings, "scores": self.scores,
-                **({"draft": self.draft} if self.draft else {})}
-
 
 def score_question(res: QuestionResult, doc_texts: dict[str, str]) -> dict:
     row = res.row

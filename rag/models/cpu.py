@@ -3,7 +3,7 @@
 llama.cpp's native build (-DGGML_NATIVE=ON) turns on every instruction set the compiler sees, AMX included;
 ggml's AMX kernels crash on virtualised Sapphire Rapids CPUs (ggml-org/llama.cpp#20824). So set-up builds
 with GGML_NATIVE=OFF and one flag per instruction set this CPU really has, AMX never. Standard library only:
-scripts/setup.sh runs this module before the project is installed (`python -m rag.cpu cmake-args`).
+scripts/setup.sh runs this module before the project is installed (`python -m rag.models.cpu cmake-args`).
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def build_problems(info: str, flags: frozenset[str]) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    """`python -m rag.cpu cmake-args` | `key VERSION` | `json VERSION`: for scripts/setup.sh."""
+    """`python -m rag.models.cpu cmake-args` | `key VERSION` | `json VERSION`: for scripts/setup.sh."""
     flags = cpu_flags()
     args = cmake_args(flags)
     if argv[:1] == ["cmake-args"]:
@@ -112,7 +112,7 @@ def main(argv: list[str]) -> int:
                           "cpu_flags": sorted({f for _, needs in GGML_OPTIONS for f in needs if f in flags})},
                          indent=1))
     else:
-        print("usage: python -m rag.cpu cmake-args | key VERSION | json VERSION", file=sys.stderr)
+        print("usage: python -m rag.models.cpu cmake-args | key VERSION | json VERSION", file=sys.stderr)
         return 2
     return 0
 

@@ -10,16 +10,17 @@ import threading
 import time
 from typing import Callable, Iterator
 
-from .corpus import load_corpus
-from .embedder import Embedder, SentenceTransformerEmbedder
-from .errors import QuestionError
-from .extractive import Answer, ExtractiveAnswerer
-from .generator import GeneratedAnswerer, Preview, collect
-from .indexer import IndexReport, Indexer, expected_manifest
-from .lexical import tokenize
-from .retriever import HybridRetriever, RetrievalResult
-from .settings import Settings
-from .store import IndexData, IndexStore
+from rag.answer.extractive import ExtractiveAnswerer
+from rag.answer.generated import GeneratedAnswerer, collect
+from rag.errors import QuestionError
+from rag.indexing.builder import Indexer, IndexReport, expected_manifest
+from rag.indexing.lexical import tokenize
+from rag.indexing.store import IndexData, IndexStore
+from rag.ingest.corpus import load_corpus
+from rag.models.embedder import Embedder, SentenceTransformerEmbedder
+from rag.retrieval.hybrid import HybridRetriever
+from rag.settings import Settings
+from rag.types import Answer, Preview, RetrievalResult
 
 
 def check_question(question: str, max_chars: int) -> str:
@@ -101,7 +102,7 @@ class Assistant:
     def chat_model(self):
         """The generator's chat model, made on first use (a local model loads on its first answer)."""
         if self._chat_model is None:
-            from .llm import make_chat_model
+            from rag.models.chat import make_chat_model
 
             self._chat_model = make_chat_model(self.settings.generator)
         return self._chat_model
@@ -111,12 +112,12 @@ class Assistant:
         so that the first question pays only for its own sentences. Servers need nothing."""
         if self.settings.generator.backend != "local":
             return
-        from .prompts import answer_messages
+        from rag.answer.prompts import answer_messages
 
         self.chat_model().invoke(answer_messages("?", ["."], "vi"), max_tokens=1)
 
     def _generated(self) -> GeneratedAnswerer:
-        from .llm import describe
+        from rag.models.chat import describe
 
         g = self.settings.generator
         return GeneratedAnswerer(self.chat_model(), g, {"vi": self.settings.generate_min_score_vi,

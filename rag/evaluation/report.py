@@ -53,7 +53,7 @@ def write_markdown(path: Path, report: dict, chart_name: str | None) -> None:
         lines.append("")
     if chart_name:
         lines += [f"![metrics by language and latency]({chart_name})", ""]
-    lines += ["Definitions: see the docstring of `rag/evaluation.py`.", ""]
+    lines += ["Definitions: see the docstring of `rag/evaluation/metrics.py`.", ""]
     path.write_text("\n".join(lines), encoding="utf-8")
 
 

@@ -1,11 +1,11 @@
 """Chat models behind one interface (LangChain's BaseChatModel), chosen by setting.
 
-- local: Qwen GGUF run by llama.cpp in a worker process (rag/llm_worker.py: a crash in native code ends the
+- local: Qwen GGUF run by llama.cpp in a worker process (rag/models/worker.py: a crash in native code ends the
   worker, not the caller), loaded once and reused. llama.cpp keeps the KV cache of the previous prompt, so
   the fixed system prompt is processed once, not per question.
 - openai: any OpenAI-compatible server (llama.cpp server, vLLM, LM Studio), via langchain-openai.
 - ollama: an Ollama server, via langchain-ollama.
-The extractive backend needs no model and lives in rag/extractive.py.
+The extractive backend needs no model and lives in rag/answer/extractive.py.
 """
 
 from __future__ import annotations
@@ -19,18 +19,17 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict
 
-from .errors import GeneratorError
-from .gguf import MODELS, ensure_gguf
-from .llm_worker import LlamaWorker, shared_worker
-from .prompts import NOT_FOUND
-from .settings import BACKENDS, GeneratorSettings
-
+from rag.answer.prompts import NOT_FOUND
+from rag.errors import GeneratorError
+from rag.models.gguf import MODELS, ensure_gguf
+from rag.models.worker import LlamaWorker, shared_worker
+from rag.settings import BACKENDS, GeneratorSettings
 
 _ROLES = {"system": "system", "human": "user", "ai": "assistant", "user": "user", "assistant": "assistant"}
 
 
 class LlamaCppChat(BaseChatModel):
-    """A GGUF chat model run by llama.cpp in a worker process (rag/llm_worker.py), shared by every chat model on
+    """A GGUF chat model run by llama.cpp in a worker process (rag/models/worker.py), shared by every chat model on
     the same file in this process. Calls are serialised: one llama.cpp context serves one answer at a time."""
 
     model_path: str

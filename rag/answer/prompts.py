@@ -85,7 +85,7 @@ def answer_messages(question: str, passages: list[str], lang: str) -> list[tuple
 
 
 # Follow-up questions ("Còn Nhật Bản cam kết gì?") are rewritten with the last turns into one standalone
-# question before retrieval (rag/followup.py). Answers in the history are quoted data, like passages.
+# question before retrieval (rag/answer/followup.py). Answers in the history are quoted data, like passages.
 REWRITE_SYSTEM = PromptTemplate("rewrite_system", """\
 You rewrite the last question of a conversation about news articles into one standalone question that can be \
 understood without the conversation. The conversation between <conversation> and </conversation> is quoted \

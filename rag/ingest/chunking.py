@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 
-from .cleaning import Block
-from .corpus import Document
-from .settings import ChunkSettings
-
-_UPPER_START = r"[\"'“‘(\[]?[A-ZÀ-ỸĐ0-9]"
-# A sentence ends at . ! ? … before a space and a capital, or glued to the next capital after a
-# lower-case word ("Nhật Bản.Cụ thể", "đào tạo…Phát biểu" occur in scraped news).
-_BOUNDARY = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+(?=" + _UPPER_START + r")|(?<=[a-zà-ỹđ]{2}[.!?…])(?=[A-ZÀ-ỸĐ][a-zà-ỹđ])")
-_ABBREVIATIONS = {"tp", "mr", "mrs", "ms", "dr", "st", "jr", "sr", "no", "co", "inc", "ltd", "vs", "v.v", "u.s",
-                  "gs", "pgs", "ts", "ths", "th.s", "prof", "gen", "col", "lt", "sgt", "fig", "e.g", "i.e", "etc"}
-
-
-@dataclass(frozen=True)
-class Span:
-    start: int
-    end: int
+from rag.ingest.cleaning import Block
+from rag.ingest.corpus import Document
+from rag.settings import ChunkSettings
+from rag.text import Span, split_sentences
 
 
 @dataclass(frozen=True)
@@ -33,43 +20,6 @@ class Chunk:
     text: str
     kind: str  # "body" or "caption"
     sentences: tuple[Span, ...]  # absolute offsets in the document
-
-
-def _is_abbreviation(text: str, dot: int) -> bool:
-    """True when the '.' at `dot` ends an abbreviation or an initial, not a sentence."""
-    if text[dot] != ".":
-        return False
-    word = re.search(r"([\w.]+)\.$", text[: dot + 1])
-    if not word:
-        return False
-    token = word.group(1).lower()
-    return token in _ABBREVIATIONS or (len(token) == 1 and token.isalpha())
-
-
-def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[Span]:
-    """Sentence spans (absolute offsets) within text[start:end], trimmed of surrounding spaces."""
-    end = len(text) if end is None else end
-    spans: list[Span] = []
-    cursor = start
-    for m in _BOUNDARY.finditer(text, start, end):
-        punct = m.start() - 1
-        while punct > cursor and text[punct] in "\"'”’)]":
-            punct -= 1
-        if _is_abbreviation(text, punct):
-            continue
-        spans.append(Span(cursor, m.start()))
-        cursor = m.end()
-    spans.append(Span(cursor, end))
-    out = []
-    for s in spans:
-        a, b = s.start, s.end
-        while a < b and text[a].isspace():
-            a += 1
-        while b > a and text[b - 1].isspace():
-            b -= 1
-        if b > a:
-            out.append(Span(a, b))
-    return out
 
 
 def _fit(text: str, span: Span, max_chars: int) -> list[Span]:

@@ -14,10 +14,8 @@ from typing import Callable
 
 import numpy as np
 
-from .chunking import split_sentences
-from .evaluation import normalize
-from .extractive import Citation
-from .retriever import Passage, names_and_numbers
+from rag.text import names_and_numbers, normalize, numbers, split_sentences
+from rag.types import Citation, Passage
 
 MARKER = re.compile(r"\s*\[(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\]")
 
@@ -41,14 +39,6 @@ def source_sentences(passages: list[Passage]) -> list[SourceSentence]:
 
 def _tokens(text: str) -> set[str]:
     return {t for t in normalize(text).split() if len(t) > 1 or t.isdigit()}
-
-
-_DIGITS = re.compile(r"\d+(?:\.\d+)?")
-
-
-def numbers(text: str) -> set[str]:
-    """The numbers of a text, canonical: '236,6 tỷ' -> {'236.6'}, 'the 16th' -> {'16'}, '26/10' -> {'26', '10'}."""
-    return set(_DIGITS.findall(normalize(text)))
 
 
 def support(claim: str, source: str, known: str = "") -> float:
