@@ -59,7 +59,6 @@ def run_ours(model: str, qs: list[str]) -> dict:
 
     from rag.assistant import Assistant
     from rag.settings import GeneratorSettings, Settings
-    from rag.types import Answer
 
     index = Path(tempfile.mkdtemp(prefix="bench-answer-index-"))
     settings = Settings(index_dir=index, threads=2, generator=GeneratorSettings(backend="local", model=model, threads=2))
@@ -72,12 +71,11 @@ def run_ours(model: str, qs: list[str]) -> dict:
     for q in qs[1:]:
         t0 = time.perf_counter()
         first = None
-        answer = None
-        for e in a.ask_stream(q):
-            if isinstance(e, str) and first is None:
+        stream = a.ask_stream(q)
+        for e in stream:
+            if e.kind == "text" and first is None:
                 first = time.perf_counter() - t0
-            if isinstance(e, Answer):
-                answer = e
+        answer = stream.answer()
         total = time.perf_counter() - t0
         rows.append({"question": q, "first_token_s": first if first is not None else total, "total_s": total,
                      "refused": answer.refused, "answer": answer.text})

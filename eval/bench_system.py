@@ -626,7 +626,7 @@ def bench_synth(tmp: Path, ours_embedder, peer, syn_assistant, sizes: dict, out:
     from langchain_community.vectorstores import FAISS
 
     from rag.indexing import store
-    from rag.indexing.builder import expected_manifest
+    from rag.indexing.store import expected_manifest
     from rag.indexing.lexical import LexicalIndex, tokenize
     from rag.indexing.store import FORMAT_VERSION, IndexData, IndexStore, faiss_kind
     from rag.retrieval.hybrid import HybridRetriever
@@ -674,13 +674,13 @@ def bench_synth(tmp: Path, ours_embedder, peer, syn_assistant, sizes: dict, out:
 
     # Ours: an IndexData as rag/indexing/builder.py builds one; FAISS indexes built by rag.indexing.store.build_faiss_index.
     settings = Settings().replace(model_dir=MODEL_DIR, threads=THREADS)
-    expected = expected_manifest(ours_embedder, settings.chunking)
+    expected = expected_manifest(ours_embedder, settings.chunking, settings.lexical)
     manifest = {"format": FORMAT_VERSION, **expected,
                 "faiss": {"chunks.faiss": faiss_kind(len(chunks)), "sentences.faiss": faiss_kind(len(svec))},
                 "documents": {}, "counts": {"documents": len(docs), "chunks": len(chunks), "sentences": len(svec)},
                 "synthetic": True}
     t = time.perf_counter()
-    lexical = LexicalIndex.build(chunk_tokens)
+    lexical = LexicalIndex.build(chunk_tokens, settings.lexical)
     bm25_s = time.perf_counter() - t
     data = IndexData(manifest, docs, chunks, cvec, svec, skeys, lexical, tokens=chunk_tokens)
     build_s = {}

@@ -1,7 +1,10 @@
 """The assistant: one object that the CLI, the UI and the eval use, with its collaborators passed in.
 
-It keeps the embedder (loaded on first use) and the loaded index, and reloads the index when a
-build elsewhere switched it, so a running UI sees a rebuilt index without a restart.
+It keeps the embedder (loaded on first use), the loaded index and its retriever, and reloads the index when
+a build elsewhere switched it, so a running UI sees a rebuilt index without a restart. One question's way:
+check_question -> HybridRetriever.retrieve (rag/retrieval/hybrid.py: FAISS, BM25, the sentence scores) ->
+the backend's answerer (rag/answer/extractive.py, or rag/answer/generated.py with a chat model from
+rag/models/backends.py) -> an AnswerStream of events ending in the Answer (rag/types.py).
 """
 
 from __future__ import annotations
@@ -10,17 +13,19 @@ import threading
 import time
 from typing import Callable, Iterator
 
+from rag.answer.answerability import RefusalRule
 from rag.answer.extractive import ExtractiveAnswerer
-from rag.answer.generated import GeneratedAnswerer, collect
+from rag.answer.generated import GeneratedAnswerer
 from rag.errors import QuestionError
-from rag.indexing.builder import Indexer, IndexReport, expected_manifest
+from rag.indexing.builder import Indexer, IndexReport
 from rag.indexing.lexical import tokenize
-from rag.indexing.store import IndexData, IndexStore
+from rag.indexing.store import IndexData, IndexStore, expected_manifest
 from rag.ingest.corpus import load_corpus
+from rag.models.backends import Backend, backend, describe
 from rag.models.embedder import Embedder, SentenceTransformerEmbedder
 from rag.retrieval.hybrid import HybridRetriever
 from rag.settings import Settings
-from rag.types import Answer, Preview, RetrievalResult
+from rag.types import Answer, AnswerStream, Done, Event, RetrievalResult
 
 
 def check_question(question: str, max_chars: int) -> str:
@@ -46,21 +51,29 @@ class Assistant:
             self.settings.model_dir, threads=self.settings.threads, precision=self.settings.embed_precision)
         self.store = IndexStore(self.settings.index_dir)
         self.notify = notify or (lambda msg: None)
+        self.backend: Backend = backend(self.settings.generator.backend)
+        self.rule = RefusalRule(self.settings.answer_floors(self.backend.generates),
+                                check_terms=self.backend.generates,
+                                weak_margin=self.settings.low_relevance_margin)
         self._data: IndexData | None = None
+        self._retriever: HybridRetriever | None = None
         self._lock = threading.Lock()
         self._warm = False
-        self._answerer: ExtractiveAnswerer | None = None
         self._chat_model = chat_model
 
     def build_index(self, rebuild: bool = False, show_bar: bool = False) -> IndexReport:
         corpus = load_corpus(self.settings.corpus_dir, self.settings.max_file_bytes)
         for s in corpus.skipped:
             self.notify(str(s))
-        indexer = Indexer(self.store, self.embedder, self.settings.chunking, progress=self.notify)
+        indexer = Indexer(self.store, self.embedder, self.settings.chunking, self.settings.lexical,
+                          progress=self.notify)
         report = indexer.update(corpus, rebuild=rebuild, show_bar=show_bar)
         with self._lock:
             self._data = None
         return report
+
+    def expected_manifest(self) -> dict:
+        return expected_manifest(self.embedder, self.settings.chunking, self.settings.lexical)
 
     def index_data(self) -> IndexData:
         """The active index, built on first use, reloaded when another process switched it."""
@@ -71,10 +84,18 @@ class Assistant:
         if current is None:
             self.notify(f"no index at {self.settings.index_dir} yet: building it from {self.settings.corpus_dir}")
             self.build_index()
-        data = self.store.load(expected_manifest(self.embedder, self.settings.chunking))
+        data = self.store.load(self.expected_manifest())
         with self._lock:
             self._data = data
         return data
+
+    def retriever(self) -> HybridRetriever:
+        """The retriever over the active index, made once per index version."""
+        data = self.index_data()
+        retriever = self._retriever
+        if retriever is None or retriever.index is not data:
+            retriever = self._retriever = HybridRetriever(data, self.embedder, self.settings.retrieval)
+        return retriever
 
     def warm_up(self) -> None:
         """Load the index and the embedding model now, so that timings measure answering only."""
@@ -89,39 +110,26 @@ class Assistant:
 
     def retrieve(self, question: str, k: int | None = None) -> RetrievalResult:
         question = check_question(question, self.settings.max_question_chars)
-        retriever = HybridRetriever(self.index_data(), self.embedder, self.settings.retrieval)
-        return retriever.retrieve(question, k=k)
-
-    def _extractive(self) -> ExtractiveAnswerer:
-        data = self.index_data()
-        if self._answerer is None or self._answerer.index is not data:
-            self._answerer = ExtractiveAnswerer(data, min_scores={"vi": self.settings.answer_min_score_vi,
-                                                                  "en": self.settings.answer_min_score_en})
-        return self._answerer
+        return self.retriever().retrieve(question, k=k)
 
     def chat_model(self):
         """The generator's chat model, made on first use (a local model loads on its first answer)."""
         if self._chat_model is None:
-            from rag.models.chat import make_chat_model
-
-            self._chat_model = make_chat_model(self.settings.generator)
+            self._chat_model = self.backend.chat_model(self.settings.generator)
         return self._chat_model
 
     def warm_up_generator(self) -> None:
         """Load a local model and let it read the fixed prompt prefix (system prompt and worked examples) now,
         so that the first question pays only for its own sentences. Servers need nothing."""
-        if self.settings.generator.backend != "local":
+        if not self.backend.local:
             return
         from rag.answer.prompts import answer_messages
 
         self.chat_model().invoke(answer_messages("?", ["."], "vi"), max_tokens=1)
 
     def _generated(self) -> GeneratedAnswerer:
-        from rag.models.chat import describe
-
         g = self.settings.generator
-        return GeneratedAnswerer(self.chat_model(), g, {"vi": self.settings.generate_min_score_vi,
-                                                         "en": self.settings.generate_min_score_en}, name=g.backend,
+        return GeneratedAnswerer(self.chat_model(), g, self.rule, self.settings.citations, name=g.backend,
                                  label=describe(g), similarity=self.similarity)
 
     def similarity(self, claims: list[str], sentences: list[str]):
@@ -129,21 +137,28 @@ class Assistant:
         q = self.embedder.embed_queries(claims, prompt=self.settings.retrieval.query_prompt_en)
         return q @ self.embedder.embed_passages(sentences).T
 
-    def ask_stream(self, question: str, k: int | None = None) -> Iterator[str | Preview | Answer]:
-        """Answer with the configured backend: a Preview of what the model reads, the text as it is written
-        (str pieces), then the final Answer with checked citations. The extractive backend yields only the Answer."""
+    def answer_stream(self, result: RetrievalResult, timings: dict | None = None,
+                      started: float | None = None) -> AnswerStream:
+        """The answer to a retrieval result with the configured backend. `started` (perf_counter) is when the
+        question arrived: first_token_ms and total_ms count from it."""
+        return AnswerStream(self._events(result, dict(timings or {}), started or time.perf_counter()))
+
+    def _events(self, result: RetrievalResult, timings: dict, started: float) -> Iterator[Event]:
+        if not self.backend.generates:
+            answer = ExtractiveAnswerer(self.rule, self.settings.extractive).answer(result, timings)
+            total = (time.perf_counter() - started) * 1000
+            answer.timings.update(first_token_ms=total, total_ms=total)
+            yield Done(answer)
+            return
+        yield from self._generated().stream(result, timings, started=started)
+
+    def ask_stream(self, question: str, k: int | None = None) -> AnswerStream:
+        """Retrieve and answer: with a model, a Preview of what it reads, the text as it is written (TextDelta),
+        then Done with the checked Answer; the extractive backend sends only Done."""
         self.warm_up()
         t0 = time.perf_counter()
         result = self.retrieve(question, k=k)
-        timings = {"retrieve_ms": (time.perf_counter() - t0) * 1000}
-        extractive = self._extractive()
-        if self.settings.generator.backend == "extractive":
-            answer = extractive.answer(result, timings)
-            total = (time.perf_counter() - t0) * 1000
-            answer.timings.update(first_token_ms=total, total_ms=total)
-            yield answer
-            return
-        yield from self._generated().stream(result, extractive.supports(result), timings, started=t0)
+        return self.answer_stream(result, {"retrieve_ms": (time.perf_counter() - t0) * 1000}, started=t0)
 
     def ask(self, question: str, k: int | None = None) -> Answer:
-        return collect(self.ask_stream(question, k=k))
+        return self.ask_stream(question, k=k).answer()

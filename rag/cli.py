@@ -1,8 +1,11 @@
-"""The `rag` command: index, retrieve, ask. Errors become one-line messages here, at the edge."""
+"""The `rag` command: index, retrieve, ask, eval, serve, doctor, setup-model. It parses arguments into Settings,
+calls the assistant (rag/assistant.py) or the eval runner (rag/evaluation/runner.py) and prints; errors become
+one-line messages here, at the edge."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -22,7 +25,10 @@ def _settings(args):
     settings = Settings().replace(corpus_dir=getattr(args, "corpus", None), index_dir=getattr(args, "index", None))
     generator = settings.generator.replace(backend=getattr(args, "backend", None), model=getattr(args, "model", None),
                                            answer_lang=getattr(args, "lang", None))
-    return settings.replace(generator=generator)
+    k = getattr(args, "k", None)
+    # RetrievalSettings checks k (1 to 50): a bad --k is reported as every bad setting is.
+    retrieval = dataclasses.replace(settings.retrieval, k=k) if k is not None else settings.retrieval
+    return settings.replace(generator=generator, retrieval=retrieval)
 
 
 def default_assistant(settings, notify):
@@ -100,26 +106,24 @@ def _show_answer(answer, streamed: str = "") -> None:
 
 def cmd_retrieve(args) -> int:
     assistant = _assistant(args)
-    return _for_each_question(args, lambda q: assistant.retrieve(q, k=args.k), _show_passages)
+    return _for_each_question(args, assistant.retrieve, _show_passages)
 
 
 def cmd_ask(args) -> int:
-    from rag.types import Answer
-
     assistant = _assistant(args)
     if args.json or args.question == "-":
-        return _for_each_question(args, lambda q: assistant.ask(q, k=args.k), _show_answer)
-    streamed = ""
+        return _for_each_question(args, assistant.ask, _show_answer)
+    stream = None
     try:
-        for event in assistant.ask_stream(args.question, k=args.k):
-            if isinstance(event, str):
-                streamed += event
-                sys.stdout.write(event)
+        stream = assistant.ask_stream(args.question)
+        for event in stream:
+            if event.kind == "text":
+                sys.stdout.write(event.text)
                 sys.stdout.flush()
-            elif isinstance(event, Answer):
-                _show_answer(event, streamed)
+            elif event.kind == "done":
+                _show_answer(event.answer, stream.text)
     except RagError:
-        if streamed:  # end the half-written line before the error message
+        if stream is not None and stream.text:  # end the half-written line before the error message
             print(" …")
         raise
     return 0
@@ -158,25 +162,13 @@ def cmd_setup_model(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from rag.evaluation.runner import evaluate
-    from rag.settings import ROOT, Settings
+    from rag.evaluation.runner import evaluate, plan_run
 
-    settings = _settings(args)
-    corpus = settings.corpus_dir.resolve()
-    g = settings.generator
-    from rag.models.gguf import MODELS
-
-    run_name = f"{corpus.name}-{args.qa.stem}" + (f"-sample{args.sample}" if args.sample else "") + f"-{g.backend}" + (
-        f"-{g.model if g.model in MODELS else Path(g.model).stem}" if g.backend == "local" else "")
-    out = args.out or ROOT / "eval" / "runs" / run_name
-    private_index = args.index is None and corpus != Settings().corpus_dir.resolve()
-    if private_index:
-        # Another corpus gets its own index beside the report (the default index is the user's); being the
-        # eval's own, it is rebuilt without asking when it was built with other settings or format.
-        settings = settings.replace(index_dir=out / "index")
-    assistant = args.make_assistant(settings, lambda msg: print(msg, file=sys.stderr))
-    report = evaluate(assistant, args.qa, out, limit=args.limit, sample=args.sample,
-                      show_bar=sys.stderr.isatty() and not args.json, rebuild_on_mismatch=private_index)
+    plan = plan_run(_settings(args), args.qa, sample=args.sample, out=args.out, index_given=args.index is not None)
+    assistant = args.make_assistant(plan.settings, lambda msg: print(msg, file=sys.stderr))
+    report = evaluate(assistant, args.qa, plan.out, limit=args.limit, sample=args.sample,
+                      show_bar=sys.stderr.isatty() and not args.json, rebuild_on_mismatch=plan.private_index)
+    out = plan.out
     if args.json:
         _print_json(report)
         return 0
@@ -228,12 +220,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--json", action="store_true", help="print JSON")
 
     def generator_options(p):
-        from rag.settings import ANSWER_LANGS, BACKENDS
+        from rag.models.backends import BACKENDS, backends_help
+        from rag.models.gguf import MODELS
+        from rag.settings import ANSWER_LANGS
 
-        p.add_argument("--backend", choices=BACKENDS, default=None,
-                       help="who writes the answer: local (llama.cpp, default), openai (an OpenAI-compatible server at "
-                            "$RAG_OPENAI_BASE_URL), ollama ($RAG_OLLAMA_BASE_URL), extractive (quoted sentences, no model)")
-        p.add_argument("--model", default=None, help="local model: 1.5b (default), 0.5b (faster) or PATH.gguf")
+        p.add_argument("--backend", choices=list(BACKENDS), default=None, help=backends_help())
+        p.add_argument("--model", default=None, help=f"local model: {' or '.join(MODELS)}, or PATH.gguf "
+                       "(default: $RAG_LLM, else 1.5b)")
         p.add_argument("--lang", choices=ANSWER_LANGS, default=None, help="answer language (default auto: the question's)")
 
     p = sub.add_parser("index", help="build or update the index (only new or changed articles are embedded)")
@@ -296,9 +289,6 @@ def main(argv: list[str] | None = None, make_assistant=None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     args = build_parser().parse_args(argv)
     args.make_assistant = make_assistant or default_assistant
-    if getattr(args, "k", None) is not None and not 1 <= args.k <= 50:
-        print("rag: error: --k must be between 1 and 50", file=sys.stderr)
-        return 2
     try:
         return args.func(args)
     except RagError as exc:

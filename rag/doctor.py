@@ -201,7 +201,7 @@ def _embedder(settings: Settings) -> Check:
 
 
 def _index(settings: Settings) -> Check:
-    from rag.indexing.builder import expected_manifest
+    from rag.indexing.store import expected_manifest
     from rag.indexing.store import IndexStore, check_compatible
     from rag.ingest.corpus import load_corpus
     from rag.models.embedder import SentenceTransformerEmbedder
@@ -212,7 +212,7 @@ def _index(settings: Settings) -> Check:
     try:
         manifest = store.read_manifest()
         emb = SentenceTransformerEmbedder(settings.model_dir)
-        check_compatible(manifest, expected_manifest(emb, settings.chunking), store.root)
+        check_compatible(manifest, expected_manifest(emb, settings.chunking, settings.lexical), store.root)
         data = store.verify()
     except RagError as exc:
         return Check("index", FAIL, str(exc), "rag index --rebuild")

@@ -1,4 +1,9 @@
-"""One frozen settings object, read from the environment (RAG_*) and overridable by the CLI."""
+"""One frozen settings object, read from the environment (RAG_*) and overridable by the CLI.
+
+Every number the pipeline was tuned with is a field here, so an eval report's metadata (asdict of this
+object) describes the run. Groups: chunking and lexical (part of the index manifest: changing them rebuilds),
+retrieval, extractive, citations, follow_up, generator; the refusal floors and limits are top-level fields.
+"""
 
 from __future__ import annotations
 
@@ -37,6 +42,14 @@ class ChunkSettings:
 
 
 @dataclass(frozen=True)
+class LexicalSettings:
+    """BM25 over Vietnamese word tokens (rag/indexing/lexical.py). Part of the index manifest."""
+
+    k1: float = 1.2
+    b: float = 0.75
+
+
+@dataclass(frozen=True)
 class RetrievalSettings:
     """How dense and lexical scores are fused (see rag/retrieval/hybrid.py)."""
 
@@ -56,13 +69,44 @@ class RetrievalSettings:
 
     def __post_init__(self) -> None:
         if not 1 <= self.k <= 50:
-            raise RagError(f"k={self.k}: ask for 1 to 50 passages")
+            raise RagError(f"k={self.k} (--k): ask for 1 to 50 passages")
         for name in ("lexical_weight_vi", "lexical_weight_en", "sentence_weight"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise RagError(f"{name} must be between 0 and 1")
 
 
-BACKENDS = ("local", "openai", "ollama", "extractive")
+@dataclass(frozen=True)
+class ExtractiveSettings:
+    """The extractive answer (rag/answer/extractive.py): up to `max_sentences` sentences, each within
+    `relative_margin` of the best one's cosine."""
+
+    max_sentences: int = 2
+    relative_margin: float = 0.03
+
+
+@dataclass(frozen=True)
+class CitationSettings:
+    """How a generated answer's sentences are matched to the passages (rag/answer/citations.py)."""
+
+    # Same language: the share of a claim's words (numbers counting double) a passage must hold.
+    min_support: float = 0.5
+    # A claim with a number the passage lacks gets at most this share (236,6 is not 263,6).
+    unsupported_number_cap: float = 0.4
+    # Across languages: a passage supports a claim above this cosine and within the margin of the best one.
+    min_similarity: float = 0.75
+    similarity_margin: float = 0.05
+
+
+@dataclass(frozen=True)
+class FollowUpSettings:
+    """Follow-up questions made standalone (rag/answer/followup.py)."""
+
+    max_words: int = 15  # a longer question is never treated as a follow-up
+    max_rewrite_chars: int = 300  # a model's rewrite longer than this is discarded
+    max_turns: int = 2  # earlier turns shown to the model
+    max_answer_chars: int = 400  # of each earlier answer
+
+
 ANSWER_LANGS = ("auto", "vi", "en")
 
 
@@ -97,8 +141,9 @@ class GeneratorSettings:
     timeout_s: float = 120.0
 
     def __post_init__(self) -> None:
-        if self.backend not in BACKENDS:
-            raise RagError(f"unknown backend {self.backend!r}: use one of {', '.join(BACKENDS)}")
+        from rag.models.backends import backend  # the table of backends (it imports no settings at load)
+
+        backend(self.backend)  # raises on an unknown name, listing the known ones
         if self.answer_lang not in ANSWER_LANGS:
             raise RagError(f"answer language {self.answer_lang!r}: use auto, vi or en")
         if not 1 <= self.max_sentences <= 20:
@@ -114,7 +159,11 @@ class Settings:
     index_dir: Path = field(default_factory=lambda: _env_path("RAG_INDEX", ROOT / "index"))
     model_dir: Path = field(default_factory=lambda: _env_path("RAG_MODEL_DIR", ROOT / "models" / "e5-small"))
     chunking: ChunkSettings = field(default_factory=ChunkSettings)
+    lexical: LexicalSettings = field(default_factory=LexicalSettings)
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
+    extractive: ExtractiveSettings = field(default_factory=ExtractiveSettings)
+    citations: CitationSettings = field(default_factory=CitationSettings)
+    follow_up: FollowUpSettings = field(default_factory=FollowUpSettings)
     generator: GeneratorSettings = field(default_factory=GeneratorSettings)
     # Below this cosine similarity between the question and its best sentence, the extractive answer is a
     # refusal. Set per question language at the 5th percentile of the answerable xquad-vi-dev questions'
@@ -124,11 +173,28 @@ class Settings:
     # Below these, a generating backend refuses without calling the model; above, the model decides.
     generate_min_score_vi: float = 0.80
     generate_min_score_en: float = 0.75
+    # An answer whose best sentence is less than this above its backend's floor is flagged as weakly supported.
+    low_relevance_margin: float = 0.03
     max_file_bytes: int = 5_000_000
     max_question_chars: int = 2000
     # Embedding model precision: auto (bf16 where the CPU has native bf16, else fp32), fp32 or bf16.
     embed_precision: str = field(default_factory=lambda: os.environ.get("RAG_EMBED_PRECISION", "auto"))
     threads: int = field(default_factory=_env_threads)
+
+    def answer_floors(self, generating: bool) -> dict[str, float]:
+        """The refusal floors per question language: a model's, or the extractive answer's."""
+        if generating:
+            return {"vi": self.generate_min_score_vi, "en": self.generate_min_score_en}
+        return {"vi": self.answer_min_score_vi, "en": self.answer_min_score_en}
+
+    def to_json(self) -> dict:
+        """Every setting, for an eval report's metadata (paths as text; the API key left out)."""
+        def plain(value):
+            if isinstance(value, dict):
+                return {k: plain(v) for k, v in value.items() if "api_key" not in k}
+            return str(value) if isinstance(value, Path) else value
+
+        return plain(dataclasses.asdict(self))
 
     def replace(self, **changes) -> "Settings":
         """A copy with some fields changed (None values are ignored, so CLI defaults pass through)."""

@@ -55,9 +55,9 @@ def test_openai_compatible_server(settings):
     with chat_server(echo_first_passage) as (url, seen):
         a = with_backend(settings, backend="openai", openai_base_url=url + "/v1", openai_model="stub-model")
         events = list(a.ask_stream(TRADE_VI))
-    answer = events[-1]
+    answer = events[-1].answer
     assert not answer.refused and answer.backend == "openai"
-    assert [e for e in events if isinstance(e, str)], "the answer streamed"
+    assert [e for e in events if e.kind == "text"], "the answer streamed"
     (request,) = seen
     assert request["path"] == "/v1/chat/completions" and request["body"]["stream"] is True
     assert request["body"]["model"] == "stub-model" and request["body"]["temperature"] == 0

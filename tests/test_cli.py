@@ -97,7 +97,7 @@ def test_empty_corpus_is_a_clear_error(run, settings):
 
 def test_bad_k(run):
     code, _, err = run("retrieve", "AZEC?", "--k", "0")
-    assert code == 2 and "--k" in err
+    assert code == 2 and "--k" in err and "1 to 50" in err and err.count("\n") == 1
 
 
 def test_eval_runs_a_qa_file_and_writes_the_report(run, tmp_path):

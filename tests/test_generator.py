@@ -4,8 +4,8 @@ import pytest
 
 from rag.answer.generated import looks_like_instruction
 from rag.assistant import Assistant
-from rag.errors import GeneratorError
-from rag.types import REFUSAL, Answer, Preview
+from rag.errors import GeneratorError, RagError
+from rag.types import REFUSAL, Done, TextDelta
 
 from .fakes import FakeChatModel, FakeEmbedder, cited, echo_first_passage, passages_of
 
@@ -57,10 +57,11 @@ def test_not_found_is_a_refusal_in_the_question_language_and_never_shown(setting
     a, _ = assistant(settings, lambda s, u: "NOT_FOUND")
     for question, lang in ((TRADE_VI, "vi"), ("What was the two-way trade in 2024?", "en")):
         events = list(a.ask_stream(question))
-        answer = events[-1]
-        assert isinstance(answer, Answer) and answer.refused and answer.text == REFUSAL[lang]
+        assert isinstance(events[-1], Done)
+        answer = events[-1].answer
+        assert answer.refused and answer.text == REFUSAL[lang]
         assert not answer.citations
-        assert not [e for e in events if isinstance(e, str)]  # nothing of NOT_FOUND reached the stream
+        assert not [e for e in events if isinstance(e, TextDelta)]  # nothing of NOT_FOUND reached the stream
 
 
 def test_an_answer_found_nowhere_in_the_passages_is_a_refusal(settings):
@@ -78,11 +79,22 @@ def test_a_far_question_is_refused_without_calling_the_model(settings):
 
 def test_stream_yields_preview_then_pieces_then_the_answer(settings):
     a, chat = assistant(settings, echo_first_passage)
-    events = list(a.ask_stream(TRADE_VI))
-    assert isinstance(events[0], Preview) and isinstance(events[-1], Answer)
-    pieces = [e for e in events if isinstance(e, str)]
-    assert len(pieces) > 3 and "".join(pieces).strip() == events[-1].draft  # the checked text may move markers
+    stream = a.ask_stream(TRADE_VI)
+    events = list(stream)
+    assert [e.kind for e in events][0] == "preview" and [e.kind for e in events][-1] == "done"
+    assert {e.kind for e in events[1:-1]} == {"text"}
+    pieces = [e.text for e in events if e.kind == "text"]
+    answer = events[-1].answer
+    assert len(pieces) > 3 and "".join(pieces).strip() == answer.draft  # the checked text may move markers
+    assert stream.text == "".join(pieces) and stream.answer() is answer  # read whole after iterating
     assert len(events[0].sentences) <= settings.generator.max_sentences
+
+
+def test_a_stream_without_a_final_answer_is_an_error_not_an_assert():
+    from rag.types import AnswerStream
+
+    with pytest.raises(RagError, match="without a final answer"):
+        AnswerStream(iter([TextDelta("half")])).answer()
 
 
 @pytest.mark.parametrize("forced,question,expected", [

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 
 from rag.errors import IndexMismatchError, IndexMissingError
-from rag.indexing.builder import Indexer, expected_manifest
+from rag.indexing.builder import Indexer
+from rag.indexing.store import expected_manifest
 from rag.indexing.store import IndexStore
 from rag.ingest.corpus import load_corpus
-from rag.settings import ChunkSettings
+from rag.settings import ChunkSettings, LexicalSettings
 
 from .conftest import ROOT
 from .fakes import FakeEmbedder
@@ -107,7 +108,7 @@ def test_manifest_mismatch_is_refused_with_how_to_rebuild(tmp_path):
         build(corpus, index, FakeEmbedder(), chunking=ChunkSettings(max_chars=300))
     store = IndexStore(index)
     with pytest.raises(IndexMismatchError, match="embedding"):
-        store.load(expected_manifest(other_model, ChunkSettings(max_chars=200)))
+        store.load(expected_manifest(other_model, ChunkSettings(max_chars=200), LexicalSettings()))
     # The refused builds left the index as it was; --rebuild replaces it.
     assert store.read_manifest()["embedding"]["checksum"] == "fake-checksum-1"
     report = build(corpus, index, other_model, rebuild=True)

@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 
 from rag.assistant import Assistant
+from rag.indexing.store import IndexStore
 from rag.ingest.library import Library, UploadError, safe_filename
 
 ARTICLE = ("Lễ hội hoa sen Đồng Tháp 2025\n\n12/06/2025\n\nNgày 12/6/2025, tỉnh Đồng Tháp khai mạc lễ hội hoa sen "
@@ -15,7 +16,7 @@ def files(folder: Path) -> set[str]:
 
 @pytest.fixture
 def library(settings) -> Library:
-    return Library(settings.corpus_dir, settings.index_dir, max_bytes=20_000)
+    return Library(settings.corpus_dir, IndexStore(settings.index_dir), max_bytes=20_000)
 
 
 @pytest.mark.parametrize("name, expected", [
@@ -43,7 +44,7 @@ def test_add_writes_the_article_and_lists_it_as_new(library, settings):
     assert added.title == "Lễ hội hoa sen Đồng Tháp 2025"
     docs = {d.doc_id: d for d in library.documents()}
     assert docs["Lễ_hội_sen"].state == "new" and docs["Lễ_hội_sen"].chunks is None
-    assert not any(p.name.startswith(".upload-") for p in settings.corpus_dir.iterdir())
+    assert not any(p.name.startswith(".") for p in settings.corpus_dir.iterdir())  # no temporary left
 
 
 @pytest.mark.parametrize("data, reason", [

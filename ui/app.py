@@ -21,8 +21,11 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no teleme
 import gradio as gr  # noqa: E402
 
 from rag.errors import RagError  # noqa: E402
+from rag.indexing.store import IndexStore  # noqa: E402
 from rag.ingest.library import Library, LibraryDocument  # noqa: E402
-from rag.settings import ANSWER_LANGS, BACKENDS, Settings  # noqa: E402
+from rag.models.backends import BACKENDS  # noqa: E402
+from rag.models.gguf import MODELS  # noqa: E402
+from rag.settings import ANSWER_LANGS, Settings  # noqa: E402
 
 from . import render  # noqa: E402
 from .feedback import FeedbackLog, default_feedback_path  # noqa: E402
@@ -38,7 +41,7 @@ EXAMPLES = (
     "How much did ASEAN-Japan two-way trade reach in 2024?",
 )
 LANG_CHOICES = [("Tự động · Auto", "auto"), ("Tiếng Việt", "vi"), ("English", "en")]
-MODEL_CHOICES = ["1.5b", "0.5b"]
+MODEL_CHOICES = list(MODELS)  # the local models set-up assembles
 STATE_LABELS = {"indexed": "✓ đã lập chỉ mục · indexed", "new": "mới · new (rebuild to index)",
                 "changed": "đã sửa · changed (rebuild)", "unreadable": "✗ bị bỏ qua · skipped"}
 
@@ -367,13 +370,14 @@ def theme() -> gr.Theme:
 def make_app(settings: Settings, embedder=None, chat_model=None, config: UIConfig = UIConfig()):
     """The app and its parts for `settings` (tests pass a fake or shared embedder and chat model)."""
     pool = AssistantPool(settings, embedder=embedder, notify=_notify, chat_model=chat_model)
-    library = Library(settings.corpus_dir, settings.index_dir, config.max_upload_bytes or settings.max_file_bytes)
+    library = Library(settings.corpus_dir, IndexStore(settings.index_dir),
+                      config.max_upload_bytes or settings.max_file_bytes)
     feedback = FeedbackLog(config.feedback_path or default_feedback_path(settings.index_dir))
     return build_app(pool, library, feedback, config), pool
 
 
 def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = None, auth: tuple[str, str] | None = None,
-           max_file_bytes: int = 5_000_000, block: bool = True, quiet: bool = False):
+           max_file_bytes: int = Settings.max_file_bytes, block: bool = True, quiet: bool = False):
     """Start serving `demo` with its queue (one model for every tab; answers wait their turn)."""
     demo.queue(default_concurrency_limit=1)
     return demo.launch(server_name=host, server_port=port, auth=auth, max_file_size=2 * max_file_bytes,

@@ -1,5 +1,6 @@
 """What the chat does, without Gradio: one assistant per (backend, model, answer language) sharing one embedder
-and one loaded index, follow-up rewriting, streaming events, the relevance check, the source of a citation.
+and one loaded index, follow-up rewriting, streaming events, the source of a citation. The relevance warning
+is the answer's own (Answer.low_relevance, set by the refusal rule): nothing is scored again here.
 """
 
 from __future__ import annotations
@@ -9,20 +10,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
-from rag.answer.extractive import ExtractiveAnswerer
 from rag.answer.followup import FollowUpRewriter, Rewrite, Turn
 from rag.assistant import Assistant
 from rag.errors import RagError
 from rag.indexing.store import IndexData
 from rag.settings import Settings
-from rag.text import detect_language
-from rag.types import Answer, Preview, RetrievalResult
+from rag.types import Answer
 
 from . import render
-
-# An answer is flagged as weakly supported when its best sentence is less than this far above the threshold
-# at which the backend refuses (the thresholds are Settings.answer_min_score_* / generate_min_score_*).
-LOW_RELEVANCE_MARGIN = 0.03
 
 
 class _Variant(Assistant):
@@ -107,7 +102,6 @@ class ChatEngine:
     def __init__(self, pool: AssistantPool, log_error: Callable[[BaseException], None] | None = None) -> None:
         self.pool = pool
         self.log_error = log_error or (lambda exc: None)
-        self._answerers: dict[str, ExtractiveAnswerer] = {}
 
     def ask(self, question: str, history: list[ChatTurn], backend: str | None = None, model: str | None = None,
             answer_lang: str | None = None, k: int | None = None) -> Iterator[ChatEvent]:
@@ -117,22 +111,20 @@ class ChatEngine:
         try:
             assistant = self.pool.get(backend, model, answer_lang)
             g = assistant.settings.generator
-            turn.backend, turn.model = g.backend, (g.model if g.backend == "local" else "")
+            turn.backend, turn.model = g.backend, (g.model if assistant.backend.local else "")
             rewrite = self.rewrite(assistant, question, history)
             turn.standalone, turn.rewrite_method = rewrite.standalone, rewrite.method
             if rewrite.changed:
                 yield ChatEvent("rewritten", turn)
-            streamed = ""
-            for event in assistant.ask_stream(rewrite.standalone, k=turn.k):
-                if isinstance(event, Preview):
+            stream = assistant.ask_stream(rewrite.standalone, k=turn.k)
+            for event in stream:
+                if event.kind == "preview":
                     yield ChatEvent("preview", turn)
-                elif isinstance(event, str):
-                    streamed += event
-                    yield ChatEvent("text", turn, streamed)
-                elif isinstance(event, Answer):
-                    turn.answer = event
+                elif event.kind == "text":
+                    yield ChatEvent("text", turn, stream.text)
+            turn.answer = stream.answer()
             turn.index_version = assistant.index_data().version
-            self._check_relevance(assistant, turn)
+            turn.best_score, turn.low_relevance = turn.answer.support_score, turn.answer.low_relevance
             yield ChatEvent("done", turn)
         except RagError as exc:
             turn.error = str(exc)
@@ -145,30 +137,8 @@ class ChatEngine:
 
     def rewrite(self, assistant: Assistant, question: str, history: list[ChatTurn]) -> Rewrite:
         turns = [Turn(t.standalone or t.question, t.shown_text) for t in history if t.answer is not None]
-        model = assistant.chat_model() if assistant.settings.generator.backend != "extractive" and turns else None
-        return FollowUpRewriter(model).rewrite(question, turns)
-
-    def _check_relevance(self, assistant: Assistant, turn: ChatTurn) -> None:
-        """The best sentence's cosine similarity to the question, and whether it is close to the refusal line."""
-        answer = turn.answer
-        if answer is None or not answer.passages:
-            turn.low_relevance = answer is not None
-            return
-        data = assistant.index_data()
-        lang = detect_language(answer.question)
-        r = assistant.settings.retrieval
-        qvec = assistant.embedder.embed_queries([answer.question],
-                                                prompt=r.query_prompt_vi if lang == "vi" else r.query_prompt_en)[0]
-        answerer = self._answerers.get(data.version)
-        if answerer is None or answerer.index is not data:
-            answerer = ExtractiveAnswerer(data, min_scores={})
-            self._answerers = {data.version: answerer}
-        supports = answerer.supports(RetrievalResult(answer.question, lang, answer.passages, qvec))
-        turn.best_score = supports[0].score if supports else None
-        s = assistant.settings
-        floor = (s.answer_min_score_vi if lang == "vi" else s.answer_min_score_en) if answer.backend == "extractive" \
-            else (s.generate_min_score_vi if lang == "vi" else s.generate_min_score_en)
-        turn.low_relevance = turn.best_score is None or turn.best_score < floor + LOW_RELEVANCE_MARGIN
+        model = assistant.chat_model() if assistant.backend.generates and turns else None
+        return FollowUpRewriter(model, assistant.settings.follow_up).rewrite(question, turns)
 
     def source(self, turn: ChatTurn, n: int) -> str:
         """The whole article of citation `n` of `turn`, its passage highlighted (HTML)."""

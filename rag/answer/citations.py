@@ -14,6 +14,7 @@ from typing import Callable
 
 import numpy as np
 
+from rag.settings import CitationSettings
 from rag.text import names_and_numbers, normalize, numbers, split_sentences
 from rag.types import Citation, Passage
 
@@ -41,9 +42,10 @@ def _tokens(text: str) -> set[str]:
     return {t for t in normalize(text).split() if len(t) > 1 or t.isdigit()}
 
 
-def support(claim: str, source: str, known: str = "") -> float:
+def support(claim: str, source: str, known: str = "",
+            number_cap: float = CitationSettings.unsupported_number_cap) -> float:
     """Share of the claim's words found in the source (or in `known`, the question), numbers counting double;
-    a claim with a number neither has is capped at 0.4 (236,6 is not 263,6)."""
+    a claim with a number neither has is capped at `number_cap` (236,6 is not 263,6)."""
     claim_tokens = _tokens(claim)
     if not claim_tokens:
         return 0.0
@@ -51,7 +53,7 @@ def support(claim: str, source: str, known: str = "") -> float:
     weight = {t: 2.0 if any(c.isdigit() for c in t) else 1.0 for t in claim_tokens}
     share = sum(w for t, w in weight.items() if t in source_tokens) / sum(weight.values())
     if any(w == 2.0 and t not in source_tokens for t, w in weight.items()):
-        share = min(share, 0.4)
+        share = min(share, number_cap)
     return share
 
 
@@ -73,21 +75,20 @@ class CheckedAnswer:
 Similarity = Callable[[list[str], list[str]], np.ndarray]
 
 
-def check_citations(answer: str, passages: list[Passage], min_support: float = 0.5,
+def check_citations(answer: str, passages: list[Passage], settings: CitationSettings = CitationSettings(),
                     cross_language: bool = False, question: str = "", similarity: Similarity | None = None,
-                    min_similarity: float = 0.75, similarity_margin: float = 0.05,
                     drop_uncited: bool = False) -> CheckedAnswer:
     """Validate every marker of `answer` against `passages` (numbered from 1) and rebuild the citations.
 
     Words of the question count as known (an answer may restate it). With `cross_language` (an English answer
     over Vietnamese passages) words cannot be compared: with a `similarity(claims, sentences)` function (the
-    multilingual embedder's cosines) a passage supports a claim when it is within `similarity_margin` of the
-    claim's closest passage and above `min_similarity`, and every number of the claim is in it or the question;
-    without one, only names and numbers are compared. With `drop_uncited`, a factual sentence that no passage
+    multilingual embedder's cosines) a passage supports a claim when it is within `settings.similarity_margin` of
+    the claim's closest passage and above `settings.min_similarity`, and every number of the claim is in it or
+    the question; without one, only names and numbers are compared. With `drop_uncited`, a factual sentence that no passage
     supports is left out of the text (and counted in `uncited`)."""
     if cross_language and similarity is not None:
-        return _check_across_languages(answer, passages, question, similarity, min_similarity, similarity_margin,
-                                       drop_uncited)
+        return _check_across_languages(answer, passages, question, similarity, settings.min_similarity,
+                                       settings.similarity_margin, drop_uncited)
     sources = source_sentences(passages)
     by_n: dict[int, list[SourceSentence]] = {}
     for s in sources:
@@ -114,10 +115,11 @@ def check_citations(answer: str, passages: list[Passage], min_support: float = 0
         probe = _checkable(claim) if cross_language else claim
 
         def score(src: SourceSentence) -> float:
-            return support(probe, src.text, question)
+            return support(probe, src.text, question, settings.unsupported_number_cap)
 
         def supported_by(n: int) -> bool:  # the whole passage: a claim may join two of its sentences
-            return not probe or support(probe, passages[n - 1].text, question) >= min_support
+            return not probe or support(probe, passages[n - 1].text, question,
+                                        settings.unsupported_number_cap) >= settings.min_support
 
         valid = [n for n in dict.fromkeys(given) if 1 <= n <= len(passages)]
         dropped += len(set(given)) - len(valid)
@@ -128,7 +130,8 @@ def check_citations(answer: str, passages: list[Passage], min_support: float = 0
             else:
                 dropped += 1
         if not chosen and probe and sources:
-            n = max(range(1, len(passages) + 1), key=lambda i: support(probe, passages[i - 1].text, question))
+            n = max(range(1, len(passages) + 1),
+                    key=lambda i: support(probe, passages[i - 1].text, question, settings.unsupported_number_cap))
             if by_n.get(n) and supported_by(n):
                 chosen.append(max(by_n[n], key=score))
                 repaired += 1

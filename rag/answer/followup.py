@@ -15,11 +15,12 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
-from rag.answer.prompts import NOT_FOUND, rewrite_messages
+from rag.answer.prompts import rewrite_messages
+from rag.settings import FollowUpSettings
 from rag.text import EN_AUXILIARIES, EN_WH_WORDS, VI_ASKING_WORDS, VI_QUESTION_PHRASES, detect_language
+from rag.types import NOT_FOUND
 
-MAX_FOLLOW_UP_WORDS = 15
-MAX_REWRITE_CHARS = 300
+_DEFAULT = FollowUpSettings()
 
 
 @dataclass(frozen=True)
@@ -71,10 +72,10 @@ def _words(text: str) -> int:
     return len(text.split())
 
 
-def is_follow_up(question: str) -> bool:
+def is_follow_up(question: str, max_words: int = _DEFAULT.max_words) -> bool:
     """Does a short question lean on the conversation (an opening like "Còn", a closing like "thì sao", a pronoun)?"""
     q = " ".join(question.split())
-    if not q or _words(q) > MAX_FOLLOW_UP_WORDS:
+    if not q or _words(q) > max_words:
         return False
     return bool(_VI_OPENING.search(q) or _VI_CLOSING.search(q) or _VI_POINTERS.search(q)
                 or _EN_OPENING.search(q) or _EN_POINTERS.search(q))
@@ -137,9 +138,9 @@ def _terms(previous: str, lang: str) -> str:
     return " ".join(_VI_QUESTION_WORDS.sub(" ", _strip_end(previous)).split())
 
 
-def rule_rewrite(question: str, history: Sequence[Turn]) -> str:
+def rule_rewrite(question: str, history: Sequence[Turn], max_words: int = _DEFAULT.max_words) -> str:
     """The standalone question by the rules; the question itself when it does not read as a follow-up."""
-    if not history or not is_follow_up(question):
+    if not history or not is_follow_up(question, max_words):
         return " ".join(question.split())
     previous = history[-1].question
     lang = detect_language(question)
@@ -159,48 +160,47 @@ def rule_rewrite(question: str, history: Sequence[Turn]) -> str:
 class FollowUpRewriter:
     """Makes a question standalone from the conversation, with a chat model when one is given."""
 
-    def __init__(self, chat_model=None, max_turns: int = 2, max_answer_chars: int = 400) -> None:
+    def __init__(self, chat_model=None, settings: FollowUpSettings = _DEFAULT) -> None:
         """`chat_model`: a LangChain chat model, or None for the rules only. The model is asked only about
         questions that read as follow-ups (is_follow_up): on a CPU each call costs seconds, and a local model's
         cached answer prompt is processed again after it."""
         self.chat_model = chat_model
-        self.max_turns = max_turns
-        self.max_answer_chars = max_answer_chars
+        self.settings = settings
 
     def rewrite(self, question: str, history: Sequence[Turn]) -> Rewrite:
         q = " ".join(question.split())
-        if not history or not is_follow_up(q):
+        if not history or not is_follow_up(q, self.settings.max_words):
             return Rewrite(q, q, "none")
         if self.chat_model is not None:
             standalone = self._ask_model(q, history)
             if standalone is not None and standalone != q:  # a follow-up repeated as it is: the rules do better
                 return Rewrite(q, standalone, "model")
-        standalone = rule_rewrite(q, history)
+        standalone = rule_rewrite(q, history, self.settings.max_words)
         return Rewrite(q, standalone, "rule" if standalone != q else "none")
 
     def _ask_model(self, question: str, history: Sequence[Turn]) -> str | None:
         """The model's standalone question, or None when it fails or writes something that is not one."""
-        turns = [(t.question, re.sub(r"\s*\[\d+\]", "", t.answer)[: self.max_answer_chars])
-                 for t in history[-self.max_turns:]]
+        turns = [(t.question, re.sub(r"\s*\[\d+\]", "", t.answer)[: self.settings.max_answer_chars])
+                 for t in history[-self.settings.max_turns:]]
         try:
             reply = self.chat_model.invoke(rewrite_messages(question, turns))
         except Exception:  # noqa: BLE001 - rewriting is a help; the answer step reports a broken model
             return None
         text = reply.content if isinstance(reply.content, str) else str(reply.content)
-        return clean_model_rewrite(text, question)
+        return clean_model_rewrite(text, question, self.settings.max_rewrite_chars)
 
 
 _LABEL = re.compile(r"^(?:standalone question|câu hỏi độc lập|question|câu hỏi)\s*:\s*", _I)
 
 
-def clean_model_rewrite(text: str, question: str) -> str | None:
+def clean_model_rewrite(text: str, question: str, max_chars: int = _DEFAULT.max_rewrite_chars) -> str | None:
     """The first line of a model's rewrite, unquoted; None if it is empty, too long, a refusal, not a question
     (when the user asked one), or in another language than the question."""
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     if not lines:
         return None
     line = _LABEL.sub("", lines[0]).strip().strip("\"'“”«»`").strip()
-    if not line or NOT_FOUND in line or len(line) > MAX_REWRITE_CHARS or len(line) < 3:
+    if not line or NOT_FOUND in line or len(line) > max_chars or len(line) < 3:
         return None
     if not line.endswith("?") and question.rstrip().endswith("?"):  # an answer or a statement, not a question
         return None

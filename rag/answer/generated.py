@@ -3,7 +3,7 @@ then its citations are checked against those sentences and rebuilt by the progra
 
 The model reads sentences, not whole chunks (prompt processing dominates on a CPU), numbered 1..n.
 A question whose best sentence is far from it, or that names a number or acronym none of the retrieved
-passages contain (rag/answer/answerability.py), is refused without calling the model. Sentences that read
+passages contain, is refused without calling the model (the refusal rule, rag/answer/answerability.py). Sentences that read
 like instructions to a model are left out of the prompt: document text is data.
 """
 
@@ -16,13 +16,13 @@ from typing import Iterator
 
 from langchain_core.language_models import BaseChatModel
 
-from rag.answer.answerability import missing_terms
+from rag.answer.answerability import RefusalRule
 from rag.answer.citations import check_citations
-from rag.answer.prompts import NOT_FOUND, answer_messages
+from rag.answer.prompts import answer_messages
 from rag.errors import GeneratorError, RagError
-from rag.settings import GeneratorSettings
+from rag.settings import CitationSettings, GeneratorSettings
 from rag.text import detect_language
-from rag.types import REFUSAL, Answer, Passage, Preview, RetrievalResult, Support
+from rag.types import NOT_FOUND, REFUSAL, Answer, Done, Event, Passage, Preview, RetrievalResult, Support, TextDelta
 
 # Text in a document that addresses a language model rather than a reader.
 _INSTRUCTION = re.compile(
@@ -61,13 +61,16 @@ def select_sentences(supports: list[Support], max_sentences: int, max_chars: int
 
 
 class GeneratedAnswerer:
-    def __init__(self, model: BaseChatModel, settings: GeneratorSettings, min_scores: dict[str, float],
-                 name: str = "local", label: str | None = None, similarity=None) -> None:
-        """`min_scores` per question language: below it the question is refused without calling the model.
-        `label` names the model in error messages (e.g. "openai local-model at http://127.0.0.1:8080/v1")."""
+    def __init__(self, model: BaseChatModel, settings: GeneratorSettings, rule: RefusalRule,
+                 citations: CitationSettings, name: str = "local", label: str | None = None,
+                 similarity=None) -> None:
+        """`rule` refuses a question without calling the model (rag/answer/answerability.py); `citations` are the
+        thresholds the model's citations are checked with. `label` names the model in error messages (e.g.
+        "openai local-model at http://127.0.0.1:8080/v1")."""
         self.model = model
         self.settings = settings
-        self.min_scores = min_scores
+        self.rule = rule
+        self.citations = citations
         self.name = name
         self.label = label or name
         self.similarity = similarity  # (claims, sentences) -> cosines, to check citations across languages
@@ -75,26 +78,26 @@ class GeneratedAnswerer:
     def answer_lang(self, result: RetrievalResult) -> str:
         return result.lang if self.settings.answer_lang == "auto" else self.settings.answer_lang
 
-    def stream(self, result: RetrievalResult, supports: list[Support], timings: dict,
-               started: float | None = None) -> Iterator[str | Preview | Answer]:
-        """Yield a Preview, then the answer's text as it is written (str pieces), then the checked Answer.
+    def stream(self, result: RetrievalResult, timings: dict, started: float | None = None) -> Iterator[Event]:
+        """Preview, then the answer's text as it is written (TextDelta), then Done with the checked Answer.
 
         `started` is the perf_counter() time the question arrived: first_token_ms and total_ms count from it."""
         started = started if started is not None else time.perf_counter()
         lang = self.answer_lang(result)
         timings = dict(timings)
+        judgement = self.rule.judge(result)
+        scored = {"support_score": judgement.best_score, "low_relevance": judgement.low_relevance}
 
-        def refusal() -> Answer:
+        def refusal() -> Done:
             now = (time.perf_counter() - started) * 1000
             timings.setdefault("first_token_ms", now)
             timings["total_ms"] = now
-            return self._refusal(result, lang, timings)
+            return Done(replace(self._refusal(result, lang, timings), **scored))
 
-        if not supports or supports[0].score < self.min_scores.get(result.lang, 0.0) or \
-                missing_terms(result.question, [f"{p.title} {p.text}" for p in result.passages]):
+        if not judgement.answerable:
             yield refusal()
             return
-        given = select_sentences(supports, self.settings.max_sentences, self.settings.max_passage_chars)
+        given = select_sentences(list(result.supports), self.settings.max_sentences, self.settings.max_passage_chars)
         if not given:
             yield refusal()
             return
@@ -116,7 +119,7 @@ class GeneratedAnswerer:
                 if head.startswith(NOT_FOUND) or NOT_FOUND.startswith(head):
                     continue
                 if len(raw) > shown:
-                    yield raw[shown:]
+                    yield TextDelta(raw[shown:])
                     shown = len(raw)
         except RagError:
             raise
@@ -124,8 +127,8 @@ class GeneratedAnswerer:
             raise GeneratorError(f"the model ({self.label}) failed while answering ({type(exc).__name__}: "
                                   f"{str(exc)[:200]}); check that it is running and reachable, try again, "
                                   "or use --backend extractive") from exc
-        answer = self.finish(result, lang, raw, given, timings, started)
-        yield replace(answer, refusal_probability=p_refuse) if p_refuse is not None else answer
+        answer = replace(self.finish(result, lang, raw, given, timings, started), **scored)
+        yield Done(replace(answer, refusal_probability=p_refuse) if p_refuse is not None else answer)
 
     def _refusal(self, result: RetrievalResult, lang: str, timings: dict, draft: str = "") -> Answer:
         return Answer(result.question, lang, REFUSAL[lang], True, (), result.passages, self.name, timings, draft=draft)
@@ -141,19 +144,10 @@ class GeneratedAnswerer:
             return refused_answer
         source_lang = detect_language(" ".join(p.text for p in given))
         # Every fact cited: a sentence that no given passage supports is left out.
-        checked = check_citations(text, given, cross_language=source_lang != lang, question=result.question,
-                                  similarity=self.similarity, drop_uncited=True)
+        checked = check_citations(text, given, self.citations, cross_language=source_lang != lang,
+                                  question=result.question, similarity=self.similarity, drop_uncited=True)
         if not checked.citations:
             return refused_answer  # nothing in the answer is found in the passages: say so, invent nothing
         return Answer(result.question, lang, checked.text, False, checked.citations, result.passages, self.name,
                       timings, draft=text)
 
-
-def collect(events: Iterator) -> Answer:
-    """The final Answer of a stream."""
-    answer = None
-    for e in events:
-        if isinstance(e, Answer):
-            answer = e
-    assert answer is not None
-    return answer

@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from string import Template
 
-# What a model writes when the passages do not hold the answer; mapped to the refusal sentence.
-NOT_FOUND = "NOT_FOUND"
+from rag.types import NOT_FOUND
 
 LANGUAGE_NAMES = {"vi": "Vietnamese", "en": "English"}
 

@@ -1,11 +1,16 @@
-"""Run a QA set through the assistant and write report.json, results.jsonl, report.md and chart.png."""
+"""Run a QA set through the assistant and write report.json, results.jsonl, report.md and chart.png.
+
+The policy of a run lives here too (plan_run): where its report goes, and whether it gets an index of its own.
+Each question is retrieved once, with ten passages for the retrieval metrics; the answer reads the first k
+of them (RetrievalResult.top), exactly what `rag ask` reads.
+"""
 
 from __future__ import annotations
 
 import json
 import platform
 import time
-from dataclasses import asdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -13,7 +18,35 @@ from rag.errors import IndexMismatchError, RagError
 from rag.evaluation.metrics import compare, score_question, summarize
 from rag.evaluation.report import write_chart, write_markdown
 from rag.evaluation.schema import QuestionResult, load_qa
-from rag.models.chat import describe
+from rag.files import atomic_write
+from rag.models.backends import backend, describe
+from rag.models.gguf import MODELS
+from rag.settings import ROOT, Settings
+
+METRIC_PASSAGES = 10  # the retrieval metrics read this many passages (mrr@10)
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    settings: Settings
+    out: Path  # the report folder
+    private_index: bool  # the run's own index, in the report folder, rebuilt without asking on a mismatch
+
+
+def plan_run(settings: Settings, qa: Path, sample: int | None = None, out: Path | None = None,
+             index_given: bool = False) -> RunPlan:
+    """The report folder eval/runs/<corpus>-<qa>[-sampleN]-<backend>[-model]/ (or `out`). A corpus other than
+    the default gets its own index beside the report, unless an index was given: the default index is the
+    user's, and an eval must never replace it."""
+    corpus = settings.corpus_dir.resolve()
+    g = settings.generator
+    model = (f"-{g.model if g.model in MODELS else Path(g.model).stem}" if backend(g.backend).local else "")
+    run_name = f"{corpus.name}-{Path(qa).stem}" + (f"-sample{sample}" if sample else "") + f"-{g.backend}" + model
+    out = out or ROOT / "eval" / "runs" / run_name
+    private_index = not index_given and corpus != Settings().corpus_dir.resolve()
+    if private_index:
+        settings = settings.replace(index_dir=out / "index")
+    return RunPlan(settings, out, private_index)
 
 
 def run_questions(assistant, rows: list[dict], show_bar: bool = False,
@@ -24,12 +57,14 @@ def run_questions(assistant, rows: list[dict], show_bar: bool = False,
     assistant.warm_up()
     data = assistant.index_data()
     doc_texts = {d.doc_id: d.text for d in data.docs.values()}
+    k = assistant.settings.retrieval.k
     results = []
     for row in tqdm(rows, desc="questions", unit="q", disable=not show_bar):
         try:
-            # Ten passages for the retrieval metrics; the answer reads what the product reads (settings.k).
-            retrieved = assistant.retrieve(row["question"], k=10)
-            answer = assistant.ask(row["question"])
+            t0 = time.perf_counter()
+            retrieved = assistant.retrieve(row["question"], k=max(METRIC_PASSAGES, k))
+            timings = {"retrieve_ms": (time.perf_counter() - t0) * 1000}
+            answer = assistant.answer_stream(retrieved.top(k), timings, started=t0).answer()
             res = QuestionResult(row, answer.lang, [p.to_json() for p in retrieved.passages], answer.text,
                                  answer.refused, [c.to_json() for c in answer.citations],
                                  {k: round(v, 2) for k, v in answer.timings.items()}, draft=answer.draft)
@@ -54,9 +89,9 @@ def write_report(out: Path, results: list[QuestionResult], meta: dict) -> dict:
             previous = json.loads(previous_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             previous = None
-    same_set = previous is not None and all(previous.get("meta", {}).get(k) == meta.get(k)
-                                            for k in ("qa", "corpus", "questions", "sample", "backend"))
-    comparison = compare(summary, previous["metrics"]) if same_set and "metrics" in previous else {}
+    same_set = previous is not None and "metrics" in previous and all(
+        previous.get("meta", {}).get(k) == meta.get(k) for k in ("qa", "corpus", "questions", "sample", "backend"))
+    comparison = compare(summary, previous["metrics"]) if same_set else {}
     report = {"meta": meta, "metrics": summary, "comparison": comparison,
               "previous": previous.get("meta") if previous else None}
     if previous is not None:
@@ -66,9 +101,7 @@ def write_report(out: Path, results: list[QuestionResult], meta: dict) -> dict:
             f.write(json.dumps(r.to_json(), ensure_ascii=False) + "\n")
     chart = write_chart(out / "chart.png", summary, results)
     write_markdown(out / "report.md", report, chart.name if chart else None)
-    tmp = out / ".report.json.tmp"
-    tmp.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
-    tmp.replace(previous_path)
+    atomic_write(previous_path, json.dumps(report, ensure_ascii=False, indent=1))
     return report
 
 
@@ -100,11 +133,9 @@ def evaluate(assistant, qa_path: Path, out: Path, limit: int | None = None,
         "qa": str(Path(qa_path).resolve()), "corpus": str(Path(assistant.settings.corpus_dir).resolve()), "index_version": index_report.version,
         "backend": describe(assistant.settings.generator), "questions": len(rows), "sample": sample, "seconds": round(time.perf_counter() - t0, 1),
         "embedding": manifest.get("embedding", {}).get("name"), "chunking": manifest.get("chunking"),
-        "retrieval": asdict(assistant.settings.retrieval),
-        "answer_min_score": {"vi": assistant.settings.answer_min_score_vi, "en": assistant.settings.answer_min_score_en},
-        "generate_min_score": {"vi": assistant.settings.generate_min_score_vi,
-                               "en": assistant.settings.generate_min_score_en},
-        "generator": {k: str(v) for k, v in asdict(assistant.settings.generator).items() if "key" not in k},
+        "lexical": manifest.get("lexical"),
+        # Every setting the run used, tuned numbers included (Settings.to_json).
+        "settings": assistant.settings.to_json(),
         "machine": {"python": platform.python_version(), "platform": platform.platform()},
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
     }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -11,6 +10,7 @@ from typing import Callable
 import numpy as np
 
 from rag.errors import IndexMismatchError
+from rag.files import sha256_text
 from rag.indexing.lexical import LexicalIndex, tokenize
 from rag.indexing.store import (
     FORMAT_VERSION,
@@ -19,12 +19,13 @@ from rag.indexing.store import (
     IndexData,
     IndexStore,
     check_compatible,
+    expected_manifest,
     faiss_kind,
 )
 from rag.ingest.chunking import Chunk, chunk_document
-from rag.ingest.corpus import Corpus, Document
+from rag.ingest.corpus import Corpus, Document, changes
 from rag.models.embedder import Embedder
-from rag.settings import ChunkSettings
+from rag.settings import ChunkSettings, LexicalSettings
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class IndexReport:
 
 
 def _key(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+    return sha256_text(text)[:32]
 
 
 def chunk_embed_text(doc: Document | DocRecord, chunk: Chunk) -> str:
@@ -59,24 +60,15 @@ def chunk_embed_text(doc: Document | DocRecord, chunk: Chunk) -> str:
     return chunk.text
 
 
-def expected_manifest(embedder: Embedder, chunking: ChunkSettings) -> dict:
-    """The parts of a manifest that must match for an index to be reused."""
-    return {
-        "embedding": {"name": embedder.name, "checksum": embedder.checksum, "dimension": embedder.dimension,
-                      "prompts": dict(embedder.prompts), "normalized": True},
-        "chunking": {"max_chars": chunking.max_chars, "overlap_sentences": chunking.overlap_sentences,
-                     "splitter": "sentences-v2", "embed_text": "title+chunk"},
-    }
-
-
 class Indexer:
     """Brings an IndexStore up to date with a corpus, embedding only what is new."""
 
     def __init__(self, store: IndexStore, embedder: Embedder, chunking: ChunkSettings,
-                 progress: Callable[[str], None] | None = None) -> None:
+                 lexical: LexicalSettings = LexicalSettings(), progress: Callable[[str], None] | None = None) -> None:
         self.store = store
         self.embedder = embedder
         self.chunking = chunking
+        self.lexical = lexical
         self.progress = progress
 
     def _say(self, msg: str) -> None:
@@ -89,7 +81,7 @@ class Indexer:
 
     def _update(self, corpus: Corpus, rebuild: bool, show_bar: bool) -> IndexReport:
         t0 = time.perf_counter()
-        expected = expected_manifest(self.embedder, self.chunking)
+        expected = expected_manifest(self.embedder, self.chunking, self.lexical)
         skipped = tuple(str(s) for s in corpus.skipped)
         manifest = None
         old: IndexData | None = None
@@ -105,10 +97,10 @@ class Indexer:
                 if not rebuild:
                     raise
                 manifest, old = None, None  # another model, chunking or format, or damaged: start afresh
+        current = {d.doc_id: d.content_hash for d in corpus.documents}
         # Nothing changed: the manifest's content hashes say so.
         if manifest is not None and not rebuild and \
-                {i: d["content_hash"] for i, d in manifest["documents"].items()} == \
-                {d.doc_id: d.content_hash for d in corpus.documents}:
+                not changes({i: d["content_hash"] for i, d in manifest["documents"].items()}, current).pending:
             n = len(corpus.documents)
             return IndexReport(n, 0, 0, 0, n, manifest["counts"]["chunks"], 0, 0, time.perf_counter() - t0,
                                old.version, skipped)
@@ -120,12 +112,10 @@ class Indexer:
                     raise
                 old = None  # damaged tokens: --rebuild starts afresh
         old_docs = old.docs if old else {}
-        new_ids = {d.doc_id for d in corpus.documents}
-        added = [d for d in corpus.documents if d.doc_id not in old_docs]
-        changed = [d for d in corpus.documents
-                   if d.doc_id in old_docs and old_docs[d.doc_id].content_hash != d.content_hash]
-        removed = [i for i in old_docs if i not in new_ids]
-        unchanged = len(corpus.documents) - len(added) - len(changed)
+        diff = changes({i: d.content_hash for i, d in old_docs.items()}, current)
+        added_ids, changed_ids = set(diff.added), set(diff.changed)
+        added = [d for d in corpus.documents if d.doc_id in added_ids]
+        changed = [d for d in corpus.documents if d.doc_id in changed_ids]
 
         # Vectors we already have, by the hash of the text that was embedded.
         chunk_cache: dict[str, np.ndarray] = {}
@@ -185,7 +175,7 @@ class Indexer:
                          if records else np.zeros((0, dim), np.float32))
         sentence_vectors = (np.stack([sent_cache[k] for k in sentence_keys]).astype(np.float32)
                             if sentence_keys else np.zeros((0, dim), np.float32))
-        lexical = LexicalIndex.build(tokens) if records else LexicalIndex(None, 0)
+        lexical = LexicalIndex.build(tokens, self.lexical) if records else LexicalIndex(None, 0)
         per_doc = Counter(r.doc_id for r in records)
         manifest = {
             "format": FORMAT_VERSION,
@@ -193,7 +183,6 @@ class Indexer:
             "metric": "inner product of L2-normalised vectors (cosine)",
             "faiss": {"chunks.faiss": faiss_kind(len(records)), "sentences.faiss": faiss_kind(len(sentence_keys))},
             "embedding_precision": getattr(self.embedder, "precision", "fp32"),
-            "lexical": {"method": "BM25 (bm25s, k1=1.2, b=0.75)", "tokenizer": "pyvi syllables+compounds"},
             "documents": {d.doc_id: {"content_hash": d.content_hash, "path": d.path, "title": d.title,
                                      "date": d.date, "source": d.source, "chunks": per_doc[d.doc_id]}
                           for d in docs.values()},
@@ -203,5 +192,5 @@ class Indexer:
         data = IndexData(manifest, docs, records, chunk_vectors, sentence_vectors, sentence_keys, lexical,
                          tokens=tokens)
         folder = self.store.save(data)
-        return IndexReport(len(corpus.documents), len(added), len(changed), len(removed), unchanged, len(records),
+        return IndexReport(len(corpus.documents), len(added), len(changed), len(diff.removed), len(diff.unchanged), len(records),
                            len(to_embed), len(sent_to_embed), time.perf_counter() - t0, folder.name, skipped)

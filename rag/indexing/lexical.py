@@ -9,6 +9,8 @@ from typing import Sequence
 
 import numpy as np
 
+from rag.settings import LexicalSettings
+
 _TOKEN = re.compile(r"[\w]+(?:[.,/-][\w]+)*", re.U)
 _segmenter = None
 
@@ -46,10 +48,10 @@ class LexicalIndex:
         self.size = size
 
     @classmethod
-    def build(cls, tokens: Sequence[Sequence[str]]) -> "LexicalIndex":
+    def build(cls, tokens: Sequence[Sequence[str]], settings: LexicalSettings = LexicalSettings()) -> "LexicalIndex":
         import bm25s
 
-        model = bm25s.BM25(k1=1.2, b=0.75)
+        model = bm25s.BM25(k1=settings.k1, b=settings.b)
         # bm25s refuses an empty vocabulary: give empty chunks a placeholder token that no query has.
         model.index([list(t) or ["\x00"] for t in tokens], show_progress=False)
         return cls(model, len(tokens))

@@ -23,15 +23,39 @@ from pathlib import Path
 import numpy as np
 
 from rag.errors import IndexMismatchError, IndexMissingError
-from rag.files import sha256_of
+from rag.files import atomic_write, fsync_dir, sha256_of
 from rag.indexing.lexical import LexicalIndex
 from rag.ingest.chunking import Chunk
 from rag.ingest.cleaning import Block
 from rag.ingest.corpus import Document
+from rag.settings import ChunkSettings, LexicalSettings
 from rag.text import Span
 
 FORMAT_VERSION = 3  # 2: sentences.faiss beside chunks.faiss; 3: BM25 tokens in tokens.jsonl
 CURRENT = "CURRENT"
+# The parts of a manifest that must match the settings for an index to be reused (expected_manifest).
+MATCHED = ("embedding", "chunking", "lexical")
+TOKENIZER = "pyvi syllables+compounds"
+
+
+def expected_manifest(embedder, chunking: ChunkSettings, lexical: LexicalSettings) -> dict:
+    """What the manifest must say for an index to serve these settings: the embedding model, the chunking and
+    the BM25 parameters (an `embedder` is anything with name, checksum, dimension and prompts)."""
+    return {
+        "embedding": {"name": embedder.name, "checksum": embedder.checksum, "dimension": embedder.dimension,
+                      "prompts": dict(embedder.prompts), "normalized": True},
+        "chunking": {"max_chars": chunking.max_chars, "overlap_sentences": chunking.overlap_sentences,
+                     "splitter": "sentences-v2", "embed_text": "title+chunk"},
+        "lexical": {"method": "BM25 (bm25s)", "k1": lexical.k1, "b": lexical.b, "tokenizer": TOKENIZER},
+    }
+
+
+def _read_manifest(folder: Path) -> dict:
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    # Indexes built before the BM25 parameters were settings wrote them as text; the same numbers, read as fields.
+    if manifest.get("lexical") == {"method": "BM25 (bm25s, k1=1.2, b=0.75)", "tokenizer": TOKENIZER}:
+        manifest["lexical"] = {"method": "BM25 (bm25s)", "k1": 1.2, "b": 0.75, "tokenizer": TOKENIZER}
+    return manifest
 
 
 @dataclass(frozen=True)
@@ -183,17 +207,6 @@ def _file_records(folder: Path) -> dict:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class IndexStore:
     """Reads and writes index versions under one folder."""
 
@@ -234,18 +247,18 @@ class IndexStore:
         if folder is None:
             raise IndexMissingError(f"no index at {self.root}: run `rag index` to build it")
         try:
-            return json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+            return _read_manifest(folder)
         except (OSError, ValueError) as exc:
             raise _damaged(folder, exc) from exc
 
     def load(self, expected: dict | None = None) -> IndexData:
-        """Load the active version; refuse when `expected` (embedding, chunking) differs from the manifest."""
+        """Load the active version; refuse when `expected` (expected_manifest) differs from the manifest."""
         folder = self.current_version()
         if folder is None:
             raise IndexMissingError(f"no index at {self.root}: run `rag index` to build it")
         try:
-            manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-            check_compatible(manifest, expected or {}, self.root, keys=("embedding", "chunking") if expected else ())
+            manifest = _read_manifest(folder)
+            check_compatible(manifest, expected or {}, self.root, keys=MATCHED if expected else ())
             return self._load_files(folder, manifest)
         except IndexMismatchError:
             raise
@@ -327,14 +340,9 @@ class IndexStore:
                 with p.open("rb+") as f:
                     os.fsync(f.fileno())
         os.rename(tmp, final)
-        _fsync_dir(self.root)
+        fsync_dir(self.root)
         previous = self.current_version()
-        pointer_tmp = self.root / f".{CURRENT}.{stamp}"
-        pointer_tmp.write_text(final.name + "\n", encoding="utf-8")
-        with pointer_tmp.open("rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(pointer_tmp, self.root / CURRENT)
-        _fsync_dir(self.root)
+        atomic_write(self.root / CURRENT, final.name + "\n")
         data.version = final.name
         self._prune(keep={final.name} | ({previous.name} if previous and keep_previous else set()))
         return final
@@ -352,9 +360,8 @@ def _damaged(folder: Path, exc: Exception) -> IndexMismatchError:
                               "run `rag index --rebuild` to rebuild it")
 
 
-def check_compatible(manifest: dict, expected: dict, where: Path,
-                     keys: tuple[str, ...] = ("embedding", "chunking")) -> None:
-    """Raise IndexMismatchError when the manifest was built with another format, model or chunking."""
+def check_compatible(manifest: dict, expected: dict, where: Path, keys: tuple[str, ...] = MATCHED) -> None:
+    """Raise IndexMismatchError when the manifest was built with another format, model, chunking or BM25."""
     if manifest.get("format") != FORMAT_VERSION:
         raise IndexMismatchError(f"the index at {where} has format {manifest.get('format')}, this program reads "
                                  f"{FORMAT_VERSION}: run `rag index --rebuild` (the old index stays until the new one is ready)")

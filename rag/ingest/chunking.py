@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
+from rag.files import sha256_text
 from rag.ingest.cleaning import Block
 from rag.ingest.corpus import Document
 from rag.settings import ChunkSettings
@@ -57,7 +57,7 @@ def _groups(blocks: tuple[Block, ...], length: int) -> list[tuple[str, list[Bloc
 
 
 def chunk_id(doc_id: str, text: str, ordinal: int = 0) -> str:
-    h = hashlib.sha256(f"{doc_id}\x00{ordinal}\x00{text}".encode("utf-8")).hexdigest()
+    h = sha256_text(f"{doc_id}\x00{ordinal}\x00{text}")
     return h[:20]
 
 

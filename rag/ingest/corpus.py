@@ -5,16 +5,18 @@ Bad files (not UTF-8, binary, empty, too large) are skipped with one line saying
 
 from __future__ import annotations
 
-import hashlib
 import html
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import cached_property
 from html.parser import HTMLParser
 from pathlib import Path
 
 from rag.errors import CorpusError
+from rag.files import sha256_text
 from rag.ingest.cleaning import Article, Block, clean_article
+from rag.settings import Settings
 
 SUFFIXES = (".txt", ".md", ".html", ".htm")
 
@@ -122,7 +124,7 @@ def read_document(path: Path, doc_id: str, max_bytes: int) -> Document:
     article: Article = clean_article(raw)
     if not article.text.strip():
         raise CorpusError("no article text is left after cleaning")
-    digest = hashlib.sha256(article.text.encode("utf-8")).hexdigest()
+    digest = sha256_text(article.text)
     return Document(doc_id=doc_id, path=str(path), text=article.text, title=article.title, date=article.date,
                     source=article.source, blocks=article.blocks, content_hash=digest)
 
@@ -134,7 +136,7 @@ def corpus_paths(folder: Path):
             yield unicodedata.normalize("NFC", path.stem), path
 
 
-def load_corpus(folder: Path, max_bytes: int = 5_000_000) -> Corpus:
+def load_corpus(folder: Path, max_bytes: int = Settings.max_file_bytes) -> Corpus:
     """Every supported file under `folder`; raises CorpusError when none is usable."""
     folder = Path(folder)
     if not folder.is_dir():
@@ -157,3 +159,34 @@ def load_corpus(folder: Path, max_bytes: int = 5_000_000) -> Corpus:
         why = f" ({len(skipped)} file(s) skipped: {skipped[0].reason})" if skipped else ""
         raise CorpusError(f"no usable article in {folder}{why}: add .txt, .md or .html files in UTF-8")
     return Corpus(tuple(docs), tuple(skipped))
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What changed in a corpus since an index was built, by document id."""
+
+    added: tuple[str, ...]
+    changed: tuple[str, ...]
+    removed: tuple[str, ...]
+    unchanged: tuple[str, ...]
+
+    @property
+    def pending(self) -> int:
+        """Documents the next build adds, re-embeds or drops."""
+        return len(self.added) + len(self.changed) + len(self.removed)
+
+    @cached_property
+    def _states(self) -> dict[str, str]:
+        return {**{i: "new" for i in self.added}, **{i: "changed" for i in self.changed}}
+
+    def state(self, doc_id: str) -> str:
+        """"new" (not in the index), "changed" (its text differs from the index's) or "indexed"."""
+        return self._states.get(doc_id, "indexed")
+
+
+def changes(indexed: dict[str, str], current: dict[str, str]) -> Changes:
+    """Compare the content hashes an index was built from with the corpus's (doc_id -> content hash)."""
+    return Changes(tuple(i for i in current if i not in indexed),
+                   tuple(i for i in current if i in indexed and indexed[i] != current[i]),
+                   tuple(i for i in indexed if i not in current),
+                   tuple(i for i in current if i in indexed and indexed[i] == current[i]))

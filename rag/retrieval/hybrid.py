@@ -1,5 +1,8 @@
 """Hybrid retrieval: dense (chunk + best-sentence similarity) fused with BM25, weighted by question language.
 
+The result carries the passages' sentences scored against the question (RetrievalResult.supports): the
+answerers and the UI read those scores, nothing computes them again.
+
 BM25 cannot match English words to Vietnamese text, so an English question leans on the dense ranking
 and keeps only a small lexical weight (names and numbers still match across languages).
 """
@@ -13,7 +16,7 @@ from rag.indexing.store import IndexData
 from rag.models.embedder import Embedder
 from rag.settings import RetrievalSettings
 from rag.text import cross_language_terms, detect_language
-from rag.types import Passage, RetrievalResult
+from rag.types import Passage, RetrievalResult, Support
 
 
 def _ranks(scores: np.ndarray, candidates: np.ndarray) -> np.ndarray:
@@ -84,7 +87,7 @@ class HybridRetriever:
             lex_ranks[lexical[cand] <= 0] = np.inf  # a chunk with no query word gets no lexical credit
             fused = fused + lam / (rrf + lex_ranks)
         order = np.argsort(-fused, kind="stable")[:k]
-        passages = []
+        passages, rows = [], []
         for rank, j in enumerate(order, start=1):
             row = int(cand[j])
             rec = data.chunks[row]
@@ -92,4 +95,21 @@ class HybridRetriever:
             passages.append(Passage(rank, rec.doc_id, rec.chunk_id, doc.title or rec.doc_id,
                                     doc.text[rec.start : rec.end], rec.start, rec.end, float(fused[j]),
                                     rec.kind, doc.date, doc.source))
-        return RetrievalResult(question, lang, tuple(passages), qvec)
+            rows.append(row)
+        return RetrievalResult(question, lang, tuple(passages), qvec, self.supports(passages, rows, qvec))
+
+    def supports(self, passages: list[Passage], rows: list[int], qvec: np.ndarray) -> tuple[Support, ...]:
+        """Every sentence of the passages (index rows `rows`) with its cosine to the question, best first; a
+        sentence two overlapping passages share is kept with the better-ranked one."""
+        data = self.index
+        best: dict[tuple[str, int], Support] = {}
+        for p, row in zip(passages, rows):
+            rec = data.chunks[row]
+            a, b = data.sentence_offsets[row], data.sentence_offsets[row + 1]
+            sims = data.sentence_vectors[a:b] @ qvec
+            text = data.docs[rec.doc_id].text
+            for (s, e), sim in zip(rec.sentences, sims):
+                key = (rec.doc_id, s)
+                if key not in best or best[key].score < sim:
+                    best[key] = Support(p, s, e, text[s:e], float(sim))
+        return tuple(sorted(best.values(), key=lambda x: -x.score))
