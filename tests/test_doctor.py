@@ -7,7 +7,7 @@ from rag.cli import main
 from rag.doctor import FAIL, OK, WARN, Check
 
 from .fakes import FakeEmbedder
-from .test_indexer import build, make_corpus
+from .indexing.test_builder import build, make_corpus
 
 
 def test_a_check_that_raises_is_a_failed_check_and_the_rest_still_run(settings):

@@ -11,8 +11,8 @@ from rag.errors import GeneratorError, RagError
 from rag.models.chat import LlamaCppChat, make_chat_model
 from rag.settings import GeneratorSettings
 
-from .fakes import FakeEmbedder, cited, echo_first_passage, passages_of
-from .stub_servers import chat_server
+from ..fakes import FakeEmbedder, cited, echo_first_passage, passages_of
+from ..stub_servers import chat_server
 
 TRADE_VI = "Kim ngạch thương mại hai chiều năm 2024 đạt bao nhiêu?"
 

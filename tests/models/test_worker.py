@@ -1,6 +1,6 @@
 """The local model's worker process: streaming, a crash that ends the worker only, restart, load errors, hangs.
 
-The worker here is the real worker loop around a fake model (tests/fake_worker.py); the crash is the real
+The worker here is the real worker loop around a fake model (tests/models/fake_worker.py); the crash is the real
 SIGSEGV the worker sends itself (RAG_WORKER_CRASH_ON). tests/test_generation_integration.py does the same
 with the real Qwen 0.5B."""
 

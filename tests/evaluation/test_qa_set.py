@@ -15,7 +15,7 @@ import pytest
 from rag.evaluation.schema import load_qa
 from rag.ingest.corpus import load_corpus
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 QA_PATH = ROOT / "eval" / "qa.jsonl"
 SEEDS = ROOT / "seeds"
 

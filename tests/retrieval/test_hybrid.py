@@ -8,7 +8,7 @@ from rag.retrieval.hybrid import HybridRetriever
 from rag.settings import ChunkSettings, RetrievalSettings
 from rag.text import cross_language_terms, detect_language
 
-from .fakes import FakeEmbedder
+from ..fakes import FakeEmbedder
 
 DOCS = {
     "trade": "Kim ngạch thương mại hai chiều năm 2024 đạt 236,6 tỷ USD.",

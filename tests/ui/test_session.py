@@ -6,7 +6,7 @@ from rag.errors import RagError
 from ui.feedback import FeedbackLog, default_feedback_path
 from ui.session import AssistantPool, ChatEngine, ChatTurn
 
-from .fakes import FakeChatModel, echo_first_passage
+from ..fakes import FakeChatModel, echo_first_passage
 
 DATE_Q = "Hội nghị Bộ trưởng Ngoại giao Mekong - Nhật Bản lần thứ 16 diễn ra vào ngày nào?"
 MEETING_Q = "Các nước ASEAN đề nghị Nhật Bản hỗ trợ gì tại Hội nghị Cấp cao ASEAN - Nhật Bản lần thứ 28?"

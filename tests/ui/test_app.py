@@ -10,7 +10,7 @@ from rag.types import Answer, Citation
 from ui import app
 from ui.session import ChatTurn
 
-from .conftest import ROOT
+from ..conftest import ROOT
 
 
 def test_the_core_does_not_import_gradio():

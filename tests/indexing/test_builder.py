@@ -16,8 +16,8 @@ from rag.indexing.store import IndexStore
 from rag.ingest.corpus import load_corpus
 from rag.settings import ChunkSettings, LexicalSettings
 
-from .conftest import ROOT
-from .fakes import FakeEmbedder
+from ..conftest import ROOT
+from ..fakes import FakeEmbedder
 
 ARTICLES = {
     f"doc{i}": f"Bài báo số {i} về chủ đề {topic}. " + " ".join(f"Câu thứ {j} của bài {i} nói về {topic}." for j in range(12))

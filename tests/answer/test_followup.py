@@ -3,7 +3,7 @@ import pytest
 from rag.answer.followup import FollowUpRewriter, Turn, clean_model_rewrite, is_follow_up, rule_rewrite
 from rag.answer.prompts import TEMPLATES
 
-from .fakes import FakeChatModel
+from ..fakes import FakeChatModel
 
 MEETING = Turn("Các nước ASEAN đề nghị Nhật Bản hỗ trợ gì tại Hội nghị Cấp cao ASEAN - Nhật Bản lần thứ 28?",
                "Các nước ASEAN đề nghị Nhật Bản hỗ trợ triển khai DEFA [1].")

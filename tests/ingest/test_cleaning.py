@@ -5,7 +5,7 @@ from rag.ingest.cleaning import clean_article
 from rag.ingest.corpus import load_corpus
 from rag.settings import ChunkSettings
 
-from .conftest import SEEDS
+from ..conftest import SEEDS
 
 FURNITURE = ["Underline menu", "menu close", "Tin liên quan", "Tin cùng chuyên mục", "Tổng số bài đăng",
              "Tiêu đề Ngày", "Từ khóa", "17-09-2025", "Điểm tin kinh tế Việt Nam nổi bật",

@@ -294,7 +294,7 @@ def test_cli_builds_folder(tmp_path: Path, tiny_bin: tuple[Path, dict[str, np.nd
 
 
 def _real_folder() -> Path:
-    return Path(os.environ.get("RAG_MODEL_DIR", Path(__file__).resolve().parents[1] / "models" / "e5-small"))
+    return Path(os.environ.get("RAG_MODEL_DIR", Path(__file__).resolve().parents[2] / "models" / "e5-small"))
 
 
 @pytest.fixture(scope="module")

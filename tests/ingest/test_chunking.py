@@ -3,7 +3,7 @@ from rag.ingest.corpus import load_corpus
 from rag.settings import ChunkSettings
 from rag.text import split_sentences
 
-from .conftest import SEEDS
+from ..conftest import SEEDS
 
 
 def test_chunk_text_equals_document_text_at_its_offsets():

@@ -121,7 +121,7 @@ def test_a_run_writes_its_reports_and_compares_with_the_last_run_of_the_same_set
     from rag.assistant import Assistant
     from rag.evaluation.runner import evaluate
 
-    from .fakes import FakeEmbedder
+    from ..fakes import FakeEmbedder
 
     qa = tmp_path / "qa.jsonl"
     rows = [
@@ -159,7 +159,7 @@ def test_an_eval_replaces_its_own_index_only_when_allowed(tmp_path, settings):
     from rag.errors import IndexMismatchError
     from rag.evaluation.runner import evaluate
 
-    from .fakes import FakeEmbedder
+    from ..fakes import FakeEmbedder
 
     qa = tmp_path / "qa.jsonl"
     qa.write_text(json.dumps(UNANSWERABLE) + "\n", encoding="utf-8")

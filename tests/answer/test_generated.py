@@ -7,7 +7,7 @@ from rag.assistant import Assistant
 from rag.errors import GeneratorError, RagError
 from rag.types import REFUSAL, Done, TextDelta
 
-from .fakes import FakeChatModel, FakeEmbedder, cited, echo_first_passage, passages_of
+from ..fakes import FakeChatModel, FakeEmbedder, cited, echo_first_passage, passages_of
 
 TRADE_VI = "Kim ngạch thương mại hai chiều năm 2024 đạt bao nhiêu?"
 
