@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 
@@ -169,3 +170,42 @@ def test_an_eval_replaces_its_own_index_only_when_allowed(tmp_path, settings):
     report = evaluate(Assistant(settings, embedder=FakeEmbedder()), qa, tmp_path / "r",
                       rebuild_on_mismatch=True)
     assert report["metrics"]["all"]["questions"] == 1
+
+
+def test_each_question_is_retrieved_once_and_the_answer_reads_its_first_k(tmp_path, settings):
+    from rag.assistant import Assistant
+    from rag.evaluation.runner import evaluate
+
+    from ..fakes import FakeEmbedder
+
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text(json.dumps(UNANSWERABLE) + "\n", encoding="utf-8")
+    assistant = Assistant(settings, embedder=FakeEmbedder())
+    calls = []
+    retrieve = assistant.retrieve
+    assistant.retrieve = lambda q, k=None: calls.append(k) or retrieve(q, k=k)
+    report = evaluate(assistant, qa, tmp_path / "r")
+    assert calls == [10]
+    (line,) = (tmp_path / "r" / "results.jsonl").read_text().splitlines()
+    assert len(json.loads(line)["passages"]) == min(10, assistant.index_data().manifest["counts"]["chunks"])
+    # Every setting is in the report, the tuned numbers too.
+    s = report["meta"]["settings"]
+    assert s["citations"]["min_similarity"] == settings.citations.min_similarity
+    assert s["extractive"]["max_sentences"] == settings.extractive.max_sentences
+    assert s["lexical"] == {"k1": 1.2, "b": 0.75} and "openai_api_key" not in s["generator"]
+
+
+def test_the_run_plan_names_the_report_and_keeps_the_default_index_out_of_it(tmp_path):
+    from rag.evaluation.runner import plan_run
+    from rag.settings import ROOT, Settings
+
+    default = Settings()
+    g = default.generator.replace(backend="local", model="0.5b")
+    plan = plan_run(default.replace(generator=g), Path("eval/qa.jsonl"))
+    assert plan.out == ROOT / "eval" / "runs" / "seeds-qa-local-0.5b" and not plan.private_index
+    assert plan.settings.index_dir == default.index_dir
+    other = default.replace(corpus_dir=tmp_path / "xquad", generator=default.generator.replace(backend="extractive"))
+    plan = plan_run(other, Path("dev/qa.jsonl"), sample=100)
+    assert plan.out.name == "xquad-qa-sample100-extractive" and plan.private_index
+    assert plan.settings.index_dir == plan.out / "index"
+    assert not plan_run(other, Path("qa.jsonl"), index_given=True).private_index

@@ -276,3 +276,22 @@ def test_two_builds_at_once_take_turns(tmp_path):
     assert any("another build" in s for s in said)
     assert fast.embedded == [] and report.chunks_embedded == 0  # it saw the finished first build
     assert len(IndexStore(index).load().chunks) == report.chunks
+
+
+def test_bm25_parameters_are_part_of_the_manifest_and_an_older_manifest_reads_the_same(tmp_path):
+    import json
+
+    corpus, index, store, version = built_index(tmp_path)
+    assert store.read_manifest()["lexical"] == {"method": "BM25 (bm25s)", "k1": 1.2, "b": 0.75,
+                                                "tokenizer": "pyvi syllables+compounds"}
+    with pytest.raises(IndexMismatchError, match="lexical"):
+        Indexer(IndexStore(index), FakeEmbedder(), ChunkSettings(max_chars=200), LexicalSettings(k1=1.5)).update(
+            load_corpus(corpus))
+    # Written before k1 and b were settings: the same numbers as text. Read as the same index, nothing re-embedded.
+    path = version / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["lexical"] = {"method": "BM25 (bm25s, k1=1.2, b=0.75)", "tokenizer": "pyvi syllables+compounds"}
+    path.write_text(json.dumps(manifest))
+    store.load(expected_manifest(FakeEmbedder(), ChunkSettings(max_chars=200), LexicalSettings()))
+    report = build(corpus, index, FakeEmbedder())
+    assert report.chunks_embedded == 0 and report.version == version.name

@@ -47,3 +47,12 @@ def test_html_and_markdown(tmp_path):
     assert "Các nhà lãnh đạo gặp nhau." in docs["a"].text
     assert docs["b"].title == "Tiêu đề bài viết"
     assert "Đây là một liên kết trong bài." in docs["b"].text
+
+
+def test_changes_since_a_build():
+    from rag.ingest.corpus import changes
+
+    diff = changes({"a": "1", "b": "2", "gone": "3"}, {"a": "1", "b": "22", "new": "4"})
+    assert (diff.added, diff.changed, diff.removed, diff.unchanged) == (("new",), ("b",), ("gone",), ("a",))
+    assert diff.pending == 3 and [diff.state(i) for i in ("a", "b", "new")] == ["indexed", "changed", "new"]
+    assert changes({"a": "1"}, {"a": "1"}).pending == 0

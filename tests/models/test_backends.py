@@ -80,3 +80,27 @@ def test_a_server_that_is_down_is_a_clear_error(settings):
     a = with_backend(settings, backend="openai", openai_base_url=f"http://127.0.0.1:{port}/v1", timeout_s=5)
     with pytest.raises(GeneratorError, match=r"model \(openai .* at http://127.0.0.1:\d+/v1\) failed while answering.*--backend extractive"):
         a.ask(TRADE_VI)
+
+
+def test_one_table_names_the_backends_everywhere():
+    import importlib
+
+    from rag import cli
+    from rag.models.backends import BACKENDS, describe
+
+    assert list(BACKENDS) == ["local", "openai", "ollama", "extractive"]
+    parser = cli.build_parser()
+    ask = parser._subparsers._group_actions[0].choices["ask"]
+    (backend_option,) = [a for a in ask._actions if a.dest == "backend"]
+    assert list(backend_option.choices) == list(BACKENDS)
+    for b in BACKENDS.values():
+        assert b.generates == (b.make is not None)
+        if b.make:
+            module, _, function = b.make.partition(":")
+            assert callable(getattr(importlib.import_module(module), function))
+    from rag.models.gguf import MODELS
+
+    assert describe(GeneratorSettings(backend="local", model="0.5b")) == f"local {MODELS['0.5b'].name}"
+    assert describe(GeneratorSettings(backend="ollama", ollama_model="m", ollama_base_url="http://h")) == "ollama m at http://h"
+    with pytest.raises(RagError, match="uses no language model"):
+        BACKENDS["extractive"].chat_model(GeneratorSettings(backend="extractive"))

@@ -76,3 +76,25 @@ def test_cross_language_terms_keep_names_and_numbers():
 ])
 def test_detect_language(text, lang):
     assert detect_language(text) == lang
+
+
+def test_sentence_scores_come_with_the_result_and_a_shorter_k_is_a_prefix(settings, fake_embedder):
+    from rag.assistant import Assistant
+
+    a = Assistant(settings, embedder=fake_embedder)
+    q = "Kim ngạch thương mại hai chiều năm 2024 đạt bao nhiêu?"
+    ten, three = a.retrieve(q, k=10), a.retrieve(q, k=3)
+    assert a.retriever() is a.retriever()  # one retriever per index version
+    assert ten.top(3).passages == three.passages
+    assert [(s.passage.chunk_id, s.start, s.score) for s in ten.top(3).supports] == \
+        [(s.passage.chunk_id, s.start, s.score) for s in three.supports]
+    # The scores are the cosines of the stored sentence vectors, best first, each sentence once.
+    data = a.index_data()
+    row = {c.chunk_id: i for i, c in enumerate(data.chunks)}
+    for s in three.supports:
+        r = row[s.passage.chunk_id]
+        j = data.sentence_offsets[r] + [x[0] for x in data.chunks[r].sentences].index(s.start)
+        assert s.score == pytest.approx(float(data.sentence_vectors[j] @ three.query_vector))
+    scores = [s.score for s in three.supports]
+    assert scores == sorted(scores, reverse=True) and three.best_score == scores[0]
+    assert len({(s.passage.doc_id, s.start) for s in three.supports}) == len(three.supports)
