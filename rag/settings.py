@@ -141,9 +141,7 @@ class GeneratorSettings:
     timeout_s: float = 120.0
 
     def __post_init__(self) -> None:
-        from rag.models.backends import backend  # the table of backends (it imports no settings at load)
-
-        backend(self.backend)  # raises on an unknown name, listing the known ones
+        # The backend's name is checked against the table (rag/models/backends.py) when it is used.
         if self.answer_lang not in ANSWER_LANGS:
             raise RagError(f"answer language {self.answer_lang!r}: use auto, vi or en")
         if not 1 <= self.max_sentences <= 20:

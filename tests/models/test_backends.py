@@ -9,7 +9,7 @@ from langchain_openai import ChatOpenAI
 from rag.assistant import Assistant
 from rag.errors import GeneratorError, RagError
 from rag.models.chat import LlamaCppChat, make_chat_model
-from rag.settings import GeneratorSettings
+from rag.settings import GeneratorSettings, Settings
 
 from ..fakes import FakeEmbedder, cited, echo_first_passage, passages_of
 from ..stub_servers import chat_server
@@ -31,7 +31,9 @@ def test_backend_selection(tmp_path):
 
 def test_bad_backend_and_model_are_clear_errors(tmp_path):
     with pytest.raises(RagError, match="unknown backend 'gpt'.*local, openai, ollama, extractive"):
-        GeneratorSettings(backend="gpt")
+        make_chat_model(GeneratorSettings(backend="gpt"))
+    with pytest.raises(RagError, match="unknown backend 'gpt'"):
+        Assistant(Settings(generator=GeneratorSettings(backend="gpt")), embedder=FakeEmbedder())
     with pytest.raises(GeneratorError, match="no model file at .*--model 1.5b / 0.5b"):
         make_chat_model(GeneratorSettings(backend="local", model=str(tmp_path / "missing.gguf")))
     with pytest.raises(GeneratorError, match="unknown model '7b'"):

@@ -1,0 +1,46 @@
+"""The folder listing is the design: a module imports from its own stage, earlier stages and the shared
+modules, never from a later stage (or the UI)."""
+
+import ast
+from pathlib import Path
+
+RAG = Path(__file__).resolve().parents[1] / "rag"
+SHARED = {"errors": 0, "types": 1, "text": 1, "files": 1, "settings": 2}
+STAGES = ["ingest", "models", "indexing", "retrieval", "answer", "evaluation"]
+TOP = {"assistant", "cli", "doctor"}
+
+
+def layer(module: str) -> float:
+    """errors < types, text, files < settings < ingest < models < ... < evaluation < assistant, cli, doctor."""
+    head = module.split(".")[1] if module.count(".") else ""
+    if head in SHARED:
+        return SHARED[head]
+    if head in STAGES:
+        return 10 + STAGES.index(head)
+    assert head in TOP or head == "", module
+    return 100
+
+
+def imports(path: Path) -> set[str]:
+    """Every rag.* module the file imports, at the top or inside functions."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in ("rag", "ui"):
+            found.add(node.module)
+            found.update(f"{node.module}.{a.name}" for a in node.names if node.module == "rag")
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.split(".")[0] in ("rag", "ui"))
+    return found
+
+
+def test_no_import_runs_backwards():
+    wrong = []
+    for path in sorted(RAG.rglob("*.py")):
+        module = "rag." + ".".join(path.relative_to(RAG).with_suffix("").parts).removesuffix(".__init__")
+        for target in imports(path):
+            if (module, target) == ("rag.cli", "ui.app"):
+                continue  # `rag serve` starts the UI, importing it only then (test_app checks the rest)
+            if target.startswith("ui") or (target != "rag" and layer(target) > layer(module)):
+                wrong.append(f"{module} -> {target}")
+    assert not wrong, wrong
+    assert layer("rag.retrieval.hybrid") > layer("rag.indexing.store") > layer("rag.types")  # the test can tell
