@@ -8,11 +8,12 @@ scripts/setup.sh runs this module before the project is installed (`python -m ra
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 import sys
 from pathlib import Path
+
+from rag.files import sha256_text  # stdlib only: this module runs before the project is installed
 
 CPUINFO = Path("/proc/cpuinfo")
 
@@ -73,7 +74,7 @@ def cmake_args(flags: frozenset[str]) -> str:
 
 def build_key(version: str, args: str) -> str:
     """The key of a llama-cpp-python wheel: its version and the flags it was built with."""
-    return f"{version}-{hashlib.sha256(args.encode()).hexdigest()[:12]}"
+    return f"{version}-{sha256_text(args)[:12]}"
 
 
 def system_info_features(info: str) -> frozenset[str]:
