@@ -84,8 +84,8 @@ def check_citations(answer: str, passages: list[Passage], settings: CitationSett
     over Vietnamese passages) words cannot be compared: with a `similarity(claims, sentences)` function (the
     multilingual embedder's cosines) a passage supports a claim when it is within `settings.similarity_margin` of
     the claim's closest passage and above `settings.min_similarity`, and every number of the claim is in it or
-    the question; without one, only names and numbers are compared. With `drop_uncited`, a factual sentence that no passage
-    supports is left out of the text (and counted in `uncited`)."""
+    the question; without one, only names and numbers are compared. With `drop_uncited`, a factual sentence that
+    no passage supports is left out of the text (and counted in `uncited`)."""
     if cross_language and similarity is not None:
         return _check_across_languages(answer, passages, question, similarity, settings.min_similarity,
                                        settings.similarity_margin, drop_uncited)

@@ -3,8 +3,8 @@ then its citations are checked against those sentences and rebuilt by the progra
 
 The model reads sentences, not whole chunks (prompt processing dominates on a CPU), numbered 1..n.
 A question whose best sentence is far from it, or that names a number or acronym none of the retrieved
-passages contain, is refused without calling the model (the refusal rule, rag/answer/answerability.py). Sentences that read
-like instructions to a model are left out of the prompt: document text is data.
+passages contain, is refused without calling the model (the refusal rule, rag/answer/answerability.py).
+Sentences that read like instructions to a model are left out of the prompt: document text is data.
 """
 
 from __future__ import annotations
