@@ -217,7 +217,7 @@ def _index(settings: Settings) -> Check:
     except RagError as exc:
         return Check("index", FAIL, str(exc), "rag index --rebuild")
     detail = (f"{data.version}: {len(data.docs)} documents, {len(data.chunks)} chunks, every file as written, "
-              "built with the current model and chunking")
+              "built with the current model, chunking and BM25 settings")
     try:
         corpus = load_corpus(settings.corpus_dir, settings.max_file_bytes)
     except RagError:
