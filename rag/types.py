@@ -7,6 +7,7 @@ the rest of rag/ but its errors.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import ClassVar, Iterator, Union
 
 import numpy as np
@@ -61,20 +62,31 @@ class RetrievalResult:
     lang: str  # the question's language
     passages: tuple[Passage, ...]
     query_vector: np.ndarray | None = None
-    # Every sentence of the passages with its cosine to the question, best first; a sentence in two
-    # overlapping passages is kept once, with the better-ranked passage. Computed once, by retrieval.
-    supports: tuple[Support, ...] = ()
+    # Every sentence of every passage, in rank order, with its cosine to the question: computed once, by
+    # retrieval. A sentence that two overlapping passages share is here twice.
+    sentences: tuple[Support, ...] = ()
+
+    @cached_property
+    def supports(self) -> tuple[Support, ...]:
+        """Each sentence once, best first: of a sentence two passages share, the copy with the higher cosine
+        (the better-ranked passage on a tie)."""
+        best: dict[tuple[str, int], Support] = {}
+        for s in self.sentences:
+            key = (s.passage.doc_id, s.start)
+            if key not in best or best[key].score < s.score:
+                best[key] = s
+        return tuple(sorted(best.values(), key=lambda x: -x.score))
 
     @property
     def best_score(self) -> float | None:
         return self.supports[0].score if self.supports else None
 
     def top(self, k: int) -> "RetrievalResult":
-        """The first `k` passages and their sentences: what a retrieval with k passages finds."""
+        """The first `k` passages and their sentences: exactly what a retrieval with k passages finds."""
         if k >= len(self.passages):
             return self
         return RetrievalResult(self.question, self.lang, self.passages[:k], self.query_vector,
-                               tuple(s for s in self.supports if s.passage.rank <= k))
+                               tuple(s for s in self.sentences if s.passage.rank <= k))
 
     def to_json(self) -> dict:
         return {"question": self.question, "lang": self.lang, "passages": [p.to_json() for p in self.passages]}

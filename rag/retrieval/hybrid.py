@@ -96,20 +96,18 @@ class HybridRetriever:
                                     doc.text[rec.start : rec.end], rec.start, rec.end, float(fused[j]),
                                     rec.kind, doc.date, doc.source))
             rows.append(row)
-        return RetrievalResult(question, lang, tuple(passages), qvec, self.supports(passages, rows, qvec))
+        return RetrievalResult(question, lang, tuple(passages), qvec, self.sentences(passages, rows, qvec))
 
-    def supports(self, passages: list[Passage], rows: list[int], qvec: np.ndarray) -> tuple[Support, ...]:
-        """Every sentence of the passages (index rows `rows`) with its cosine to the question, best first; a
-        sentence two overlapping passages share is kept with the better-ranked one."""
+    def sentences(self, passages: list[Passage], rows: list[int], qvec: np.ndarray) -> tuple[Support, ...]:
+        """Every sentence of the passages (index rows `rows`), in rank order, with its cosine to the question:
+        one product per passage with its own stored sentence vectors, so a passage's scores do not depend on
+        which other passages were retrieved."""
         data = self.index
-        best: dict[tuple[str, int], Support] = {}
+        out: list[Support] = []
         for p, row in zip(passages, rows):
             rec = data.chunks[row]
             a, b = data.sentence_offsets[row], data.sentence_offsets[row + 1]
             sims = data.sentence_vectors[a:b] @ qvec
             text = data.docs[rec.doc_id].text
-            for (s, e), sim in zip(rec.sentences, sims):
-                key = (rec.doc_id, s)
-                if key not in best or best[key].score < sim:
-                    best[key] = Support(p, s, e, text[s:e], float(sim))
-        return tuple(sorted(best.values(), key=lambda x: -x.score))
+            out.extend(Support(p, s, e, text[s:e], float(sim)) for (s, e), sim in zip(rec.sentences, sims))
+        return tuple(out)

@@ -5,8 +5,8 @@ PASSAGE = Passage(1, "d", "d#0", "Hội nghị", "Kim ngạch năm 2024 đạt 2
 
 
 def result(question: str, lang: str, *scores: float) -> RetrievalResult:
-    supports = tuple(Support(PASSAGE, 0, 36, PASSAGE.text, s) for s in scores)
-    return RetrievalResult(question, lang, (PASSAGE,) if scores else (), None, supports)
+    sentences = tuple(Support(PASSAGE, 10 * i, 36, PASSAGE.text, s) for i, s in enumerate(scores))
+    return RetrievalResult(question, lang, (PASSAGE,) if scores else (), None, sentences)
 
 
 def test_the_floor_is_per_question_language():
