@@ -67,7 +67,7 @@ def run_questions(assistant, rows: list[dict], show_bar: bool = False,
             answer = assistant.answer_stream(retrieved.top(k), timings, started=t0).answer()
             res = QuestionResult(row, answer.lang, [p.to_json() for p in retrieved.passages], answer.text,
                                  answer.refused, [c.to_json() for c in answer.citations],
-                                 {k: round(v, 2) for k, v in answer.timings.items()}, draft=answer.draft)
+                                 {name: round(v, 2) for name, v in answer.timings.items()}, draft=answer.draft)
         except RagError as exc:
             res = QuestionResult(row, "", [], f"error: {exc}", True, [], {})
         res.scores = score_question(res, doc_texts)
