@@ -145,15 +145,14 @@ class Library:
 
     def status(self) -> IndexStatus:
         manifest = self._manifest()
-        read, diff = self._changes(manifest)
+        _, diff = self._changes(manifest)
         if manifest is None:
             return IndexStatus(None, 0, 0, 0, None, None, diff.pending)
-        pending = diff.pending
         counts = manifest.get("counts", {})
         current = self.store.current_version()
         return IndexStatus(manifest.get("embedding", {}).get("name"), counts.get("documents", 0),
                            counts.get("chunks", 0), counts.get("sentences", 0), manifest.get("built_at"),
-                           current.name if current else None, pending)
+                           current.name if current else None, diff.pending)
 
     def add_file(self, path: Path, name: str | None = None, replace: bool = False) -> Added:
         """Add an uploaded file (e.g. a web server's temporary file) under `name` (default: its own name)."""
