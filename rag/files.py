@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -63,3 +64,19 @@ def atomic_write(dest: Path, data: str | bytes, overwrite: bool = True) -> None:
     """atomic_file for a whole text (UTF-8) or bytes."""
     with atomic_file(dest, overwrite) as f:
         f.write(data.encode("utf-8") if isinstance(data, str) else data)
+
+
+def swap_folder(tmp: Path, dest: Path) -> None:
+    """Put the finished folder `tmp` at `dest` (a sibling), replacing what was there: the old one is renamed
+    aside first and removed after, so `dest` is always the old folder or the whole new one."""
+    old = None
+    if dest.exists() or dest.is_symlink():
+        old = dest.parent / f".{dest.name}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        os.replace(dest, old)
+    os.replace(tmp, dest)
+    fsync_dir(dest.parent)
+    if old is not None:
+        if old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            old.unlink(missing_ok=True)

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.errors import ModelError
-from rag.files import sha256_of
+from rag.files import sha256_of, swap_folder
 
 __all__ = [
     "MODEL_NAME",
@@ -585,26 +585,13 @@ def build_model_folder(dest: Path, source: Path | None = None) -> ModelInfo:
             },
         }
         _write_json(tmp / CHECKSUM_FILE, record)
-        _swap_into_place(tmp, dest)
+        swap_folder(tmp, dest)
     except OSError as exc:
         raise ModelBuildError(f"could not write the model folder {dest}: {exc}") from exc
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return ModelInfo(path=dest, name=MODEL_NAME, dimension=e5.header.hidden, checksum=weights_sha)
-
-
-def _swap_into_place(tmp: Path, dest: Path) -> None:
-    old = None
-    if dest.exists() or dest.is_symlink():
-        old = dest.parent / f".{dest.name}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        os.replace(dest, old)
-    os.replace(tmp, dest)
-    if old is not None:
-        if old.is_dir() and not old.is_symlink():
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            old.unlink(missing_ok=True)
 
 
 def _read_record(dest: Path) -> dict:
