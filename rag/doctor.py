@@ -179,15 +179,12 @@ def _local_answer(settings: Settings) -> Check:
 def _embedder(settings: Settings) -> Check:
     import numpy as np
 
-    from rag.models.embedder import SentenceTransformerEmbedder
+    from rag.models.embedders import kind, make_embedder
 
-    fix = "rag setup-model --force"
+    fix = f"rag setup-model --force --embedders {settings.embedder}"
     try:
-        from rag.models.e5 import verify_model_folder
-
-        info = verify_model_folder(settings.model_dir)
-        emb = SentenceTransformerEmbedder(settings.model_dir, threads=settings.threads,
-                                          precision=settings.embed_precision)
+        info = kind(settings.embedder).verify(settings.model_dir)
+        emb = make_embedder(settings)
         t0 = time.perf_counter()
         v = emb.embed_passages(["Hội nghị diễn ra tại Kuala Lumpur."])  # not the traced question path: quicker
         seconds = time.perf_counter() - t0
@@ -204,14 +201,14 @@ def _index(settings: Settings) -> Check:
     from rag.indexing.store import expected_manifest
     from rag.indexing.store import IndexStore, check_compatible
     from rag.ingest.corpus import load_corpus
-    from rag.models.embedder import SentenceTransformerEmbedder
+    from rag.models.embedders import make_embedder
 
     store = IndexStore(settings.index_dir)
     if not store.exists():
         return Check("index", WARN, f"no index at {settings.index_dir} yet (the first question builds it)", "rag index")
     try:
         manifest = store.read_manifest()
-        emb = SentenceTransformerEmbedder(settings.model_dir)
+        emb = make_embedder(settings)
         check_compatible(manifest, expected_manifest(emb, settings.chunking, settings.lexical), store.root)
         data = store.verify()
     except RagError as exc:

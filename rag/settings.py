@@ -3,6 +3,10 @@
 Every number the pipeline was tuned with is a field here, so an eval report's metadata (asdict of this
 object) describes the run. Groups: chunking and lexical (part of the index manifest: changing them rebuilds),
 retrieval, extractive, citations, follow_up, generator; the refusal floors and limits are top-level fields.
+
+The embedder is a setting too (RAG_EMBEDDER or --embedder; part of the manifest). Cosines differ in scale from one
+embedder to the next, so the numbers tuned against them (fusion weights, query prompts, refusal floors, the
+cross-language citation cosine) are kept per embedder in TUNED: a field left unset takes its embedder's value.
 """
 
 from __future__ import annotations
@@ -58,14 +62,14 @@ class RetrievalSettings:
     rrf_k: int = 60
     # Weight of the lexical (BM25) ranking in the fusion, per question language. An English question
     # only brings its names and numbers to BM25 (see retriever.cross_language_terms).
+    # (The embedder's tuned values are in TUNED below.)
     lexical_weight_vi: float = 0.3
     lexical_weight_en: float = 0.1
     # Chunk score = (1 - sentence_weight) * chunk similarity + sentence_weight * best sentence similarity.
     sentence_weight: float = 0.5
-    # multilingual-e5's "query: " prompt, except for English questions over Vietnamese text, which
-    # measured better without it (xquad-vi-dev hit@1 0.866 vs 0.858). None keeps the model's prompt.
+    # The question prompt per question language; None keeps the embedder's own query prompt.
     query_prompt_vi: str | None = None
-    query_prompt_en: str | None = ""
+    query_prompt_en: str | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.k <= 50:
@@ -151,26 +155,53 @@ class GeneratorSettings:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
+# The embedders (rag/models/embedders.py makes them); the first is the default.
+EMBEDDERS = ("embeddinggemma", "e5-small")
+
+# What was tuned against each embedder's cosines. answer_min_score_*: below this cosine between the question and
+# its best sentence the extractive answer is a refusal, set per question language at the 5th percentile of the
+# answerable xquad-vi-dev questions' best-sentence scores. generate_min_score_*: below it a generating backend
+# refuses without calling the model. citation_min_similarity: across languages a passage supports a claim above it.
+TUNED: dict[str, dict] = {
+    "e5-small": {
+        # English questions over Vietnamese text measured better without e5's "query: " prompt (hit@1 0.866 vs 0.858).
+        "retrieval": {"lexical_weight_vi": 0.3, "lexical_weight_en": 0.1, "sentence_weight": 0.5,
+                      "query_prompt_vi": None, "query_prompt_en": ""},
+        "answer_min_score_vi": 0.85, "answer_min_score_en": 0.79,
+        "generate_min_score_vi": 0.80, "generate_min_score_en": 0.75,
+        "citations": {"min_similarity": 0.75},
+    },
+    "embeddinggemma": {
+        "retrieval": {"lexical_weight_vi": 0.3, "lexical_weight_en": 0.1, "sentence_weight": 0.5,
+                      "query_prompt_vi": None, "query_prompt_en": None},
+        "answer_min_score_vi": 0.85, "answer_min_score_en": 0.79,
+        "generate_min_score_vi": 0.80, "generate_min_score_en": 0.75,
+        "citations": {"min_similarity": 0.75},
+    },
+}
+_TUNED_FIELDS = ("retrieval", "citations", "answer_min_score_vi", "answer_min_score_en", "generate_min_score_vi",
+                 "generate_min_score_en")
+
+
 @dataclass(frozen=True)
 class Settings:
     corpus_dir: Path = field(default_factory=lambda: _env_path("RAG_CORPUS", ROOT / "seeds"))
     index_dir: Path = field(default_factory=lambda: _env_path("RAG_INDEX", ROOT / "index"))
-    model_dir: Path = field(default_factory=lambda: _env_path("RAG_MODEL_DIR", ROOT / "models" / "e5-small"))
+    embedder: str = field(default_factory=lambda: os.environ.get("RAG_EMBEDDER") or EMBEDDERS[0])
+    # The embedder's folder; unset: $RAG_MODEL_DIR, else models/<embedder>.
+    model_dir: Path | None = None
     chunking: ChunkSettings = field(default_factory=ChunkSettings)
     lexical: LexicalSettings = field(default_factory=LexicalSettings)
-    retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
+    # Unset (None): the embedder's tuned values (TUNED).
+    retrieval: RetrievalSettings | None = None
     extractive: ExtractiveSettings = field(default_factory=ExtractiveSettings)
-    citations: CitationSettings = field(default_factory=CitationSettings)
+    citations: CitationSettings | None = None
     follow_up: FollowUpSettings = field(default_factory=FollowUpSettings)
     generator: GeneratorSettings = field(default_factory=GeneratorSettings)
-    # Below this cosine similarity between the question and its best sentence, the extractive answer is a
-    # refusal. Set per question language at the 5th percentile of the answerable xquad-vi-dev questions'
-    # best-sentence scores (vi 0.850, en 0.786): English questions over Vietnamese text score lower.
-    answer_min_score_vi: float = 0.85
-    answer_min_score_en: float = 0.79
-    # Below these, a generating backend refuses without calling the model; above, the model decides.
-    generate_min_score_vi: float = 0.80
-    generate_min_score_en: float = 0.75
+    answer_min_score_vi: float | None = None
+    answer_min_score_en: float | None = None
+    generate_min_score_vi: float | None = None
+    generate_min_score_en: float | None = None
     # An answer whose best sentence is less than this above its backend's floor is flagged as weakly supported.
     low_relevance_margin: float = 0.03
     max_file_bytes: int = 5_000_000
@@ -178,6 +209,20 @@ class Settings:
     # Embedding model precision: auto (bf16 where the CPU has native bf16, else fp32), fp32 or bf16.
     embed_precision: str = field(default_factory=lambda: os.environ.get("RAG_EMBED_PRECISION", "auto"))
     threads: int = field(default_factory=_env_threads)
+
+    def __post_init__(self) -> None:
+        if self.embedder not in TUNED:
+            raise RagError(f"embedder {self.embedder!r} (--embedder, $RAG_EMBEDDER): use one of {', '.join(EMBEDDERS)}")
+        tuned = TUNED[self.embedder]
+        if self.model_dir is None:
+            object.__setattr__(self, "model_dir", _env_path("RAG_MODEL_DIR", ROOT / "models" / self.embedder))
+        if self.retrieval is None:
+            object.__setattr__(self, "retrieval", RetrievalSettings(**tuned["retrieval"]))
+        if self.citations is None:
+            object.__setattr__(self, "citations", CitationSettings(**tuned["citations"]))
+        for name in _TUNED_FIELDS[2:]:
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, tuned[name])
 
     def answer_floors(self, generating: bool) -> dict[str, float]:
         """The refusal floors per question language: a model's, or the extractive answer's."""
@@ -195,5 +240,10 @@ class Settings:
         return plain(dataclasses.asdict(self))
 
     def replace(self, **changes) -> "Settings":
-        """A copy with some fields changed (None values are ignored, so CLI defaults pass through)."""
-        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+        """A copy with some fields changed (None values are ignored, so CLI defaults pass through). A new embedder
+        brings its own tuned values and folder, except those given in the same call."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        if changes.get("embedder", self.embedder) != self.embedder:
+            for name in (*_TUNED_FIELDS, "model_dir"):
+                changes.setdefault(name, None)
+        return dataclasses.replace(self, **changes)

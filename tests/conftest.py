@@ -42,7 +42,7 @@ def corpus_dir(tmp_path) -> Path:
 
 @pytest.fixture
 def settings(tmp_path, corpus_dir) -> Settings:
-    return Settings(corpus_dir=corpus_dir, index_dir=tmp_path / "index", model_dir=MODEL_DIR,
+    return Settings(corpus_dir=corpus_dir, index_dir=tmp_path / "index", embedder="e5-small", model_dir=MODEL_DIR,
                     chunking=ChunkSettings(max_chars=400, overlap_sentences=1),
                     answer_min_score_vi=0.3, answer_min_score_en=0.3,  # the fake's bag-of-words cosines are low
                     generate_min_score_vi=0.2, generate_min_score_en=0.2,

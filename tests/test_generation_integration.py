@@ -38,7 +38,7 @@ def corpus(tmp_path_factory):
 def assistant(tmp_path_factory, real_embedder, corpus):
     if not (LLM_DIR / MODELS["0.5b"].file_name).is_file():
         pytest.fail("the 0.5B GGUF is missing: run `bash scripts/setup.sh`")
-    settings = Settings(corpus_dir=corpus, index_dir=tmp_path_factory.mktemp("index"), model_dir=MODEL_DIR,
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path_factory.mktemp("index"), embedder="e5-small", model_dir=MODEL_DIR,
                         generator=GeneratorSettings(backend="local", model="0.5b", models_dir=LLM_DIR, threads=2))
     a = Assistant(settings, embedder=real_embedder)
     a.build_index()
@@ -82,7 +82,7 @@ def test_planted_instructions_do_not_change_the_answer(assistant):
 
 def test_cli_streams_and_prints_json(assistant):
     env = {**os.environ, "RAG_INDEX": str(assistant.settings.index_dir), "RAG_CORPUS": str(assistant.settings.corpus_dir),
-           "RAG_MODEL_DIR": str(MODEL_DIR), "RAG_THREADS": "2"}
+           "RAG_EMBEDDER": "e5-small", "RAG_MODEL_DIR": str(MODEL_DIR), "RAG_THREADS": "2"}
     q = "Kim ngạch thương mại hai chiều ASEAN - Nhật Bản năm 2024 đạt bao nhiêu?"
     proc = subprocess.run([sys.executable, "-m", "rag.cli", "ask", q, "--model", "0.5b", "--json"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=600)
@@ -98,7 +98,7 @@ def test_cli_a_model_crash_mid_answer_is_one_line_and_a_non_zero_exit(assistant)
     from rag.models.worker import CRASH_ENV
 
     env = {**os.environ, "RAG_INDEX": str(assistant.settings.index_dir), "RAG_CORPUS": str(assistant.settings.corpus_dir),
-           "RAG_MODEL_DIR": str(MODEL_DIR), "RAG_THREADS": "2", CRASH_ENV: "xyzzy"}
+           "RAG_EMBEDDER": "e5-small", "RAG_MODEL_DIR": str(MODEL_DIR), "RAG_THREADS": "2", CRASH_ENV: "xyzzy"}
     q = "Kim ngạch thương mại hai chiều ASEAN - Nhật Bản năm 2024 đạt bao nhiêu? (xyzzy)"
     proc = subprocess.run([sys.executable, "-m", "rag.cli", "ask", q, "--model", "0.5b"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=600)

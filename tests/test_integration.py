@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def assistant(tmp_path_factory, real_embedder):
     index = tmp_path_factory.mktemp("index")
-    a = Assistant(Settings(corpus_dir=SEEDS, index_dir=index, model_dir=MODEL_DIR,
+    a = Assistant(Settings(corpus_dir=SEEDS, index_dir=index, embedder="e5-small", model_dir=MODEL_DIR,
                            generator=GeneratorSettings(backend="extractive")), embedder=real_embedder)
     report = a.build_index()
     assert report.documents == 2 and report.chunks_embedded == report.chunks > 5
@@ -57,7 +57,7 @@ def test_off_topic_question_is_refused(assistant):
 
 def test_cli_reads_questions_from_stdin_and_loads_the_model_once(tmp_path, assistant):
     env = {**os.environ, "RAG_INDEX": str(assistant.settings.index_dir), "RAG_CORPUS": str(SEEDS),
-           "RAG_MODEL_DIR": str(MODEL_DIR)}
+           "RAG_EMBEDDER": "e5-small", "RAG_MODEL_DIR": str(MODEL_DIR)}
     proc = subprocess.run([sys.executable, "-m", "rag.cli", "retrieve", "-", "--k", "2"], cwd=ROOT, env=env,
                           input="AZEC là gì?\nWhat is AJCEP?\n", capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr

@@ -22,7 +22,7 @@ DIMENSIONS = (768, 512, 256, 128)
 MAX_TOKENS = 2048
 PAD_ID = 0
 # Passages are embedded in batches of similar length holding at most this many tokens (padding included).
-BATCH_TOKENS = 4096
+BATCH_TOKENS = 512
 
 
 class GemmaEmbedder:

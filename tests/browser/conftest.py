@@ -57,7 +57,7 @@ def start_app(root: Path, embedder, generator: GeneratorSettings, chat=None):
         pytest.fail(f"{CHROMIUM} is missing: run `bash scripts/setup.sh` (it installs Debian's chromium)")
     shutil.copytree(SEEDS, root / "corpus")
     (root / "corpus" / PLANTED_NAME).write_text(PLANTED, encoding="utf-8")
-    settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index", model_dir=MODEL_DIR, generator=generator)
+    settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index", embedder="e5-small", model_dir=MODEL_DIR, generator=generator)
     feedback = root / "feedback.jsonl"
     demo, pool = make_app(settings, embedder=embedder, chat_model=chat, config=UIConfig(feedback_path=feedback))
     pool.main.build_index()
