@@ -3,24 +3,31 @@
     python eval/bench_system.py [--quick] [--out eval/bench_system.md] [--json FILE]
 
 This project against the peer recipe of eval/peer.py (LangChain: RecursiveCharacterTextSplitter(1000, 200),
-HuggingFaceEmbeddings, FAISS, BM25Retriever, EnsembleRetriever 0.5/0.5 on the same model folder), on the same
-machine in the same run, with 2 torch threads. Measurements:
+HuggingFaceEmbeddings in float32 with the model's prompts, FAISS, BM25Retriever, EnsembleRetriever 0.5/0.5 on the
+same model folder), on the same machine in the same run, with 2 threads. Both embedders (rag.settings.EMBEDDERS:
+embeddinggemma, the default, which ours runs as int8 ONNX; e5-small), each for ours and for the peer, where the
+time allows; SYNTH_EMBEDDER (embeddinggemma) alone where it does not, as the section headings say. Measurements:
 
-1. Index build from an empty folder on the xquad-vi-dev corpus (120 paragraphs): documents/s, texts embedded/s,
-   characters/s; model load apart.
-2. Incremental update of one document in a deterministic synthetic 1,000-document Vietnamese corpus (xquad
-   and seed sentences recombined with a fixed seed): ours = Assistant.build_index() again; peer = its recipe's
-   rebuild (FAISS.from_documents + BM25 over all chunks); peer + LangChain's own incremental path
-   (langchain_core.indexing.index with an InMemoryRecordManager, cleanup="incremental", over FAISS; BM25
+1. Index build from an empty folder on the xquad-vi-dev corpus (120 paragraphs; the first 40 with --quick), in a
+   fresh subprocess per system and embedder: model load (libraries imported included), then the build:
+   documents/s, texts embedded/s, characters/s; the same processes give the peak RSS while indexing (section 4).
+2. Incremental update of one document in a deterministic synthetic Vietnamese corpus of 500 documents (100 with
+   --quick; xquad and seed sentences recombined with a fixed seed), SYNTH_EMBEDDER only: ours =
+   Assistant.build_index() again; peer = its recipe's rebuild (FAISS.from_documents + BM25 over all chunks, the
+   same work as its full build, so measured once and reported for both); peer + LangChain's own incremental
+   path (langchain_core.indexing.index with an InMemoryRecordManager, cleanup="incremental", over FAISS; BM25
    still has to be rebuilt over every chunk, since BM25Retriever has no update).
-3. Retrieval latency p50/p95 (one question at a time, after warm-up) on the seeds (eval/qa.jsonl) and on a
-   synthetic corpus of 100,000 chunks: chunk texts recombined from real sentences, vectors normalised mixes of
-   2-3 real embeddings (the 1,000-document index's sentence vectors) plus small noise; ours as an IndexData
-   queried with HybridRetriever, the peer as FAISS.from_embeddings + BM25Retriever over the same texts, queried
-   through the EnsembleRetriever; the question is embedded for real by each system. Also the FAISS index type
-   study: recall@10/@50 against exact search, search and build time, for the chunk and the sentence index.
-4. Peak RSS (VmHWM) of a fresh subprocess per system that loads the model and the index and answers 50
-   questions (retrieve, k=10), on the seeds and on the synthetic corpus.
+3. Retrieval latency p50/p95 (one question at a time, the systems taking turns, after warm-up) on the seeds
+   (eval/qa.jsonl), both embedders for both systems; and, SYNTH_EMBEDDER only, on a synthetic corpus of 100,000
+   chunks: chunk texts recombined from real sentences, vectors normalised mixes of 2-3 real embeddings (the
+   update section's index's sentence vectors) plus small noise; ours as an IndexData queried with HybridRetriever,
+   the peer as FAISS.from_embeddings + BM25Retriever over the same texts, queried through the EnsembleRetriever;
+   the question is embedded for real by each system. Also the FAISS index type study: recall@10/@50 against exact
+   search, search and build time, for the chunk and the sentence index.
+4. Peak RSS (VmHWM) of a fresh subprocess per system and embedder: while indexing (section 1's processes: load
+   the model, build the xquad index from an empty folder) and while answering (load the model and the index,
+   answer 50 questions with retrieve, k=10) on the seeds, both embedders, and on the synthetic corpus
+   (SYNTH_EMBEDDER).
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ import json
 import os
 import platform
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -48,15 +56,20 @@ from bench_retrieval import code_state  # noqa: E402  (the tree's commit and its
 XQUAD = ROOT.parent / "shared" / "data" / "xquad-vi-dev"
 SEEDS = ROOT / "seeds"
 SEED_QA = HERE / "qa.jsonl"
-MODEL_DIR = ROOT / "models" / "e5-small"
+EMBEDDERS = ("embeddinggemma", "e5-small")  # rag.settings.EMBEDDERS; the first is the default
+PEER_ORDER = ("e5-small", "embeddinggemma")
+# Every (system, embedder), in the order they are run and reported.
+SYSTEMS = tuple([("ours", e) for e in EMBEDDERS] + [("peer", e) for e in PEER_ORDER])
+# The one embedder of the incremental update, the synthetic 100,000-chunk corpus and the FAISS study.
+SYNTH_EMBEDDER = "embeddinggemma"
 THREADS = 2
 K = 10
 WARMUP = 5
 SEED = 20250710
 
-FULL = {"docs": 1000, "synth_chunks": 100_000, "seed_questions": 149, "synth_questions": 60,
+FULL = {"build_docs": None, "docs": 500, "synth_chunks": 100_000, "seed_questions": 149, "synth_questions": 60,
         "recall_queries": 400, "search_queries": 200, "mem_questions": 50}
-QUICK = {"docs": 200, "synth_chunks": 10_000, "seed_questions": 30, "synth_questions": 20,
+QUICK = {"build_docs": 40, "docs": 100, "synth_chunks": 10_000, "seed_questions": 30, "synth_questions": 20,
          "recall_queries": 100, "search_queries": 50, "mem_questions": 20}
 
 
@@ -105,8 +118,11 @@ def machine() -> dict:
     for line in Path("/proc/meminfo").read_text().splitlines():
         if line.startswith("MemTotal"):
             mem = f"{int(line.split()[1]) / 1024 / 1024:.0f} GiB"
+    import onnxruntime
+
     return {"cpu": cpu, "cores": os.cpu_count(), "usable_cores": len(os.sched_getaffinity(0)), "memory": mem,
             "python": platform.python_version(), "torch": torch.__version__, "faiss": faiss.__version__,
+            "onnxruntime": onnxruntime.__version__,
             "bf16": "avx512_bf16" in Path("/proc/cpuinfo").read_text()}
 
 
@@ -157,52 +173,57 @@ def embedded_chars(data) -> tuple[int, int]:
     return chunk_chars, sent_chars
 
 
-def bench_build(tmp: Path, out: dict):
+def run_child(args: list[str], timeout: float = 3600) -> dict:
+    """This script in a fresh subprocess (see child()); its last stdout line is JSON."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), *args]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if p.returncode != 0:
+        raise RuntimeError(f"child {' '.join(args)} failed:\n{p.stderr[-3000:]}")
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def bench_build(tmp: Path, sizes: dict, out: dict):
+    """Section 1 (and section 4's indexing memory): a fresh subprocess per system and embedder."""
+    corpus = XQUAD / "corpus"
+    files = sorted(corpus.glob("*.txt"))[:sizes["build_docs"]]
+    if sizes["build_docs"]:  # --quick: the first paragraphs only
+        corpus = tmp / "xquad-build-corpus"
+        corpus.mkdir()
+        for f in files:
+            shutil.copyfile(f, corpus / f.name)
+    corpus_chars = sum(len(p.read_text(encoding="utf-8")) for p in files)
+    res = {}
+    for system, e in SYSTEMS:
+        r = res[f"{system}/{e}"] = run_child(["--child", "index", "--child-system", system, "--child-embedder", e,
+                                              "--child-corpus", str(corpus),
+                                              "--child-index", str(tmp / f"xquad-{system}-{e}")])
+        log(f"build {system}/{e}: load {r['load_s']:.1f} s, build {r['build_s']:.1f} s, "
+            f"peak RSS {r['peak_rss_mb']:.0f} MB")
+    out["build"] = {"documents": len(files), "all_documents": len(list((XQUAD / "corpus").glob("*.txt"))),
+                    "corpus_chars": corpus_chars, "systems": res}
+
+
+def load_models() -> tuple[dict, dict]:
+    """Ours' embedder and the peer's recipe per embedder, loaded, for sections 2 and 3."""
     import torch
     from peer import PeerRecipe
 
-    from rag.assistant import Assistant
-    from rag.indexing.lexical import tokenize
+    from rag.models.embedders import make_embedder
     from rag.settings import Settings
 
-    corpus = XQUAD / "corpus"
-    files = sorted(corpus.glob("*.txt"))
-    corpus_chars = sum(len(p.read_text(encoding="utf-8")) for p in files)
-    settings = Settings().replace(corpus_dir=corpus, index_dir=tmp / "xquad-index", model_dir=MODEL_DIR,
-                                  threads=THREADS)
-    ours = Assistant(settings)
-    t = time.perf_counter()
-    ours.embedder.embed_queries(["khởi động"])
-    tokenize("khởi động")
-    ours_load = time.perf_counter() - t
+    ours, peers = {}, {}
+    for e in EMBEDDERS:
+        ours[e] = make_embedder(Settings(embedder=e).replace(threads=THREADS))
+        ours[e].embed_queries(["khởi động"])
+    for e in PEER_ORDER:
+        peers[e] = PeerRecipe.for_embedder(e, ROOT / "models")
+        peers[e].embeddings.embed_query("khởi động")
     torch.set_num_threads(THREADS)
-    t = time.perf_counter()
-    rep = ours.build_index()
-    ours_build = time.perf_counter() - t
-    cc, sc = embedded_chars(ours.index_data())
-
-    t = time.perf_counter()
-    peer = PeerRecipe(MODEL_DIR)
-    peer.embeddings.embed_query("khởi động")
-    peer_load = time.perf_counter() - t
-    torch.set_num_threads(THREADS)
-    t = time.perf_counter()
-    n_peer = peer.build(corpus)
-    peer_build = time.perf_counter() - t
-    peer_chars = sum(len(c.page_content) for c in peer.chunks)
-    out["build"] = {
-        "documents": len(files), "corpus_chars": corpus_chars,
-        "ours": {"load_s": ours_load, "build_s": ours_build, "texts": rep.chunks_embedded + rep.sentences_embedded,
-                 "chunks": rep.chunks_embedded, "sentences": rep.sentences_embedded, "embedded_chars": cc + sc},
-        "peer": {"load_s": peer_load, "build_s": peer_build, "texts": n_peer, "chunks": n_peer,
-                 "sentences": 0, "embedded_chars": peer_chars},
-    }
-    log(f"build: ours {ours_build:.1f} s, peer {peer_build:.1f} s")
-    return ours, peer
+    return ours, peers
 
 
 # ----------------------------------------------------------------------------------------------------------
-# 2. Incremental update in a synthetic 1,000-document corpus
+# 2. Incremental update in a synthetic corpus
 
 
 def sentence_pool() -> list[str]:
@@ -286,19 +307,32 @@ def bench_update(tmp: Path, ours_embedder, peer, sizes: dict, out: dict):
     lengths = [len(p.read_text(encoding="utf-8")) for p in paths]
     log(f"synthetic corpus: {len(paths)} docs from {len(pool)} sentences, {sum(lengths):,} chars")
 
-    settings = Settings().replace(corpus_dir=corpus, index_dir=tmp / "syn-index", model_dir=MODEL_DIR, threads=THREADS)
+    settings = Settings(embedder=SYNTH_EMBEDDER).replace(corpus_dir=corpus, index_dir=tmp / "syn-index", threads=THREADS)
     ours = Assistant(settings, embedder=ours_embedder)
     t = time.perf_counter()
     full = ours.build_index()
     ours_full = time.perf_counter() - t
     log(f"ours full build {ours_full:.1f} s")
 
+    # Change one document: append a sentence.
+    victim = paths[len(paths) // 2]
+    old = victim.read_text(encoding="utf-8").rstrip("\n")
+    extra = next(s for s in reversed(pool) if s not in old)
+    victim.write_text(old + " " + extra + "\n", encoding="utf-8")
+    t = time.perf_counter()
+    upd = ours.build_index()
+    ours_upd = time.perf_counter() - t
+
+    # The peer's recipe has no update: after the change it rebuilds over every chunk, the same work as its full
+    # build, so that one build is measured once (on the changed corpus) and stands for both.
     t = time.perf_counter()
     n_peer = peer.build(corpus)
-    peer_full = time.perf_counter() - t
-    log(f"peer full build {peer_full:.1f} s")
+    peer_upd = time.perf_counter() - t
+    log(f"ours update {ours_upd:.2f} s; peer rebuild (= its full build) {peer_upd:.1f} s")
 
-    # LangChain's incremental path: a record manager beside a FAISS store, filled from the vectors just computed.
+    # LangChain's incremental path: a record manager beside a FAISS store, filled on the corpus before the change
+    # from the vectors just computed (the changed document's old chunks embedded for real), then updated.
+    victim.write_text(old + "\n", encoding="utf-8")
     store = peer._dense.vectorstore
     vecs = store.index.reconstruct_n(0, store.index.ntotal)
     cache = {store.docstore.search(store.index_to_docstore_id[i]).page_content: vecs[i].tolist()
@@ -316,18 +350,7 @@ def bench_update(tmp: Path, ours_embedder, peer, sizes: dict, out: dict):
     lc_fill = time.perf_counter() - t
     lc_store.embedding_function = peer.embeddings  # from here on, the real model
 
-    # Change one document: append a sentence.
-    victim = paths[len(paths) // 2]
-    old = victim.read_text(encoding="utf-8").rstrip("\n")
-    extra = next(s for s in reversed(pool) if s not in old)
-    victim.write_text(old + " " + extra + "\n", encoding="utf-8")
-
-    t = time.perf_counter()
-    upd = ours.build_index()
-    ours_upd = time.perf_counter() - t
-    t = time.perf_counter()
-    n_peer2 = peer.build(corpus)
-    peer_upd = time.perf_counter() - t
+    victim.write_text(old + " " + extra + "\n", encoding="utf-8")  # the same change again
     t = time.perf_counter()
     chunks = peer_load_docs(corpus)
     t_split = time.perf_counter() - t
@@ -337,14 +360,14 @@ def bench_update(tmp: Path, ours_embedder, peer, sizes: dict, out: dict):
     lc_upd = time.perf_counter() - t
     log(f"update: ours {ours_upd:.2f} s, peer rebuild {peer_upd:.1f} s, LangChain index() {lc_upd:.2f} s")
     out["update"] = {
-        "documents": len(paths), "pool_sentences": len(pool), "chars_mean": float(np.mean(lengths)),
+        "embedder": SYNTH_EMBEDDER, "documents": len(paths), "pool_sentences": len(pool), "chars_mean": float(np.mean(lengths)),
         "changed_doc": victim.name,
         "ours": {"full_s": ours_full, "chunks": full.chunks, "full_texts": full.chunks_embedded + full.sentences_embedded,
                  "full_chunks_embedded": full.chunks_embedded, "full_sentences_embedded": full.sentences_embedded,
                  "update_s": ours_upd, "chunks_embedded": upd.chunks_embedded,
                  "sentences_embedded": upd.sentences_embedded, "changed": upd.changed},
-        "peer": {"full_s": peer_full, "chunks": n_peer, "full_texts": n_peer, "update_s": peer_upd,
-                 "chunks_embedded": n_peer2},
+        "peer": {"full_s": peer_upd, "chunks": n_peer, "full_texts": n_peer, "update_s": peer_upd,
+                 "chunks_embedded": n_peer, "full_is_update": True},
         "langchain_index": {"fill_s_from_cache": lc_fill, "fill": first, "update_s": lc_upd,
                             "split_s": t_split, "index_s": t_index - t_split, "bm25_s": lc_upd - t_index,
                             "result": res, "chunks_embedded": res["num_added"] + res["num_updated"]},
@@ -383,26 +406,35 @@ def latency_summary(ms: dict, langs: list[str]) -> dict:
     return out
 
 
-def bench_seeds(tmp: Path, ours_embedder, peer, sizes: dict, out: dict):
+def bench_seeds(tmp: Path, ours_embedders: dict, peers: dict, sizes: dict, out: dict):
+    """Every system and embedder on the seeds, taking turns on each question; saves the indexes for section 4."""
     import torch
 
     from rag.assistant import Assistant
     from rag.settings import Settings
 
-    settings = Settings().replace(corpus_dir=SEEDS, index_dir=tmp / "seeds-index", model_dir=MODEL_DIR, threads=THREADS)
-    ours = Assistant(settings, embedder=ours_embedder)
-    ours.build_index()
-    ours.warm_up()
-    peer.build(SEEDS)
-    peer._dense.vectorstore.save_local(str(tmp / "peer-seeds"))
+    calls, chunks = {}, {}
+    for system, e in SYSTEMS:
+        if system == "ours":
+            settings = Settings(embedder=e).replace(corpus_dir=SEEDS, index_dir=tmp / f"seeds-index-{e}",
+                                                    threads=THREADS)
+            a = Assistant(settings, embedder=ours_embedders[e])
+            a.build_index()
+            a.warm_up()
+            calls[f"ours/{e}"] = (lambda a: lambda q: a.retrieve(q, k=K))(a)
+            chunks[f"ours/{e}"] = len(a.index_data().chunks)
+        else:
+            p = peers[e]
+            p.build(SEEDS)
+            p._dense.vectorstore.save_local(str(tmp / f"peer-seeds-{e}"))
+            calls[f"peer/{e}"] = (lambda p: lambda q: p.retrieve(q, K, "ensemble"))(p)
+            chunks[f"peer/{e}"] = len(p.chunks)
     torch.set_num_threads(THREADS)
     questions = interleaved(read_jsonl(SEED_QA), sizes["seed_questions"])
-    ms, langs = timed_questions({"ours": lambda q: ours.retrieve(q, k=K),
-                                 "peer": lambda q: peer.retrieve(q, K, "ensemble")}, questions)
-    out["latency_seeds"] = latency_summary(ms, langs)
-    out["latency_seeds"]["chunks"] = {"ours": len(ours.index_data().chunks), "peer": len(peer.chunks)}
-    log(f"seeds latency: ours p50 {out['latency_seeds']['ours']['all']['p50']:.1f} ms, "
-        f"peer {out['latency_seeds']['peer']['all']['p50']:.1f} ms")
+    ms, langs = timed_questions(calls, questions)
+    out["latency_seeds"] = {"systems": latency_summary(ms, langs), "chunks": chunks}
+    log("seeds latency p50: " + ", ".join(f"{k} {v['all']['p50']:.1f} ms"
+                                          for k, v in out["latency_seeds"]["systems"].items()))
 
 
 def normalise(x):
@@ -632,7 +664,7 @@ def bench_synth(tmp: Path, ours_embedder, peer, syn_assistant, sizes: dict, out:
     from rag.retrieval.hybrid import HybridRetriever
     from rag.settings import Settings
 
-    # Base material: the distinct sentences of the 1,000-document index, with their real vectors.
+    # Base material: the distinct sentences of the update section's index, with their real vectors.
     real = syn_assistant.index_data()
     texts, vecs, seen = [], [], set()
     for c, (a, b) in zip([c for c in real.chunks for _ in c.sentences],
@@ -651,18 +683,21 @@ def bench_synth(tmp: Path, ours_embedder, peer, syn_assistant, sizes: dict, out:
                                                                    real_chunks=real.chunk_vectors)
     gen_s = time.perf_counter() - t
     log(f"synthetic: {len(chunks):,} chunks, {len(svec):,} sentence rows, {len(docs):,} docs in {gen_s:.1f} s")
-    info = {"chunks": len(chunks), "sentence_rows": len(svec), "documents": len(docs), "base_sentences": len(texts),
+    info = {"embedder": SYNTH_EMBEDDER, "dimension": int(cvec.shape[1]), "chunks": len(chunks), "sentence_rows": len(svec), "documents": len(docs), "base_sentences": len(texts),
             "chunk_chars_mean": float(np.mean([len(x) for x in chunk_texts])), "generate_s": gen_s,
             "structure": {"real chunk vectors": structure_stats(real.chunk_vectors),
                           "synthetic chunk vectors": structure_stats(cvec),
                           "real sentence vectors": structure_stats(vecs),
                           "synthetic sentence vectors": structure_stats(svec)}}
 
-    # Real question vectors for the FAISS study (our prompts: "query: " for vi, none for en).
+    # Real question vectors for the FAISS study (with our query prompt per question language, as retrieval does).
+    settings = Settings(embedder=SYNTH_EMBEDDER).replace(threads=THREADS)
     xq = read_jsonl(XQUAD / "qa.jsonl")
     qs = interleaved(xq, sizes["recall_queries"])
-    qv = np.concatenate([ours_embedder.embed_queries([q["question"] for q in qs if q["lang"] == "vi"]),
-                         ours_embedder.embed_queries([q["question"] for q in qs if q["lang"] == "en"], prompt="")])
+    qv = np.concatenate([ours_embedder.embed_queries([q["question"] for q in qs if q["lang"] == "vi"],
+                                                     prompt=settings.retrieval.query_prompt_vi),
+                         ours_embedder.embed_queries([q["question"] for q in qs if q["lang"] == "en"],
+                                                     prompt=settings.retrieval.query_prompt_en)])
     qv = np.ascontiguousarray(qv, np.float32)
     built = {"chunks": {}, "sentences": {}}
     study = faiss_study("chunks", cvec, qv, sizes["search_queries"], built["chunks"])
@@ -673,7 +708,6 @@ def bench_synth(tmp: Path, ours_embedder, peer, syn_assistant, sizes: dict, out:
                               np.resize(cvec, (store.EXACT_SEARCH_LIMIT + 1, cvec.shape[1])), cvec.shape[1]))}
 
     # Ours: an IndexData as rag/indexing/builder.py builds one; FAISS indexes built by rag.indexing.store.build_faiss_index.
-    settings = Settings().replace(model_dir=MODEL_DIR, threads=THREADS)
     expected = expected_manifest(ours_embedder, settings.chunking, settings.lexical)
     manifest = {"format": FORMAT_VERSION, **expected,
                 "faiss": {"chunks.faiss": faiss_kind(len(chunks)), "sentences.faiss": faiss_kind(len(svec))},
@@ -709,12 +743,12 @@ def bench_synth(tmp: Path, ours_embedder, peer, syn_assistant, sizes: dict, out:
 
     torch.set_num_threads(THREADS)
     questions = interleaved(xq, sizes["synth_questions"])
-    ms, langs = timed_questions({"ours": lambda q: retriever.retrieve(q, k=K),
-                                 "peer": lambda q: peer.retrieve(q, K, "ensemble")}, questions)
-    out["latency_synth"] = latency_summary(ms, langs)
+    ms, langs = timed_questions({f"ours/{SYNTH_EMBEDDER}": (lambda r: lambda q: r.retrieve(q, k=K))(retriever),
+                                 f"peer/{SYNTH_EMBEDDER}": lambda q: peer.retrieve(q, K, "ensemble")}, questions)
+    out["latency_synth"] = {"systems": latency_summary(ms, langs)}
     out["synth"] = info
-    log(f"synth latency: ours p50 {out['latency_synth']['ours']['all']['p50']:.1f} ms, "
-        f"peer {out['latency_synth']['peer']['all']['p50']:.1f} ms")
+    log("synth latency p50: " + ", ".join(f"{k} {v['all']['p50']:.1f} ms"
+                                          for k, v in out["latency_synth"]["systems"].items()))
 
     # Save both for the memory subprocesses.
     t = time.perf_counter()
@@ -731,36 +765,66 @@ def bench_synth(tmp: Path, ours_embedder, peer, syn_assistant, sizes: dict, out:
 
 
 def child(args) -> int:
-    """Load the model and the index, answer the questions, print peak RSS as JSON."""
+    """A fresh process for one system and embedder; prints its figures and peak RSS as JSON.
+
+    index: load the model, build the index of --child-corpus from an empty folder. answer: load the model and
+    the saved index of --child-index, answer the questions of --child-questions."""
     import torch
 
     torch.set_num_threads(THREADS)
-    questions = [q["question"] for q in read_jsonl(Path(args.child_questions))]
+    system, e = args.child_system, args.child_embedder
+    r = {"system": system, "embedder": e, "rss_start_mb": rss_mb()}
     t0 = time.perf_counter()
-    r = {"rss_start_mb": rss_mb()}
-    if args.child == "ours":
+    if system == "ours":
         from rag.assistant import Assistant
+        from rag.indexing.lexical import tokenize
         from rag.settings import Settings
 
-        a = Assistant(Settings().replace(index_dir=Path(args.child_index), corpus_dir=Path(args.child_index),
-                                         model_dir=MODEL_DIR, threads=THREADS))
+        folder = Path(args.child_corpus or args.child_index)
+        a = Assistant(Settings(embedder=e).replace(index_dir=Path(args.child_index), corpus_dir=folder, threads=THREADS))
         a.embedder.embed_queries(["khởi động"])
-        r["rss_model_mb"] = rss_mb()
+        tokenize("khởi động")
+    else:
+        from peer import PeerRecipe
+
+        p = PeerRecipe.for_embedder(e, ROOT / "models")
+        p.embeddings.embed_query("khởi động")
+    r["rss_model_mb"] = rss_mb()
+    r["model_load_s"] = time.perf_counter() - t0
+    torch.set_num_threads(THREADS)
+
+    if args.child == "index":
+        t = time.perf_counter()
+        if system == "ours":
+            rep = a.build_index()
+            r["build_s"] = time.perf_counter() - t
+            r["peak_rss_mb"] = rss_mb("VmHWM")
+            r["rss_index_mb"] = rss_mb()
+            cc, sc = embedded_chars(a.index_data())
+            r.update(texts=rep.chunks_embedded + rep.sentences_embedded, chunks=rep.chunks_embedded,
+                     sentences=rep.sentences_embedded, embedded_chars=cc + sc)
+        else:
+            n = p.build(Path(args.child_corpus))
+            r["build_s"] = time.perf_counter() - t
+            r["peak_rss_mb"] = rss_mb("VmHWM")
+            r["rss_index_mb"] = rss_mb()
+            r.update(texts=n, chunks=n, sentences=0, embedded_chars=sum(len(c.page_content) for c in p.chunks))
+        r["load_s"] = r["model_load_s"]
+        print(json.dumps(r))
+        return 0
+
+    questions = [q["question"] for q in read_jsonl(Path(args.child_questions))]
+    if system == "ours":
         a.warm_up()
-        r["rss_index_mb"] = rss_mb()
         ask = lambda q: a.retrieve(q, k=K)  # noqa: E731
     else:
         from langchain_community.vectorstores import FAISS
-        from peer import PeerRecipe
 
-        p = PeerRecipe(MODEL_DIR)
-        p.embeddings.embed_query("khởi động")
-        r["rss_model_mb"] = rss_mb()
         store = FAISS.load_local(args.child_index, p.embeddings, allow_dangerous_deserialization=True)
         chunks = [store.docstore.search(store.index_to_docstore_id[i]) for i in range(store.index.ntotal)]
         peer_set(p, store, chunks)
-        r["rss_index_mb"] = rss_mb()
         ask = lambda q: p.retrieve(q, K, "ensemble")  # noqa: E731
+    r["rss_index_mb"] = rss_mb()
     r["load_s"] = time.perf_counter() - t0
     t = time.perf_counter()
     for q in questions:
@@ -774,20 +838,22 @@ def child(args) -> int:
 
 
 def bench_memory(tmp: Path, sizes: dict, out: dict):
-    res = {}
-    for corpus, qfile, idx in (("seeds", SEED_QA, {"ours": tmp / "seeds-index", "peer": tmp / "peer-seeds"}),
-                               ("synth", XQUAD / "qa.jsonl", {"ours": tmp / "synth-index", "peer": tmp / "peer-synth"})):
+    """Answering: a fresh subprocess per system and embedder (the indexing figures come from section 1)."""
+    res = {f"{key}/indexing xquad": r for key, r in out["build"]["systems"].items()}
+    for corpus, qfile, systems in (("seeds", SEED_QA, SYSTEMS),
+                                   ("synth", XQUAD / "qa.jsonl", (("ours", SYNTH_EMBEDDER), ("peer", SYNTH_EMBEDDER)))):
         qpath = tmp / f"mem-questions-{corpus}.jsonl"
         qpath.write_text("".join(json.dumps(q, ensure_ascii=False) + "\n"
                                  for q in interleaved(read_jsonl(qfile), sizes["mem_questions"])), encoding="utf-8")
-        for system in ("ours", "peer"):
-            cmd = [sys.executable, str(Path(__file__).resolve()), "--child", system, "--child-index", str(idx[system]),
-                   "--child-questions", str(qpath)]
-            p = subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
-            if p.returncode != 0:
-                raise RuntimeError(f"memory child {system}/{corpus} failed:\n{p.stderr[-3000:]}")
-            res[f"{system}/{corpus}"] = json.loads(p.stdout.strip().splitlines()[-1])
-            log(f"memory {system}/{corpus}: peak {res[f'{system}/{corpus}']['peak_rss_mb']:.0f} MB")
+        for system, e in systems:
+            if corpus == "seeds":
+                idx = tmp / (f"seeds-index-{e}" if system == "ours" else f"peer-seeds-{e}")
+            else:
+                idx = tmp / ("synth-index" if system == "ours" else "peer-synth")
+            key = f"{system}/{e}/answering {corpus}"
+            res[key] = run_child(["--child", "answer", "--child-system", system, "--child-embedder", e,
+                                  "--child-index", str(idx), "--child-questions", str(qpath)], timeout=1200)
+            log(f"memory {key}: peak {res[key]['peak_rss_mb']:.0f} MB")
     out["memory"] = res
 
 
@@ -799,71 +865,94 @@ def ratio(a, b) -> str:
     return f"{a / b:.2f}" if b else "n/a"
 
 
+def num(v) -> str:
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.2f}"
+
+
 def render(out: dict) -> str:
     L = []
     b = out["build"]
-    o, p = b["ours"], b["peer"]
-    L += [f"## 1. Index build from an empty folder ({b['documents']} xquad-vi-dev paragraphs, "
+    bs = b["systems"]
+    part = f" (the first {b['documents']} of {b['all_documents']})" if b["documents"] < b["all_documents"] else ""
+    L += [f"## 1. Index build from an empty folder ({b['documents']} xquad-vi-dev paragraphs{part}, "
           f"{b['corpus_chars']:,} characters)", "",
-          "| | ours | peer | ours/peer |", "|---|---|---|---|"]
-    rows = [("model load, s", o["load_s"], p["load_s"]), ("build, s (model loaded)", o["build_s"], p["build_s"]),
-            ("texts embedded", o["texts"], p["texts"]),
-            ("documents/s", b["documents"] / o["build_s"], b["documents"] / p["build_s"]),
-            ("texts embedded/s", o["texts"] / o["build_s"], p["texts"] / p["build_s"]),
-            ("corpus characters/s", b["corpus_chars"] / o["build_s"], b["corpus_chars"] / p["build_s"]),
-            ("embedded characters/s", o["embedded_chars"] / o["build_s"], p["embedded_chars"] / p["build_s"])]
-    for label, x, y in rows:
-        fmt = (lambda v: f"{v:,.0f}") if x >= 100 else (lambda v: f"{v:.2f}")
-        L.append(f"| {label} | {fmt(x)} | {fmt(y)} | {ratio(x, y)} |")
-    L += ["", f"Ours embeds {o['chunks']} chunks + {o['sentences']} sentences ({o['embedded_chars']:,} characters), "
-              f"the peer {p['chunks']} chunks ({p['embedded_chars']:,} characters). For documents/s and "
-              "characters/s higher is better; for times lower is better.", ""]
+          "A fresh subprocess per system and embedder. Model load includes importing the system's libraries "
+          "(torch already imported); build = from an empty folder with the model loaded. The last column compares "
+          "ours with the peer on the same embedder.", "",
+          "| system | embedder | model load s | build s | texts embedded | documents/s | texts embedded/s | "
+          "corpus characters/s | embedded characters/s | build ours/peer |",
+          "|---|---|---|---|---|---|---|---|---|---|"]
+    for system, e in SYSTEMS:
+        r = bs[f"{system}/{e}"]
+        cmp = ratio(r["build_s"], bs[f"peer/{e}"]["build_s"]) if system == "ours" else ""
+        L.append(f"| {system} | {e} | {r['load_s']:.2f} | {r['build_s']:.2f} | {r['texts']:,} | "
+                 f"{num(b['documents'] / r['build_s'])} | {num(r['texts'] / r['build_s'])} | "
+                 f"{num(b['corpus_chars'] / r['build_s'])} | {num(r['embedded_chars'] / r['build_s'])} | {cmp} |")
+    L += [""] + [f"- {system} ({e}) embeds {bs[f'{system}/{e}']['chunks']} chunks"
+                 + (f" + {bs[f'{system}/{e}']['sentences']} sentences" if system == "ours" else "")
+                 + f" ({bs[f'{system}/{e}']['embedded_chars']:,} characters)." for system, e in SYSTEMS]
+    L += ["", "For documents/s and characters/s higher is better; for times lower is better. Ours runs "
+              "embeddinggemma as int8 ONNX (onnxruntime) and e5-small in PyTorch; the peer runs both in float32 "
+              "sentence-transformers.", ""]
 
     u = out["update"]
     o, p, lc = u["ours"], u["peer"], u["langchain_index"]
-    L += [f"## 2. Incremental update: one document of {u['documents']:,} changed (a sentence appended)", "",
+    e = u["embedder"]
+    L += [f"## 2. Incremental update ({e}): one document of {u['documents']:,} changed (a sentence appended)", "",
           f"Synthetic corpus: {u['documents']:,} distinct documents of 500-1500 characters (mean {u['chars_mean']:.0f}), "
           f"recombined with a fixed seed from {u['pool_sentences']} sentences of the xquad paragraphs and the seed "
-          f"articles; changed: `{u['changed_doc']}`.", "",
-          "| | ours (`build_index()` again) | peer (recipe: rebuild) | peer + LangChain `index()` incremental | ours/peer rebuild | ours/LangChain index() |",
-          "|---|---|---|---|---|---|",
-          f"| full build, s | {o['full_s']:.1f} | {p['full_s']:.1f} | (filled from the peer's vectors) | {ratio(o['full_s'], p['full_s'])} | |",
-          f"| texts embedded in the full build | {o['full_texts']:,} ({o['full_chunks_embedded']:,} chunks + "
-          f"{o['full_sentences_embedded']:,} distinct sentences) | {p['full_texts']:,} | | | |",
-          f"| update, s | {o['update_s']:.2f} | {p['update_s']:.1f} | {lc['update_s']:.2f} | "
-          f"{ratio(o['update_s'], p['update_s'])} | {ratio(o['update_s'], lc['update_s'])} |",
-          f"| chunks embedded by the update | {o['chunks_embedded']} (+{o['sentences_embedded']} sentences) | "
-          f"{p['chunks_embedded']:,} | {lc['chunks_embedded']} | | |", ""]
-    L += [f"LangChain `index()` (InMemoryRecordManager, cleanup=\"incremental\", source_id_key=\"source\", FAISS "
+          f"articles; changed: `{u['changed_doc']}`. Both systems on {e} (this section runs one embedder).", "",
+          "| system | embedder | full build s | texts embedded in the full build | update s | "
+          "chunks embedded by the update | update ours/this |", "|---|---|---|---|---|---|---|",
+          f"| ours (`build_index()` again) | {e} | {o['full_s']:.1f} | {o['full_texts']:,} ({o['full_chunks_embedded']:,} "
+          f"chunks + {o['full_sentences_embedded']:,} distinct sentences) | {o['update_s']:.2f} | "
+          f"{o['chunks_embedded']} (+{o['sentences_embedded']} sentences) | |",
+          f"| peer (recipe: rebuild) | {e} | {p['full_s']:.1f} (= its update) | {p['full_texts']:,} | {p['update_s']:.1f} | "
+          f"{p['chunks_embedded']:,} | {ratio(o['update_s'], p['update_s'])} |",
+          f"| peer + LangChain `index()` incremental | {e} | (filled from the peer's vectors) | | {lc['update_s']:.2f} | "
+          f"{lc['chunks_embedded']} | {ratio(o['update_s'], lc['update_s'])} |", ""]
+    L += [f"Full build ours/peer {ratio(o['full_s'], p['full_s'])}. The peer's recipe has no update: after the change "
+          "it rebuilds over every chunk, the same work as its full build, so that build is measured once (after the "
+          "change) and stands for both. LangChain `index()` (InMemoryRecordManager, "
+          f"cleanup=\"incremental\", source_id_key=\"source\", FAISS "
           f"IndexFlatL2): {json.dumps(lc['result'])}; split {lc['split_s']:.2f} s + index() {lc['index_s']:.2f} s + "
           f"BM25Retriever rebuilt over all chunks {lc['bm25_s']:.2f} s (BM25Retriever has no update). Ours' update "
           "loads the previous index version, re-chunks only the changed document, embeds its new chunk and "
           "sentence texts, rebuilds BM25 and FAISS from stored vectors, and writes a new version with fsync.", ""]
 
-    for key, title in (("latency_seeds", "3a. Retrieval latency on the seeds"),
-                       ("latency_synth", "3b. Retrieval latency on the synthetic corpus")):
-        lat = out[key]
-        L += [f"## {title}", "", "One question at a time, k=10, question embedding included, 2 torch threads, "
-              f"{WARMUP} warm-up questions; the peer is its EnsembleRetriever (BM25 + FAISS).", "",
-              "| questions | n | ours p50 ms | ours p95 ms | peer p50 ms | peer p95 ms | p50 ours/peer | p95 ours/peer |",
+    s = out["synth"]
+    for key, title in (("latency_seeds", "3a. Retrieval latency on the seeds (both embedders)"),
+                       ("latency_synth", f"3b. Retrieval latency on the synthetic corpus ({s['embedder']})")):
+        lat = out[key]["systems"]
+        L += [f"## {title}", "", "One question at a time, the systems taking turns on each question, k=10, question "
+              f"embedding included, 2 threads, {WARMUP} warm-up questions; the peer is its EnsembleRetriever "
+              "(BM25 + FAISS). The ratios compare ours with the peer on the same embedder.", "",
+              "| system | embedder | questions | n | p50 ms | p95 ms | p50 ours/peer | p95 ours/peer |",
               "|---|---|---|---|---|---|---|---|"]
-        for part in ("all", "vi", "en"):
-            if part in lat["ours"]:
-                a, c = lat["ours"][part], lat["peer"][part]
-                L.append(f"| {part} | {a['n']} | {a['p50']:.1f} | {a['p95']:.1f} | {c['p50']:.1f} | {c['p95']:.1f} | "
-                         f"{ratio(a['p50'], c['p50'])} | {ratio(a['p95'], c['p95'])} |")
+        for name, parts in lat.items():
+            system, e = name.split("/")
+            for part in ("all", "vi", "en"):
+                if part not in parts:
+                    continue
+                a = parts[part]
+                peer = lat.get(f"peer/{e}", {}).get(part)
+                cmp = (f"{ratio(a['p50'], peer['p50'])} | {ratio(a['p95'], peer['p95'])}"
+                       if system == "ours" and peer else " | ")
+                L.append(f"| {system} | {e} | {part} | {a['n']} | {a['p50']:.1f} | {a['p95']:.1f} | {cmp} |")
         L.append("")
         if key == "latency_seeds":
-            L += [f"Seeds: {lat['chunks']['ours']} chunks (ours), {lat['chunks']['peer']} (peer); questions of "
-                  "eval/qa.jsonl.", ""]
-    s = out["synth"]
-    L += [f"Synthetic corpus: {s['chunks']:,} chunks ({s['documents']:,} documents of 5 chunks, mean "
+            L += ["Seeds: chunks " + ", ".join(f"{k.replace('/', ' (')}) {v}" for k, v in out[key]["chunks"].items())
+                  + "; questions of eval/qa.jsonl.", ""]
+    L += [f"Synthetic corpus ({s['embedder']}, {s['dimension']} dimensions): {s['chunks']:,} chunks "
+          f"({s['documents']:,} documents of 5 chunks, mean "
           f"{s['chunk_chars_mean']:.0f} characters a chunk), {s['sentence_rows']:,} sentence rows, from "
-          f"{s['base_sentences']} real sentences and their real vectors (generated in {s['generate_s']:.0f} s). "
-          "Questions: xquad-vi-dev, vi and en alternating. Structure of the vectors (2,000-vector sample):", "",
-          "| vectors | mean cosine of random pairs | mean nearest-neighbour cosine |", "|---|---|---|"]
+          f"{s['base_sentences']} real sentences and their real {s['embedder']} vectors (ours' int8 ONNX; generated "
+          f"in {s['generate_s']:.0f} s). The peer's FAISS store holds the same vectors; each system embeds the "
+          "question with its own model. Questions: xquad-vi-dev, vi and en alternating. Structure of the vectors "
+          "(2,000-vector sample):", "",
+          "| vectors | embedder | mean cosine of random pairs | mean nearest-neighbour cosine |", "|---|---|---|---|"]
     for k, v in s["structure"].items():
-        L.append(f"| {k} | {v['mean_pair_cos']:.3f} | {v['mean_nn_cos']:.3f} |")
+        L.append(f"| {k} | {s['embedder']} | {v['mean_pair_cos']:.3f} | {v['mean_nn_cos']:.3f} |")
     ob, pb = s["ours_build"], s["peer_build"]
     L += ["", f"Index construction from the precomputed vectors: ours BM25 {ob['bm25_s']:.1f} s, chunk FAISS "
           f"({ob['chunk_faiss']}) {ob['chunk_faiss_s']:.1f} s, sentence FAISS ({ob['sentence_faiss']}) "
@@ -871,33 +960,38 @@ def render(out: dict) -> str:
           f"BM25Retriever {pb['bm25_s']:.1f} s.", ""]
 
     fs = out["faiss_store"]
-    L += ["## 3c. FAISS index type on the synthetic vectors", "",
-          "Recall of the top 10 / top 50 against exact search (IndexFlatIP), over real question vectors; search "
-          "time of one question (k=50, as the retriever asks), 2 threads. rag/indexing/store.py now: "
+    L += [f"## 3c. FAISS index type on the synthetic vectors ({s['embedder']}, {s['dimension']} dimensions)", "",
+          f"Recall of the top 10 / top 50 against exact search (IndexFlatIP), over real {s['embedder']} question "
+          "vectors; search time of one question (k=50, as the retriever asks), 2 threads. rag/indexing/store.py now: "
           + ", ".join(f"{k}={v}" for k, v in fs.items()) + ".", "",
-          "| index | n | configuration | build s | search p50 ms | search p95 ms | recall@10 | recall@50 |",
-          "|---|---|---|---|---|---|---|---|"]
+          "| index | embedder | n | configuration | build s | search p50 ms | search p95 ms | recall@10 | recall@50 |",
+          "|---|---|---|---|---|---|---|---|---|"]
     for r in out["faiss_study"]:
-        L.append(f"| {r['index']} | {r['n']:,} | {r['config']} | {r['build_s']:.1f} | {r['search_p50_ms']:.2f} | "
-                 f"{r['search_p95_ms']:.2f} | {r['recall@10']:.3f} | {r['recall@50']:.3f} |")
+        L.append(f"| {r['index']} | {s['embedder']} | {r['n']:,} | {r['config']} | {r['build_s']:.1f} | "
+                 f"{r['search_p50_ms']:.2f} | {r['search_p95_ms']:.2f} | {r['recall@10']:.3f} | {r['recall@50']:.3f} |")
     L.append("")
 
     m = out["memory"]
-    L += ["## 4. Memory: peak RSS of a fresh process (model + index + questions)", "",
-          "Each system in its own subprocess: load the model, load the index (ours: the saved index folder; the "
-          "peer: FAISS.load_local + BM25Retriever built over its chunks, as the recipe keeps BM25 in memory), "
-          "then retrieve for the questions. VmHWM from /proc/self/status.", "",
-          "| corpus | questions | ours peak MB | peer peak MB | ours/peer | ours RSS after model / index MB | "
-          "peer RSS after model / index MB | ours load s | peer load s |", "|---|---|---|---|---|---|---|---|---|"]
-    for corpus in ("seeds", "synth"):
-        a, c = m[f"ours/{corpus}"], m[f"peer/{corpus}"]
-        L.append(f"| {corpus} | {a['questions']} | {a['peak_rss_mb']:.0f} | {c['peak_rss_mb']:.0f} | "
-                 f"{ratio(a['peak_rss_mb'], c['peak_rss_mb'])} | {a['rss_model_mb']:.0f} / {a['rss_index_mb']:.0f} | "
-                 f"{c['rss_model_mb']:.0f} / {c['rss_index_mb']:.0f} | {a['load_s']:.1f} | {c['load_s']:.1f} |")
+    L += ["## 4. Memory: peak RSS of a fresh process", "",
+          "Each system and embedder in its own subprocess, VmHWM from /proc/self/status. Indexing: section 1's "
+          "processes (load the model, build the xquad-vi-dev index from an empty folder). Answering: load the "
+          "model, load the index (ours: the saved index folder; the peer: FAISS.load_local + BM25Retriever built "
+          "over its chunks, as the recipe keeps BM25 in memory), then retrieve (k=10) for the questions; the "
+          f"synthetic corpus on {SYNTH_EMBEDDER} only. The last column compares ours with the peer on the same "
+          "embedder and process.", "",
+          "| system | embedder | process | questions | peak MB | RSS after model MB | RSS after index MB | load s | "
+          "peak ours/peer |", "|---|---|---|---|---|---|---|---|---|"]
+    for key, r in m.items():
+        system, e, phase = key.split("/")
+        peer = m.get(f"peer/{e}/{phase}")
+        cmp = ratio(r["peak_rss_mb"], peer["peak_rss_mb"]) if system == "ours" and peer else ""
+        L.append(f"| {system} | {e} | {phase} | {r.get('questions', '')} | {r['peak_rss_mb']:.0f} | "
+                 f"{r['rss_model_mb']:.0f} | {r['rss_index_mb']:.0f} | {r['load_s']:.1f} | {cmp} |")
     mc = out["machine"]
-    L += ["", "## Machine and run", "",
+    L += ["", "Load s: indexing, the model load; answering, the model and the index.", "", "## Machine and run", "",
           f"{mc['cpu']}, {mc['cores']} cores ({mc['usable_cores']} usable), {mc['memory']}, native bf16: "
-          f"{mc['bf16']}; Python {mc['python']}, torch {mc['torch']}, faiss {mc['faiss']}. Date {out['date']}. "
+          f"{mc['bf16']}; Python {mc['python']}, torch {mc['torch']}, faiss {mc['faiss']}, onnxruntime "
+          f"{mc['onnxruntime']}. Date {out['date']}. "
           f"1/5/15-min load average at the start {'/'.join(f'{x:.2f}' for x in out['load_start'])}, at the end "
           f"{'/'.join(f'{x:.2f}' for x in out['load_end'])}. Code: {out['code']}. Mode: "
           f"{'--quick' if out['quick'] else 'full'}; sizes {json.dumps(out['sizes'])}. Whole run "
@@ -910,7 +1004,10 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="smaller sizes, a smoke run of a few minutes")
     ap.add_argument("--out", type=Path, help="also write the markdown report here")
     ap.add_argument("--json", type=Path, help="write the raw figures as JSON here")
-    ap.add_argument("--child", choices=("ours", "peer"), help=argparse.SUPPRESS)
+    ap.add_argument("--child", choices=("index", "answer"), help=argparse.SUPPRESS)
+    ap.add_argument("--child-system", choices=("ours", "peer"), help=argparse.SUPPRESS)
+    ap.add_argument("--child-embedder", choices=EMBEDDERS, help=argparse.SUPPRESS)
+    ap.add_argument("--child-corpus", help=argparse.SUPPRESS)
     ap.add_argument("--child-index", help=argparse.SUPPRESS)
     ap.add_argument("--child-questions", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -927,18 +1024,21 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-system-") as d:
         tmp = Path(d)
         t = time.perf_counter()
-        ours, peer = bench_build(tmp, out)
+        bench_build(tmp, sizes, out)
         out["phase_s"]["build"] = time.perf_counter() - t
         t = time.perf_counter()
-        syn = bench_update(tmp, ours.embedder, peer, sizes, out)
+        ours, peers = load_models()
+        out["phase_s"]["model load"] = time.perf_counter() - t
+        t = time.perf_counter()
+        syn = bench_update(tmp, ours[SYNTH_EMBEDDER], peers[SYNTH_EMBEDDER], sizes, out)
         out["phase_s"]["update"] = time.perf_counter() - t
         t = time.perf_counter()
-        bench_seeds(tmp, ours.embedder, peer, sizes, out)
+        bench_seeds(tmp, ours, peers, sizes, out)
         out["phase_s"]["seeds latency"] = time.perf_counter() - t
         t = time.perf_counter()
-        bench_synth(tmp, ours.embedder, peer, syn, sizes, out)
+        bench_synth(tmp, ours[SYNTH_EMBEDDER], peers[SYNTH_EMBEDDER], syn, sizes, out)
         out["phase_s"]["synthetic corpus"] = time.perf_counter() - t
-        del ours, syn
+        del ours, peers, syn
         t = time.perf_counter()
         bench_memory(tmp, sizes, out)
         out["phase_s"]["memory"] = time.perf_counter() - t
@@ -948,8 +1048,10 @@ def main(argv=None) -> int:
     text = render(out)
     head = (f"# System benchmark: ours vs the LangChain peer recipe\n\n`python eval/bench_system.py"
             f"{' --quick' if args.quick else ''}`; peer as in eval/peer.py (RecursiveCharacterTextSplitter(1000, 200), "
-            "HuggingFaceEmbeddings, FAISS, BM25Retriever, EnsembleRetriever 0.5/0.5, same model folder). Ratios are "
-            "ours/peer: below 1 means ours takes less time or memory.\n\n")
+            "HuggingFaceEmbeddings in float32 with the model's prompts, FAISS, BM25Retriever, EnsembleRetriever "
+            "0.5/0.5, same model folder). Embedders: embeddinggemma (ours' default, int8 ONNX) and e5-small, each for "
+            "ours and the peer; sections 2, 3b and 3c on " + SYNTH_EMBEDDER + " only. Ratios are ours/peer on the "
+            "same embedder: below 1 means ours takes less time or memory.\n\n")
     print(head + text)
     if args.out:
         args.out.write_text(head + text, encoding="utf-8")
