@@ -41,10 +41,7 @@ class HybridRetriever:
         self._chunk_vi = np.full(len(index.chunks), -1, dtype=np.int8)
         self._sentence_vi = np.full(len(index.sentence_vectors), -1, dtype=np.int8)
 
-    def _is_vi(self, text: str) -> int:
-        return int(is_vietnamese(text))
-
-    def chunk_offsets(self, rows: np.ndarray, lang: str) -> np.ndarray | float:
+    def chunk_language_offsets(self, rows: np.ndarray, lang: str) -> np.ndarray | float:
         """The cross-language offset of chunk `rows` for a question in `lang` (0 where the languages agree)."""
         offset = self.settings.cross_language_offset
         if not offset:
@@ -52,10 +49,10 @@ class HybridRetriever:
         data = self.index
         for row in rows[self._chunk_vi[rows] < 0]:
             rec = data.chunks[row]
-            self._chunk_vi[row] = self._is_vi(data.docs[rec.doc_id].text[rec.start:rec.end])
+            self._chunk_vi[row] = is_vietnamese(data.docs[rec.doc_id].text[rec.start:rec.end])
         return offset * (self._chunk_vi[rows] != int(lang == "vi"))
 
-    def sentence_offsets(self, row: int, lang: str) -> np.ndarray | float:
+    def sentence_language_offsets(self, row: int, lang: str) -> np.ndarray | float:
         """The cross-language offset of each sentence of chunk `row`."""
         offset = self.settings.cross_language_offset
         if not offset:
@@ -65,7 +62,7 @@ class HybridRetriever:
         if (self._sentence_vi[a:b] < 0).any():
             rec = data.chunks[row]
             text = data.docs[rec.doc_id].text
-            self._sentence_vi[a:b] = [self._is_vi(text[s:e]) for s, e in rec.sentences]
+            self._sentence_vi[a:b] = [is_vietnamese(text[s:e]) for s, e in rec.sentences]
         return offset * (self._sentence_vi[a:b] != int(lang == "vi"))
 
     def dense_candidates(self, qvec: np.ndarray, c: int) -> np.ndarray:
@@ -84,14 +81,14 @@ class HybridRetriever:
         """For chunk `rows`: (1 - w) * chunk cosine + w * best sentence cosine (exact, from the stored vectors),
         each with its cross-language offset."""
         data = self.index
-        chunk_sim = data.chunk_vectors[rows] @ qvec + self.chunk_offsets(rows, lang)
+        chunk_sim = data.chunk_vectors[rows] @ qvec + self.chunk_language_offsets(rows, lang)
         w = self.settings.sentence_weight
         starts, ends = data.sentence_offsets[rows], data.sentence_offsets[rows + 1]
         if w == 0 or not np.all(ends > starts):
             return chunk_sim
         sims = data.sentence_vectors[np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)])] @ qvec
         if self.settings.cross_language_offset:
-            sims = sims + np.concatenate([np.broadcast_to(self.sentence_offsets(int(r), lang), (b - a,))
+            sims = sims + np.concatenate([np.broadcast_to(self.sentence_language_offsets(int(r), lang), (b - a,))
                                           for r, a, b in zip(rows, starts, ends)])
         lengths = ends - starts
         best = np.maximum.reduceat(sims, np.cumsum(lengths) - lengths)
@@ -147,7 +144,7 @@ class HybridRetriever:
         for p, row in zip(passages, rows):
             rec = data.chunks[row]
             a, b = data.sentence_offsets[row], data.sentence_offsets[row + 1]
-            sims = data.sentence_vectors[a:b] @ qvec + self.sentence_offsets(row, lang)
+            sims = data.sentence_vectors[a:b] @ qvec + self.sentence_language_offsets(row, lang)
             text = data.docs[rec.doc_id].text
             out.extend(Support(p, s, e, text[s:e], float(sim)) for (s, e), sim in zip(rec.sentences, sims))
         return tuple(out)

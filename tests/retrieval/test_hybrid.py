@@ -122,4 +122,4 @@ def test_the_cross_language_offset_lets_a_passage_win_on_what_it_says_not_its_la
     assert best.passage.doc_id == "a" and best.score == pytest.approx(0.6 / np.hypot(0.6, 0.7) + 0.2, abs=1e-5)
     # A Vietnamese question gets the offset on the English caption instead.
     expected = [0.0 if c.doc_id == "a" else pytest.approx(0.2) for c in data.chunks]
-    assert fair.chunk_offsets(np.arange(len(data.chunks)), "vi").tolist() == expected
+    assert fair.chunk_language_offsets(np.arange(len(data.chunks)), "vi").tolist() == expected
