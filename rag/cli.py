@@ -133,16 +133,21 @@ def cmd_ask(args) -> int:
 def cmd_setup_model(args) -> int:
     from rag.errors import ModelError
     from rag.models.embedders import KINDS
-    from rag.settings import EMBEDDERS
+    from rag.settings import EMBEDDERS, ROOT
 
     settings = _settings(args)
     names = [n.strip() for n in args.embedders.split(",") if n.strip()] if args.embedders else list(EMBEDDERS)
     embedders = []
+    unknown = [n for n in names if n not in KINDS]
+    if unknown:
+        raise ModelError(f"embedder {unknown[0]!r} (--embedders): use one or more of {', '.join(KINDS)}")
     for name in names:
-        one = settings.replace(embedder=name)
-        if name not in KINDS:
-            raise ModelError(f"embedder {name!r} (--embedders): use one or more of {', '.join(KINDS)}")
-        kind, folder = KINDS[name], (args.model_dir if args.model_dir and len(names) == 1 else one.model_dir)
+        # --model-dir and $RAG_MODEL_DIR name one folder: they apply only when one embedder is set up.
+        if len(names) == 1:
+            folder = args.model_dir or settings.replace(embedder=name).model_dir
+        else:
+            folder = ROOT / "models" / name
+        kind = KINDS[name]
         info = None
         if not args.force:
             try:
@@ -234,8 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
         from rag.models.embedders import KINDS
 
         p.add_argument("--embedder", choices=list(KINDS), default=None,
-                       help="embedding model (default: $RAG_EMBEDDER, else embeddinggemma); changing it rebuilds the "
-                       "index: " + "; ".join(f"{k.name}: {k.help}" for k in KINDS.values()))
+                       help="embedding model (default: $RAG_EMBEDDER, else embeddinggemma); another one than the index "
+                       "was built with needs `rag index --rebuild`: " + "; ".join(f"{k.name}: {k.help}" for k in KINDS.values()))
 
     def generator_options(p):
         from rag.models.backends import BACKENDS, backends_help
