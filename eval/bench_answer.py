@@ -93,7 +93,7 @@ def run_peer(model: str, qs: list[str]) -> dict:
 
     torch.set_num_threads(2)
     settings = Settings()
-    peer = PeerRecipe(settings.model_dir)
+    peer = PeerRecipe.for_embedder(settings.embedder)
     peer.build(settings.corpus_dir)
     llm = make_chat_model(GeneratorSettings(backend="local", model=model, threads=2))
     chain = ChatPromptTemplate.from_messages([("human", PEER_PROMPT)]) | llm | StrOutputParser()

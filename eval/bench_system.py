@@ -873,7 +873,7 @@ def render(out: dict) -> str:
     L = []
     b = out["build"]
     bs = b["systems"]
-    part = f" (the first {b['documents']} of {b['all_documents']})" if b["documents"] < b["all_documents"] else ""
+    part = f", the first {b['documents']} of {b['all_documents']}" if b["documents"] < b["all_documents"] else ""
     L += [f"## 1. Index build from an empty folder ({b['documents']} xquad-vi-dev paragraphs{part}, "
           f"{b['corpus_chars']:,} characters)", "",
           "A fresh subprocess per system and embedder. Model load includes importing the system's libraries "
@@ -903,7 +903,7 @@ def render(out: dict) -> str:
           f"recombined with a fixed seed from {u['pool_sentences']} sentences of the xquad paragraphs and the seed "
           f"articles; changed: `{u['changed_doc']}`. Both systems on {e} (this section runs one embedder).", "",
           "| system | embedder | full build s | texts embedded in the full build | update s | "
-          "chunks embedded by the update | update ours/this |", "|---|---|---|---|---|---|---|",
+          "chunks embedded by the update | ours' update / this one |", "|---|---|---|---|---|---|---|",
           f"| ours (`build_index()` again) | {e} | {o['full_s']:.1f} | {o['full_texts']:,} ({o['full_chunks_embedded']:,} "
           f"chunks + {o['full_sentences_embedded']:,} distinct sentences) | {o['update_s']:.2f} | "
           f"{o['chunks_embedded']} (+{o['sentences_embedded']} sentences) | |",
