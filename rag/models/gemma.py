@@ -3,7 +3,7 @@
 The folder (rag/models/gemma_folder.py builds it) holds Google's sentence-transformers files and
 `onnx/model-int8.onnx`: the Gemma 3 encoder, mean pooling, the two Dense layers and the L2 norm in one graph,
 its matrices quantised to int8 (rag/models/onnx_export.py). On this project's 2-core AVX2 machine that runs a
-25-token question in about a third of the time of the float32 PyTorch model, at cosine 0.99+ to it (README,
+25-token question in about a third of the time of the float32 PyTorch model, at cosine 0.96-0.98 to it (README,
 Figures). Vectors may be cut to a Matryoshka prefix (768, 512, 256 or 128 dimensions) and renormalised.
 """
 
