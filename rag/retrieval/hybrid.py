@@ -40,6 +40,7 @@ class HybridRetriever:
         # 1 where a chunk / sentence is Vietnamese, 0 where not, -1 not yet looked at (found on first use).
         self._chunk_vi = np.full(len(index.chunks), -1, dtype=np.int8)
         self._sentence_vi = np.full(len(index.sentence_vectors), -1, dtype=np.int8)
+        self._sentences_seen = np.zeros(len(index.chunks), dtype=bool)  # a chunk's sentences are in _sentence_vi
 
     def chunk_language_offsets(self, rows: np.ndarray, lang: str) -> np.ndarray | float:
         """The cross-language offset of chunk `rows` for a question in `lang` (0 where the languages agree)."""
@@ -52,17 +53,22 @@ class HybridRetriever:
             self._chunk_vi[row] = is_vietnamese(data.docs[rec.doc_id].text[rec.start:rec.end])
         return offset * (self._chunk_vi[rows] != int(lang == "vi"))
 
+    def _look_at_sentences(self, rows) -> None:
+        data = self.index
+        for row in (r for r in rows if not self._sentences_seen[r]):
+            rec = data.chunks[row]
+            text = data.docs[rec.doc_id].text
+            a, b = data.sentence_offsets[row], data.sentence_offsets[row + 1]
+            self._sentence_vi[a:b] = [is_vietnamese(text[s:e]) for s, e in rec.sentences]
+            self._sentences_seen[row] = True
+
     def sentence_language_offsets(self, row: int, lang: str) -> np.ndarray | float:
         """The cross-language offset of each sentence of chunk `row`."""
         offset = self.settings.cross_language_offset
         if not offset:
             return 0.0
-        data = self.index
-        a, b = data.sentence_offsets[row], data.sentence_offsets[row + 1]
-        if (self._sentence_vi[a:b] < 0).any():
-            rec = data.chunks[row]
-            text = data.docs[rec.doc_id].text
-            self._sentence_vi[a:b] = [is_vietnamese(text[s:e]) for s, e in rec.sentences]
+        self._look_at_sentences((row,))
+        a, b = self.index.sentence_offsets[row], self.index.sentence_offsets[row + 1]
         return offset * (self._sentence_vi[a:b] != int(lang == "vi"))
 
     def dense_candidates(self, qvec: np.ndarray, c: int) -> np.ndarray:
@@ -86,12 +92,15 @@ class HybridRetriever:
         starts, ends = data.sentence_offsets[rows], data.sentence_offsets[rows + 1]
         if w == 0 or not np.all(ends > starts):
             return chunk_sim
-        sims = data.sentence_vectors[np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)])] @ qvec
-        if self.settings.cross_language_offset:
-            sims = sims + np.concatenate([np.broadcast_to(self.sentence_language_offsets(int(r), lang), (b - a,))
-                                          for r, a, b in zip(rows, starts, ends)])
         lengths = ends - starts
-        best = np.maximum.reduceat(sims, np.cumsum(lengths) - lengths)
+        # every sentence row of the chunks, in chunk order: starts repeated, plus 0..length-1 within each chunk
+        first = np.cumsum(lengths) - lengths
+        flat = np.repeat(starts - first, lengths) + np.arange(int(lengths.sum()))
+        sims = data.sentence_vectors[flat] @ qvec
+        if self.settings.cross_language_offset:
+            self._look_at_sentences(rows[~self._sentences_seen[rows]])
+            sims = sims + self.settings.cross_language_offset * (self._sentence_vi[flat] != int(lang == "vi"))
+        best = np.maximum.reduceat(sims, first)
         return (1 - w) * chunk_sim + w * best
 
     def retrieve(self, question: str, k: int | None = None, lang: str | None = None,
