@@ -47,3 +47,14 @@ def test_matryoshka_prefix_is_renormalised(tmp_path):
     assert v.shape == (1, 256) and abs(float(np.linalg.norm(v)) - 1) < 1e-5
     with pytest.raises(Exception, match="use one of 768, 512, 256, 128"):
         GemmaEmbedder(FOLDER, dimension=300)
+
+
+def test_parallel_batches_give_the_serial_vectors_in_the_callers_order():
+    texts = [f"Câu số {i}: kim ngạch thương mại năm {2000 + i} đạt {i * 7} tỷ USD." + " Thêm chữ." * (i % 5)
+             for i in range(24)]
+    serial = GemmaEmbedder(FOLDER, threads=2, parallel_min_tokens=10**9).embed_passages(texts)
+    parallel = GemmaEmbedder(FOLDER, threads=2, parallel_min_tokens=1).embed_passages(texts)
+    # Each text keeps its own vector (batches differ, so int8 activations' scales do too: close, not equal).
+    cos = (serial * parallel).sum(axis=1)
+    assert cos.min() > 0.95
+    assert ((parallel @ serial.T).argmax(axis=1) == np.arange(len(texts))).mean() > 0.9
