@@ -40,7 +40,6 @@ class HybridRetriever:
         # 1 where a chunk / sentence is Vietnamese, 0 where not, -1 not yet looked at (found on first use).
         self._chunk_vi = np.full(len(index.chunks), -1, dtype=np.int8)
         self._sentence_vi = np.full(len(index.sentence_vectors), -1, dtype=np.int8)
-        self._sentences_seen = np.zeros(len(index.chunks), dtype=bool)  # a chunk's sentences are in _sentence_vi
 
     def chunk_language_offsets(self, rows: np.ndarray, lang: str) -> np.ndarray | float:
         """The cross-language offset of chunk `rows` for a question in `lang` (0 where the languages agree)."""
@@ -53,21 +52,23 @@ class HybridRetriever:
             self._chunk_vi[row] = is_vietnamese(data.docs[rec.doc_id].text[rec.start:rec.end])
         return offset * (self._chunk_vi[rows] != int(lang == "vi"))
 
-    def _look_at_sentences(self, rows) -> None:
+    def _look_at_sentences(self, rows: np.ndarray) -> None:
+        """Fill _sentence_vi for the chunks `rows` whose sentences were not looked at yet (all of a chunk's
+        sentences are filled together, so its first one says)."""
         data = self.index
-        for row in (r for r in rows if not self._sentences_seen[r]):
+        rows = rows[data.sentence_offsets[rows + 1] > data.sentence_offsets[rows]]
+        for row in rows[self._sentence_vi[data.sentence_offsets[rows]] < 0]:
             rec = data.chunks[row]
             text = data.docs[rec.doc_id].text
             a, b = data.sentence_offsets[row], data.sentence_offsets[row + 1]
             self._sentence_vi[a:b] = [is_vietnamese(text[s:e]) for s, e in rec.sentences]
-            self._sentences_seen[row] = True
 
     def sentence_language_offsets(self, row: int, lang: str) -> np.ndarray | float:
         """The cross-language offset of each sentence of chunk `row`."""
         offset = self.settings.cross_language_offset
         if not offset:
             return 0.0
-        self._look_at_sentences((row,))
+        self._look_at_sentences(np.array([row]))
         a, b = self.index.sentence_offsets[row], self.index.sentence_offsets[row + 1]
         return offset * (self._sentence_vi[a:b] != int(lang == "vi"))
 
@@ -98,7 +99,7 @@ class HybridRetriever:
         flat = np.repeat(starts - first, lengths) + np.arange(int(lengths.sum()))
         sims = data.sentence_vectors[flat] @ qvec
         if self.settings.cross_language_offset:
-            self._look_at_sentences(rows[~self._sentences_seen[rows]])
+            self._look_at_sentences(rows)
             sims = sims + self.settings.cross_language_offset * (self._sentence_vi[flat] != int(lang == "vi"))
         best = np.maximum.reduceat(sims, first)
         return (1 - w) * chunk_sim + w * best
