@@ -122,8 +122,9 @@ def build_float32(folder: Path, dest: Path, smooth: dict[str, np.ndarray] | None
             gamma = ((1.0 + weight(key)) * times).astype(np.float32)
             return g.op("RMSNormalization", [x, g.const(key, gamma)], axis=-1, epsilon=eps)
 
-        def matmul(x: str, key: str, w: np.ndarray | None = None) -> str:
-            return g.op("MatMul", [x, g.const(key, weight(key).T if w is None else w)])  # w: (in, out)
+        def matmul(x: str, key: str, rows: np.ndarray | float = 1.0, cols: np.ndarray | float = 1.0) -> str:
+            """x @ the (in, out) matrix, its rows multiplied by `rows` and its columns divided by `cols`."""
+            return g.op("MatMul", [x, g.const(key, (weight(key).T * rows / cols).astype(np.float32))])
 
         table = g.const("embed_tokens", f.get_tensor("embed_tokens.weight").astype(np.float16))
         h = g.op("Cast", [g.op("Gather", [table, "input_ids"])], to=TensorProto.FLOAT)
@@ -166,8 +167,7 @@ def build_float32(folder: Path, dest: Path, smooth: dict[str, np.ndarray] | None
             # outputs), its rows multiplied by s_j: the same function, easier to quantise.
             s_attn, s_mlp, s_down = smoothed("attn_input"), smoothed("mlp_input"), smoothed("down_input")
             x = probed(rms(h, p + "input_layernorm.weight", 1 / s_attn), "attn_input")
-            q, k, v = (matmul(x, p + f"self_attn.{n}_proj.weight", weight(p + f"self_attn.{n}_proj.weight").T * s_attn[:, None])
-                       for n in "qkv")
+            q, k, v = (matmul(x, p + f"self_attn.{n}_proj.weight", s_attn[:, None]) for n in "qkv")
             q = g.op("Reshape", [rms(g.op("Reshape", [q, q_heads]), p + "self_attn.q_norm.weight"), flat])
             k = g.op("Reshape", [rms(g.op("Reshape", [k, kv_heads]), p + "self_attn.k_norm.weight"), flat])
             cos, sin = rope[kind]
@@ -178,11 +178,11 @@ def build_float32(folder: Path, dest: Path, smooth: dict[str, np.ndarray] | None
             a = matmul(a, p + "self_attn.o_proj.weight")
             h = g.op("Add", [h, rms(a, p + "post_attention_layernorm.weight")])
             x = probed(rms(h, p + "pre_feedforward_layernorm.weight", 1 / s_mlp), "mlp_input")
-            gate = matmul(x, p + "mlp.gate_proj.weight", weight(p + "mlp.gate_proj.weight").T * s_mlp[:, None])
+            gate = matmul(x, p + "mlp.gate_proj.weight", s_mlp[:, None])
             gate = g.op("Gelu", [gate], approximate="tanh")
-            up = weight(p + "mlp.up_proj.weight").T * s_mlp[:, None] / s_down[None, :]
-            m = probed(g.op("Mul", [gate, matmul(x, p + "mlp.up_proj.weight", up)]), "down_input")
-            down_out = matmul(m, p + "mlp.down_proj.weight", weight(p + "mlp.down_proj.weight").T * s_down[:, None])
+            up = matmul(x, p + "mlp.up_proj.weight", s_mlp[:, None], s_down[None, :])
+            m = probed(g.op("Mul", [gate, up]), "down_input")
+            down_out = matmul(m, p + "mlp.down_proj.weight", s_down[:, None])
             h = g.op("Add", [h, rms(down_out, p + "post_feedforward_layernorm.weight")])
         h = rms(h, "norm.weight")
 
