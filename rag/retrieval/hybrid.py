@@ -24,6 +24,12 @@ from rag.text import cross_language_terms, detect_language, is_vietnamese
 from rag.types import Passage, RetrievalResult, Support
 
 
+def _min_max(x: np.ndarray) -> np.ndarray:
+    """x scaled to 0..1 over its own range (all zeros when it has none)."""
+    lo, hi = float(x.min()), float(x.max())
+    return (x - lo) / (hi - lo) if hi > lo else np.zeros_like(x, dtype=np.float64)
+
+
 def _ranks(scores: np.ndarray, candidates: np.ndarray) -> np.ndarray:
     """1-based rank of each candidate by descending score (ties broken by position)."""
     order = np.argsort(-scores[candidates], kind="stable")
@@ -124,14 +130,7 @@ class HybridRetriever:
             cand = np.union1d(cand, np.argpartition(-lexical, c - 1)[:c] if c < n else np.arange(n))
         else:
             lexical = None
-        dense = self.dense_scores(qvec, cand, lang)
-        rrf = self.settings.rrf_k
-        everything = np.arange(len(cand))
-        fused = (1 - lam) / (rrf + _ranks(dense, everything))
-        if lexical is not None:
-            lex_ranks = _ranks(lexical, cand)
-            lex_ranks[lexical[cand] <= 0] = np.inf  # a chunk with no query word gets no lexical credit
-            fused = fused + lam / (rrf + lex_ranks)
+        fused = self.fuse(self.dense_scores(qvec, cand, lang), None if lexical is None else lexical[cand], lam)
         order = np.argsort(-fused, kind="stable")[:k]
         passages, rows = [], []
         for rank, j in enumerate(order, start=1):
@@ -143,6 +142,23 @@ class HybridRetriever:
                                     rec.kind, doc.date, doc.source))
             rows.append(row)
         return RetrievalResult(question, lang, tuple(passages), qvec, self.sentences(passages, rows, qvec, lang))
+
+    def fuse(self, dense: np.ndarray, lexical: np.ndarray | None, lam: float) -> np.ndarray:
+        """One score per candidate from its dense and BM25 scores, lexical weight `lam` (settings.fusion):
+        "scores": (1 - lam) * dense + lam * BM25, each min-max scaled over the candidates, so a BM25 score far above
+        the rest counts for more than one rank; "rrf": reciprocal ranks, (1 - lam) / (rrf_k + dense rank) +
+        lam / (rrf_k + BM25 rank), a chunk with no query word getting no lexical term."""
+        if self.settings.fusion == "scores":
+            fused = _min_max(dense) if lexical is None else (1 - lam) * _min_max(dense)
+            return fused if lexical is None else fused + lam * _min_max(lexical)
+        rrf = self.settings.rrf_k
+        everything = np.arange(len(dense))
+        fused = (1 - lam) / (rrf + _ranks(dense, everything))
+        if lexical is not None:
+            lex_ranks = _ranks(lexical, everything)
+            lex_ranks[lexical <= 0] = np.inf  # a chunk with no query word gets no lexical credit
+            fused = fused + lam / (rrf + lex_ranks)
+        return fused
 
     def sentences(self, passages: list[Passage], rows: list[int], qvec: np.ndarray,
                   lang: str = "vi") -> tuple[Support, ...]:

@@ -5,6 +5,7 @@ from rag.indexing.builder import Indexer
 from rag.indexing.store import IndexStore
 from rag.ingest.corpus import load_corpus
 from rag.retrieval.hybrid import HybridRetriever
+from rag.errors import RagError
 from rag.settings import ChunkSettings, RetrievalSettings
 from rag.text import cross_language_terms, detect_language
 
@@ -53,6 +54,40 @@ def test_vietnamese_question_fuses_bm25(tmp_path):
     result = hybrid.retrieve(q)
     assert result.lang == "vi"
     assert result.passages[0].doc_id == "trade"
+
+
+@pytest.mark.parametrize("fusion", ["rrf", "scores"])
+def test_score_fusion_weighs_how_far_ahead_a_score_is_not_only_its_rank(tmp_path, fusion):
+    # Both questions rank "school" first by dense and "trade" first by BM25; only how far ahead differs.
+    q = "kim ngạch thương mại năm 2024"
+    close, far = [0.70, 0.0, 0.71, 0.0], [0.2, 0.0, 0.98, 0.0]
+    firsts = []
+    for i, vec in enumerate((close, far)):
+        (tmp_path / str(i)).mkdir()
+        data, emb = build_index(tmp_path / str(i), {**VECTORS, q: vec})
+        r = HybridRetriever(data, emb, RetrievalSettings(k=3, sentence_weight=0.0, lexical_weight_vi=0.3, fusion=fusion))
+        firsts.append(r.retrieve(q).passages[0].doc_id)
+    # Ranks alone cannot tell the two apart; scores can: a dense lead of 0.01 yields to BM25, one of 0.78 does not.
+    assert firsts == (["trade", "trade"] if fusion == "rrf" else ["trade", "school"])
+
+
+def test_fused_scores_are_the_weighted_min_max_scaled_scores(tmp_path):
+    q = "kim ngạch thương mại năm 2024"
+    data, emb = build_index(tmp_path, {**VECTORS, q: [0.5, 0.1, 0.8, 0.0]})
+    r = HybridRetriever(data, emb, RetrievalSettings(k=3, sentence_weight=0.0, lexical_weight_vi=0.3, fusion="scores"))
+    result = r.retrieve(q)
+    rows = np.array([next(i for i, c in enumerate(data.chunks) if c.chunk_id == p.chunk_id) for p in result.passages])
+    dense = data.chunk_vectors[rows] @ emb.embed_queries([q])[0]
+    from rag.indexing.lexical import tokenize
+
+    bm25 = data.lexical.scores(tokenize(q))[rows]
+    scale = lambda x: (x - x.min()) / (x.max() - x.min())  # noqa: E731
+    assert [p.score for p in result.passages] == pytest.approx(list(0.7 * scale(dense) + 0.3 * scale(bm25)))
+
+
+def test_an_unknown_fusion_says_which_there_are():
+    with pytest.raises(RagError, match="rrf, scores"):
+        RetrievalSettings(fusion="max")
 
 
 def test_english_question_keeps_dense_order(tmp_path):
