@@ -25,6 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import numpy as np  # noqa: E402
+
 from rag.evaluation.metrics import hit_at_k, passage_hit_at_k  # noqa: E402
 from rag.indexing.builder import Indexer  # noqa: E402
 from rag.indexing.store import IndexStore  # noqa: E402
@@ -58,13 +60,15 @@ def main(argv: list[str] | None = None) -> int:
     Indexer(store, embedder, settings.chunking).update(load_corpus(corpus_dir))
     print(f"index ready in {time.perf_counter() - t:.0f} s", flush=True)
     data = store.load()
-    cache_file = args.work / f"{args.dataset}-{settings.embedder}-{embedder.checksum[:12]}-questions.pkl"
+    cache_file = args.work / f"{args.dataset}-{settings.embedder}-{embedder.checksum[:12]}-single-questions.pkl"
     cache = pickle.loads(cache_file.read_bytes()) if cache_file.exists() else {}
 
     def vectors(lang: str, prompt: str | None):
         if (lang, prompt) not in cache:
-            cache[(lang, prompt)] = embedder.embed_queries([q["question"] for q in questions if q["lang"] == lang],
-                                                           prompt=prompt)
+            # One question per call, as `rag ask` embeds it: EmbeddingGemma's int8 graph scales its activations
+            # per call, so a question's vector in a batch differs a little from its vector alone.
+            cache[(lang, prompt)] = np.stack([embedder.embed_queries([q["question"]], prompt=prompt)[0]
+                                              for q in questions if q["lang"] == lang])
             cache_file.write_bytes(pickle.dumps(cache))
         return cache[(lang, prompt)]
 
