@@ -193,6 +193,7 @@ def cmd_eval(args) -> int:
             x = m[g]
             fmt = lambda v: "–" if v is None else f"{v:.3f}"  # noqa: E731
             print(f"{g:>3}: {x['questions']} questions  hit@1 {fmt(x['hit@1'])}  correct {fmt(x['correct'])}  "
+                  f"right {fmt(x['right'])}  "
                   f"citation precision {fmt(x['citation_precision'])}  refusal recall {fmt(x['refusal_recall'])}  "
                   f"false refusals {fmt(x['false_refusals'])}")
     worse = [f"{g}/{k}" for g, ms in report["comparison"].items() for k, v in ms.items() if v["verdict"] == "worse"]

@@ -3,6 +3,9 @@
 Definitions (so that the figures mean one thing):
 - answer correct: the question is answerable, the reply is not a refusal, and one gold answer appears in
   the reply after normalising case, spacing, diacritics and number formats (236,6 = 236.6; 300.000 = 300,000).
+- right (issue 12's bar): answer correct, the reply in the question's language (names and numbers left out
+  of that judgement: "Phạm Minh Chính [1]" answers an English question), and at least one citation, every one
+  of them in a gold document.
 - token F1: the best SQuAD-style token F1 between the normalised reply and a gold answer.
 - citation precision: of all citations given for answerable questions, the share that support the answer:
   the cited passage (quote) overlaps a gold passage in a gold document, or contains a gold answer.
@@ -19,7 +22,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from rag.evaluation.schema import QuestionResult
-from rag.text import detect_language, normalize
+from rag.text import detect_language, names_and_numbers, normalize
 
 # --- retrieval -------------------------------------------------------------------------------------------
 
@@ -62,6 +65,20 @@ def percentile(values: Sequence[float], q: float) -> float:
 def answer_correct(reply: str, answers: Iterable[str]) -> bool:
     r = f" {normalize(reply)} "
     return any(f" {normalize(a)} " in r for a in answers if normalize(a))
+
+
+_MARKER = re.compile(r"\[\d+\]")
+
+
+def in_language(reply: str, lang: str) -> bool:
+    """Whether `reply` is written in `lang`, judged on its words other than names and numbers (a reply that is
+    only a name or a number is in either language)."""
+    rest = _MARKER.sub(" ", reply)
+    for term in names_and_numbers(rest):
+        rest = rest.replace(term, " ")
+    if not re.search(r"[^\W\d_]", rest):
+        return True
+    return detect_language(rest) == lang
 
 
 def token_f1(reply: str, answers: Iterable[str]) -> float:
@@ -119,6 +136,8 @@ def score_question(res: QuestionResult, doc_texts: dict[str, str]) -> dict:
             s["same_language_first"] = float(detect_language(texts[0]) == row["lang"])
         s["correct"] = float(not res.refused and answer_correct(res.answer, row["answers"]))
         s["f1"] = 0.0 if res.refused else token_f1(res.answer, row["answers"])
+        s["right"] = float(bool(s["correct"]) and in_language(res.answer, row["lang"]) and bool(res.citations)
+                           and all(c.get("doc_id") in row["gold_doc_ids"] for c in res.citations))
         support = [citation_supports(c, row, doc_texts) for c in res.citations]
         s["citations"] = len(support)
         s["citations_supporting"] = sum(support)
@@ -146,7 +165,7 @@ def _summary(results: list[QuestionResult]) -> dict:
     out = {
         "questions": len(results), "answerable": len(ans), "unanswerable": len(una),
         **{m: _mean([r.scores[m] for r in ans]) for m in
-           ("hit@1", "hit@5", "mrr@10", "passage_hit@1", "passage_hit@5", "correct", "f1")},
+           ("hit@1", "hit@5", "mrr@10", "passage_hit@1", "passage_hit@5", "correct", "right", "f1")},
         # Same-language bias: of the questions whose gold passage is in the other language, the share whose first
         # passage is in the question's language (a passage should win on what it says, not on its language).
         "same_language_first": _mean([r.scores["same_language_first"] for r in ans if "same_language_first" in r.scores]),

@@ -7,6 +7,7 @@ from pathlib import Path
 SHOWN = [("hit@1", "retrieval hit@1"), ("hit@5", "retrieval hit@5"), ("mrr@10", "MRR@10"),
          ("passage_hit@1", "passage hit@1"), ("passage_hit@5", "passage hit@5"),
          ("same_language_first", "first passage in the question's language, gold in the other"), ("correct", "answer correct"),
+         ("right", "answer right (correct, in the question's language, cited to gold documents)"),
          ("f1", "token F1"), ("citation_precision", "citation precision"), ("citation_recall", "citation recall"),
          ("refusal_precision", "refusal precision"), ("refusal_recall", "refusal recall"),
          ("false_refusals", "false refusals"), ("false_answers", "false answers"),
@@ -14,7 +15,7 @@ SHOWN = [("hit@1", "retrieval hit@1"), ("hit@5", "retrieval hit@5"), ("mrr@10", 
          ("retrieve_ms_p50", "retrieval p50 ms"), ("retrieve_ms_p95", "retrieval p95 ms"),
          ("first_token_ms_p50", "first token p50 ms"), ("total_ms_p50", "total p50 ms"),
          ("total_ms_p95", "total p95 ms")]
-CHARTED = ["hit@1", "passage_hit@1", "correct", "citation_precision", "refusal_recall"]
+CHARTED = ["hit@1", "passage_hit@1", "right", "citation_precision", "refusal_recall"]
 
 
 def _fmt(value) -> str:

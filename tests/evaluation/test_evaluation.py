@@ -3,7 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.evaluation.metrics import answer_correct, citation_supports, compare, score_question, summarize, token_f1
+from rag.evaluation.metrics import (answer_correct, citation_supports, compare, in_language, score_question, summarize,
+                                    token_f1)
 from rag.evaluation.schema import QASetError, QuestionResult, load_qa
 from rag.text import normalize
 
@@ -58,6 +59,26 @@ def test_a_right_and_a_wrong_citation():
     assert s["citation_precision"] == pytest.approx(1 / 3)
     assert s["citation_recall"] == 1.0
     assert s["correct"] == 1.0
+
+
+def test_right_needs_the_question_language_and_only_gold_documents_cited():
+    en_row = dict(ROW, lang="en")
+    good = cite("d1", 0, 58)
+    assert result(ROW, "Kim ngạch đạt 236,6 tỷ USD [1]", citations=[good]).scores["right"] == 1.0
+    assert result(en_row, "Two-way trade reached 236.6 billion USD [1]", citations=[good]).scores["right"] == 1.0
+    # A Vietnamese quote answers an English question correctly, but not in its language.
+    quoted = result(en_row, "Kim ngạch đạt 236,6 tỷ USD [1]", citations=[good]).scores
+    assert (quoted["correct"], quoted["right"]) == (1.0, 0.0)
+    assert result(en_row, "236.6 billion USD [1]", citations=[good]).scores["right"] == 1.0
+    # Names and numbers alone are in either language; "tỷ" is a Vietnamese word.
+    assert in_language("Phạm Minh Chính [1]", "en") and in_language("Phạm Minh Chính [1]", "vi")
+    assert not in_language("236,6 tỷ USD [1]", "en")
+    # Uncited, or one citation outside the gold documents.
+    assert result(ROW, "Kim ngạch đạt 236,6 tỷ USD", citations=[]).scores["right"] == 0.0
+    assert result(ROW, "Kim ngạch đạt 236,6 tỷ USD [1] [2]",
+                  citations=[good, cite("d2", 0, 10, n=2)]).scores["right"] == 0.0
+    assert summarize([result(ROW, "Kim ngạch đạt 236,6 tỷ USD [1]", citations=[good]),
+                      result(ROW, "không rõ", citations=[good])])["all"]["right"] == 0.5
 
 
 def test_refusals_and_false_answers():
