@@ -15,6 +15,7 @@ from typing import Callable, Iterator
 
 from rag.answer.answerability import RefusalRule
 from rag.answer.extractive import ExtractiveAnswerer
+from rag.answer.reader import Reader
 from rag.answer.generated import GeneratedAnswerer
 from rag.errors import QuestionError
 from rag.indexing.builder import Indexer, IndexReport
@@ -145,7 +146,8 @@ class Assistant:
 
     def _events(self, result: RetrievalResult, timings: dict, started: float) -> Iterator[Event]:
         if not self.backend.generates:
-            answer = ExtractiveAnswerer(self.rule, self.settings.extractive).answer(result, timings)
+            answer = ExtractiveAnswerer(self.rule, self.settings.extractive, Reader(self.settings.reader)).answer(
+                result, timings)
             total = (time.perf_counter() - started) * 1000
             answer.timings.update(first_token_ms=total, total_ms=total)
             yield Done(answer)

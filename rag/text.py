@@ -12,6 +12,7 @@ import unicodedata
 from dataclasses import dataclass
 
 _VI_LETTERS = set("ăâđêôơưàáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ")
+VI_LETTERS = frozenset(_VI_LETTERS)  # the small letters Vietnamese adds to a-z
 _WORD = re.compile(r"[^\W\d_]+", re.U)
 # Vietnamese function words, with their diacritics and as typed without them.
 _VI_WORDS = {"là", "của", "và", "những", "các", "được", "không", "gì", "nào", "bao", "nhiêu", "trong", "với",

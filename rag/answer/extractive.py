@@ -1,4 +1,4 @@
-"""The extractive answer: the best supporting sentences of the retrieved passages, each cited.
+"""The extractive answer: the sentences the reader (rag/answer/reader.py) ranks first, each cited.
 
 No language model: the sentences are quoted as they stand in the articles, so every fact is cited by
 construction. The sentences and their scores come with the retrieval result; when the refusal rule
@@ -8,18 +8,20 @@ construction. The sentences and their scores come with the retrieval result; whe
 from __future__ import annotations
 
 from rag.answer.answerability import RefusalRule
+from rag.answer.reader import Reader
 from rag.settings import ExtractiveSettings
 from rag.types import REFUSAL, Answer, Citation, RetrievalResult
 
 
 class ExtractiveAnswerer:
-    """Up to `settings.max_sentences` sentences within `settings.relative_margin` of the best one's cosine."""
+    """Up to `settings.max_sentences` sentences within `settings.relative_margin` of the best one's reader score."""
 
     name = "extractive"
 
-    def __init__(self, rule: RefusalRule, settings: ExtractiveSettings) -> None:
+    def __init__(self, rule: RefusalRule, settings: ExtractiveSettings, reader: Reader | None = None) -> None:
         self.rule = rule
         self.settings = settings
+        self.reader = reader or Reader()
 
     def answer(self, result: RetrievalResult, timings: dict | None = None) -> Answer:
         timings = dict(timings or {})
@@ -28,9 +30,9 @@ class ExtractiveAnswerer:
         if not judgement.answerable:
             return Answer(result.question, result.lang, REFUSAL[result.lang], True, (), result.passages,
                           self.name, timings, **scored)
-        ranked = result.supports
-        chosen = [s for s in ranked[: self.settings.max_sentences]
-                  if s.score >= ranked[0].score - self.settings.relative_margin]
+        ranked = self.reader.read(result)
+        chosen = [r.support for r in ranked[: self.settings.max_sentences]
+                  if r.score >= ranked[0].score - self.settings.relative_margin]
         chosen.sort(key=lambda s: (s.passage.rank, s.start))
         citations: list[Citation] = []
         parts: list[str] = []

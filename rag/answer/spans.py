@@ -1,0 +1,102 @@
+"""Answer spans a program can copy: the date, number or name a sentence holds, and their English form.
+
+A question that asks for a date, a number or a name (rag/answer/reader.py, asks_for) is answered by the span of
+that kind in the chosen sentence that the question does not already say, copied; for an English question it is
+written the English way by rule, not by a model: "10/7/2025" -> "10 July 2025", "236,6 tỷ USD" ->
+"236.6 billion USD". Names are copied as they stand.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rag.text import VI_LETTERS
+
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December")
+
+_DATE = re.compile(
+    r"(?:ngày\s+)?(?P<d>\d{1,2})\s*(?:/|\s+tháng\s+)(?P<m>\d{1,2})(?:\s*(?:/|\s+năm\s+)(?P<y>\d{4}))?\b"
+    r"|(?:tháng\s+)(?P<m2>\d{1,2})\s*(?:/|\s+năm\s+)(?P<y2>\d{4})\b"
+    r"|(?:năm\s+)?(?P<y3>(?:1[0-9]|20)\d{2})\b", re.I)
+_SCALE = {"tỷ": "billion", "tỉ": "billion", "triệu": "million", "nghìn": "thousand", "ngàn": "thousand"}
+_UNIT = {"usd": "USD", "đô la mỹ": "USD", "đồng": "VND", "vnd": "VND", "%": "%", "phần trăm": "%"}
+_NUMBER = re.compile(r"(?P<n>\d+(?:[.,]\d+)*)\s*(?P<scale>tỷ|tỉ|triệu|nghìn|ngàn)?\s*"
+                     r"(?P<unit>USD|đô la Mỹ|đồng|VND|%|phần trăm)?", re.I)
+# Capital letters, Vietnamese ones included (the range À-Ỹ holds small letters too: đ, ạ, ...).
+_UPPER = "A-Z" + "".join(sorted({c.upper() for c in VI_LETTERS}))
+_CAP = rf"[{_UPPER}][\w'’-]*"
+_NAME = re.compile(rf"\b{_CAP}(?:\s+(?:-\s+)?{_CAP})+", re.U)
+# Capitalised titles before a name: "Phó Thủ tướng Bùi Thanh Sơn" names Bùi Thanh Sơn.
+_TITLES = frozenset("Phó Thủ Bộ Chủ Tổng Bí Đại Ông Bà Ngài Tiến Thứ Trưởng Giám Viện Chánh".split())
+
+
+def _english_number(digits: str) -> str:
+    """Vietnamese digits to English: 236,6 -> 236.6; 300.000 -> 300,000; 1.234,5 -> 1,234.5."""
+    if "," in digits:  # the decimal comma; dots group thousands
+        whole, frac = digits.rsplit(",", 1)
+        return whole.replace(".", ",") + "." + frac
+    if re.fullmatch(r"\d{1,3}(\.\d{3})+", digits):
+        return digits.replace(".", ",")
+    return digits
+
+
+def dates(sentence: str) -> list[tuple[str, str]]:
+    """(as written, in English) for each date of the sentence, the most precise first."""
+    out = []
+    for m in _DATE.finditer(sentence):
+        if m.group("d"):
+            d, mo, y = int(m.group("d")), int(m.group("m")), m.group("y")
+            if not (1 <= d <= 31 and 1 <= mo <= 12):
+                continue
+            out.append((m.group(0), f"{d} {MONTHS[mo - 1]}" + (f" {y}" if y else "")))
+        elif m.group("m2"):
+            mo = int(m.group("m2"))
+            if 1 <= mo <= 12:
+                out.append((m.group(0), f"{MONTHS[mo - 1]} {m.group('y2')}"))
+        else:
+            out.append((m.group(0), m.group("y3")))
+    return sorted(out, key=lambda x: -len(x[1]))
+
+
+def amounts(sentence: str) -> list[tuple[str, str]]:
+    """(as written, in English) for each number of the sentence with its scale and unit ("236,6 tỷ USD")."""
+    taken = [(m.start(), m.end()) for m in _DATE.finditer(sentence) if m.group("d") or m.group("m2")]
+    out = []
+    for m in _NUMBER.finditer(sentence):
+        if any(a <= m.start() < b for a, b in taken):
+            continue  # a day or a month of a date
+        words = [_english_number(m.group("n"))]
+        if m.group("scale"):
+            words.append(_SCALE[m.group("scale").lower()])
+        if m.group("unit"):
+            words.append(_UNIT[m.group("unit").lower()])
+        english = " ".join(words).replace(" %", "%")
+        out.append((m.group(0).strip(), english))
+    return out
+
+
+def names(sentence: str) -> list[str]:
+    """Runs of two or more capitalised words, the sentence's first word left out when it starts it alone."""
+    out = []
+    for m in _NAME.finditer(sentence):
+        words = m.group(0).split()
+        while words and words[0] in _TITLES:
+            words.pop(0)
+        if len(words) >= 2:
+            out.append(" ".join(words))
+    return out
+
+
+def span(kind: str | None, sentence: str, question: str) -> tuple[str, str] | None:
+    """(as written, in English) of the first `kind` span of `sentence` that `question` does not already hold."""
+    q = question.lower()
+    if kind == "date":
+        found = [d for d in dates(sentence) if d[0].lower() not in q and d[1].lower() not in q]
+    elif kind == "number":
+        found = [a for a in amounts(sentence) if re.sub(r"\D", "", a[0]) not in re.sub(r"\D", " ", q).split()]
+    elif kind == "name":
+        found = [(n, n) for n in names(sentence) if n.lower() not in q]
+    else:
+        return None
+    return found[0] if found else None
