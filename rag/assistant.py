@@ -16,6 +16,7 @@ from typing import Callable, Iterator
 from rag.answer.answerability import RefusalRule
 from rag.answer.extractive import ExtractiveAnswerer
 from rag.answer.reader import Reader
+from rag.answer.reading import ReadingAnswerer
 from rag.answer.generated import GeneratedAnswerer
 from rag.errors import QuestionError
 from rag.indexing.builder import Indexer, IndexReport
@@ -151,6 +152,12 @@ class Assistant:
             total = (time.perf_counter() - started) * 1000
             answer.timings.update(first_token_ms=total, total_ms=total)
             yield Done(answer)
+            return
+        g = self.settings.generator
+        if g.mode == "reader":
+            answerer = ReadingAnswerer(self.chat_model(), g, self.rule, Reader(self.settings.reader),
+                                       self.settings.extractive, name=g.backend, label=describe(g))
+            yield from answerer.stream(result, timings, started=started)
             return
         yield from self._generated().stream(result, timings, started=started)
 

@@ -137,6 +137,7 @@ class FollowUpSettings:
 
 
 ANSWER_LANGS = ("auto", "vi", "en")
+ANSWER_MODES = ("reader", "generate")
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,10 @@ class GeneratorSettings:
     models_dir: Path = field(default_factory=lambda: _env_path("RAG_LLM_DIR", ROOT / "models"))
     # auto: the question's language; or always "vi" / "en".
     answer_lang: str = "auto"
+    # reader: the program picks the sentences and quotes them; the model only writes an answer across languages
+    # (rag/answer/reading.py). generate: the model writes every answer from the best sentences, its citations
+    # checked (rag/answer/generated.py).
+    mode: str = field(default_factory=lambda: os.environ.get("RAG_ANSWER_MODE", "reader"))
     n_ctx: int = 2048
     threads: int = field(default_factory=_env_threads)
     max_tokens: int = 160
@@ -170,6 +175,8 @@ class GeneratorSettings:
     timeout_s: float = 120.0
 
     def __post_init__(self) -> None:
+        if self.mode not in ANSWER_MODES:
+            raise RagError(f"answer mode {self.mode!r} ($RAG_ANSWER_MODE): use one of {', '.join(ANSWER_MODES)}")
         # The backend's name is checked against the table (rag/models/backends.py) when it is used.
         if self.answer_lang not in ANSWER_LANGS:
             raise RagError(f"answer language {self.answer_lang!r}: use auto, vi or en")

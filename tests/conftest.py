@@ -46,7 +46,8 @@ def settings(tmp_path, corpus_dir) -> Settings:
                     chunking=ChunkSettings(max_chars=400, overlap_sentences=1),
                     answer_min_score_vi=0.3, answer_min_score_en=0.3,  # the fake's bag-of-words cosines are low
                     generate_min_score_vi=0.2, generate_min_score_en=0.2,
-                    generator=GeneratorSettings(backend="extractive"))  # tests of generation pass a fake chat model
+                    # tests of generation pass a fake chat model; those of the reader mode say so
+                    generator=GeneratorSettings(backend="extractive", mode="generate"))
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from .fakes import FakeChatModel, FakeEmbedder, echo_first_passage
 
 @pytest.fixture
 def run(settings, monkeypatch, capsys):
+    monkeypatch.setenv("RAG_ANSWER_MODE", "generate")  # these tests script the model's answers
     emb = FakeEmbedder()
     chat = FakeChatModel(reply=echo_first_passage)
 

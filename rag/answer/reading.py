@@ -1,0 +1,129 @@
+"""The reader's answer (issue 12): the program picks the sentences, copies the facts, and never loses an answer.
+
+1. The refusal rule (rag/answer/answerability.py) refuses what the passages do not support, without a model.
+2. The reader (rag/answer/reader.py) ranks the sentences; the first one (and the second within the margin) is
+   the answer's source, sent at once as a Preview.
+3. Sentences in the question's language are the answer: quoted and cited, nothing regenerated.
+4. Sentences in the other language go to the model with the question (prompts.translate_messages); its answer
+   is kept when every number in it is one of the sentences' and every Vietnamese-looking name in it is written
+   in them; the program cites the sentences. Otherwise, or when the model says NOT_FOUND, the reply is the quote,
+   labelled as being in the article's language: a supported answer is never turned into a refusal.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import replace
+from typing import Iterator
+
+from langchain_core.language_models import BaseChatModel
+
+from rag.answer.answerability import RefusalRule
+from rag.answer.generated import looks_like_instruction
+from rag.answer.prompts import translate_messages
+from rag.answer.reader import Reader
+from rag.answer.spans import MONTHS, names
+from rag.errors import GeneratorError, RagError
+from rag.settings import ExtractiveSettings, GeneratorSettings
+from rag.text import VI_LETTERS, detect_language, normalize, numbers
+from rag.types import NOT_FOUND, REFUSAL, Answer, Citation, Done, Event, Passage, Preview, RetrievalResult, \
+    Support, TextDelta
+
+# The label before a quote in the article's language, per question language.
+QUOTE_LABEL = {"en": "From the article (in Vietnamese):", "vi": "Trích bài viết (tiếng Anh):"}
+_MARKERS = re.compile(r"\s*\[\d+\]")
+_NOT_FOUND = re.compile(NOT_FOUND.replace("_", "[_ ]"), re.I)
+
+
+def translation_problems(reply: str, sources: list[str]) -> list[str]:
+    """What of `reply` the sources do not hold: numbers (a month number counts when a month is named, as in
+    "10 July" for "10/7") and names with Vietnamese letters, compared without diacritics."""
+    blob = " ".join(sources)
+    have = numbers(blob)
+    if any(m.lower() in blob.lower() for m in MONTHS):
+        have |= {str(n) for n in range(1, 13)}
+    problems = [n for n in sorted(numbers(reply)) if n not in have]
+    plain = normalize(blob)
+    problems += [n for n in names(reply) if any(c in VI_LETTERS for c in n.lower()) and normalize(n) not in plain]
+    return problems
+
+
+class ReadingAnswerer:
+    def __init__(self, model: BaseChatModel | None, settings: GeneratorSettings, rule: RefusalRule, reader: Reader,
+                 extractive: ExtractiveSettings, name: str = "local", label: str | None = None) -> None:
+        self.model = model
+        self.settings = settings
+        self.rule = rule
+        self.reader = reader
+        self.extractive = extractive
+        self.name = name
+        self.label = label or name
+
+    def answer_lang(self, result: RetrievalResult) -> str:
+        return result.lang if self.settings.answer_lang == "auto" else self.settings.answer_lang
+
+    def choose(self, result: RetrievalResult) -> list[Support]:
+        """The reader's first sentence, and the next within the margin, in reading order; no instructions."""
+        ranked = [r for r in self.reader.read(result) if not looks_like_instruction(r.support.text)]
+        if not ranked:
+            return []
+        top = ranked[0].score
+        chosen = [r.support for r in ranked[: self.extractive.max_sentences]
+                  if r.score >= top - self.extractive.relative_margin]
+        return sorted(chosen, key=lambda s: (s.passage.rank, s.start))
+
+    def stream(self, result: RetrievalResult, timings: dict, started: float | None = None) -> Iterator[Event]:
+        started = started if started is not None else time.perf_counter()
+        lang = self.answer_lang(result)
+        timings = dict(timings)
+        judgement = self.rule.judge(result)
+        scored = {"support_score": judgement.best_score, "low_relevance": judgement.low_relevance}
+
+        def done(answer: Answer) -> Done:
+            now = (time.perf_counter() - started) * 1000
+            answer.timings.setdefault("first_token_ms", now)
+            answer.timings["total_ms"] = now
+            return Done(replace(answer, **scored))
+
+        chosen = self.choose(result) if judgement.answerable else []
+        if not chosen:
+            yield done(Answer(result.question, lang, REFUSAL[lang], True, (), result.passages, self.name, timings))
+            return
+        given = tuple(Passage(n, s.passage.doc_id, s.passage.chunk_id, s.passage.title, s.text, s.start, s.end,
+                              s.score, s.passage.kind, s.passage.date, s.passage.source)
+                      for n, s in enumerate(chosen, start=1))
+        yield Preview(given)
+        citations = tuple(Citation(n, s.passage.doc_id, s.passage.chunk_id, s.passage.title, s.passage.date, s.text,
+                                   s.start, s.end, s.passage.source) for n, s in enumerate(chosen, start=1))
+        markers = " ".join(f"[{c.n}]" for c in citations)
+        quote = " ".join(f"{' '.join(s.text.split())} [{n}]" for n, s in enumerate(chosen, start=1))
+        source_lang = detect_language(" ".join(s.text for s in chosen))
+        if source_lang == lang or self.model is None:
+            timings["first_token_ms"] = (time.perf_counter() - started) * 1000
+            yield done(Answer(result.question, lang, quote, False, citations, result.passages, self.name, timings))
+            return
+        labelled = f"{QUOTE_LABEL.get(lang, '')} {quote}".strip()
+        raw = ""
+        try:
+            for chunk in self.model.stream(translate_messages(result.question, [s.text for s in chosen], lang)):
+                piece = chunk.content if isinstance(chunk.content, str) else str(chunk.content)
+                if not piece:
+                    continue
+                if "first_token_ms" not in timings:
+                    timings["first_token_ms"] = (time.perf_counter() - started) * 1000
+                raw += piece
+                head = raw.lstrip().upper().replace(" ", "_")
+                if not (head.startswith(NOT_FOUND) or NOT_FOUND.startswith(head)):
+                    yield TextDelta(piece)
+        except RagError:
+            raise
+        except Exception as exc:  # a server that went away, a model that crashed: a message, not a traceback
+            raise GeneratorError(f"the model ({self.label}) failed while answering ({type(exc).__name__}: "
+                                  f"{str(exc)[:200]}); check that it is running and reachable, try again, "
+                                  "or use --backend extractive") from exc
+        text = " ".join(_MARKERS.sub("", raw).split())
+        ok = bool(text) and not _NOT_FOUND.search(text) and not translation_problems(text, [s.text for s in chosen])
+        reply = f"{text} {markers}" if ok else labelled
+        yield done(Answer(result.question, lang, reply, False, citations, result.passages, self.name, timings,
+                          draft=raw.strip()))

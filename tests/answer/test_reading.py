@@ -1,0 +1,86 @@
+"""The reader mode with a fake chat model: quotes in the question's language, checked translations, no lost
+answer, refusals without a model."""
+
+import re
+
+import pytest
+
+from rag.answer.reading import QUOTE_LABEL, translation_problems
+from rag.assistant import Assistant
+from rag.settings import ReaderSettings
+from rag.types import REFUSAL, Done, Preview, TextDelta
+
+from ..fakes import FakeChatModel, FakeEmbedder
+
+TRADE_VI = "Kim ngạch thương mại hai chiều năm 2024 đạt bao nhiêu?"
+# English to the question's language detector, and words the fake (bag-of-words) embedder can match.
+TRADE_EN = "What was the kim ngạch thương mại hai chiều in 2024?"
+TRADE_SENTENCE = "kim ngạch thương mại hai chiều năm 2024 đạt 236,6 tỷ USD"
+
+
+def assistant(settings, reply, **generator):
+    chat = FakeChatModel(reply=reply)
+    s = settings.replace(generator=settings.generator.replace(backend="local", mode="reader", **generator),
+                         reader=ReaderSettings())  # EmbeddingGemma's weights: the overlap picks the sentence
+    return Assistant(s, embedder=FakeEmbedder(), chat_model=chat), chat
+
+
+def sentences_of(user: str) -> list[str]:
+    return re.findall(r"^\[\d+\] (.*)$", user, re.M)
+
+
+def test_a_question_in_the_articles_language_is_answered_by_the_quote_without_a_model(settings):
+    a, chat = assistant(settings, lambda s, u: pytest.fail("the model must not be called"))
+    events = list(a.ask_stream(TRADE_VI))
+    assert isinstance(events[0], Preview) and isinstance(events[-1], Done)
+    answer = events[-1].answer
+    assert not answer.refused and chat.prompts == []
+    assert TRADE_SENTENCE in answer.text and answer.text.endswith("[1]")
+    doc = a.index_data().docs[answer.citations[0].doc_id]
+    c = answer.citations[0]
+    assert doc.text[c.start:c.end] == c.quote and c.quote in answer.text
+
+
+def translating(system, user):
+    """A model that answers with the first sentence's numbers, written the English way, and a stray marker."""
+    nums = re.findall(r"\d+(?:[.,]\d+)*", sentences_of(user)[0])
+    return "The article gives " + " and ".join(n.replace(",", ".") for n in nums[:2]) + " [3]."
+
+
+def test_an_english_answer_keeps_its_numbers_and_is_cited_by_the_program(settings):
+    a, chat = assistant(settings, translating)
+    events = list(a.ask_stream(TRADE_EN))
+    answer = events[-1].answer
+    (system, user), = chat.prompts
+    given = sentences_of(user)
+    assert "Answer in English:" in user and isinstance(events[0], Preview)
+    assert [" ".join(p.text.split()) for p in events[0].sentences] == given
+    assert any(isinstance(e, TextDelta) for e in events)
+    assert answer.text.startswith("The article gives ") and "[3]" not in answer.text
+    assert answer.text.endswith(" ".join(f"[{n}]" for n in range(1, len(given) + 1)))
+    assert [" ".join(c.quote.split()) for c in answer.citations] == given
+
+
+@pytest.mark.parametrize("reply", ["The article gives 999.9 billion USD.", "NOT_FOUND"])
+def test_a_translation_that_fails_its_check_becomes_the_labelled_quote_not_a_refusal(settings, reply):
+    a, chat = assistant(settings, lambda s, u: reply)
+    answer = a.ask(TRADE_EN)
+    given = sentences_of(chat.prompts[0][1])
+    assert not answer.refused and answer.draft == reply
+    assert answer.text.startswith(QUOTE_LABEL["en"]) and given[0] in answer.text
+    assert "NOT_FOUND" not in answer.text and "999.9" not in answer.text
+
+
+def test_what_the_articles_do_not_support_is_refused_without_a_model(settings):
+    a, chat = assistant(settings, lambda s, u: pytest.fail("the model must not be called"),)
+    a.rule.floors = {"vi": 2.0, "en": 2.0}  # no sentence reaches it
+    answer = a.ask(TRADE_EN)
+    assert answer.refused and answer.text == REFUSAL["en"] and chat.prompts == []
+
+
+def test_translation_problems_compare_numbers_and_vietnamese_names():
+    source = ["Ngày 10/7/2025, Phó Thủ tướng Bùi Thanh Sơn đồng chủ trì; kim ngạch đạt 236,6 tỷ USD."]
+    assert translation_problems("On 10 July 2025 Bui Thanh Son co-chaired; trade reached 236.6 billion USD.",
+                                source) == []
+    assert translation_problems("Trade reached 263.6 billion USD.", source) == ["263.6"]
+    assert translation_problems("Phạm Minh Chính co-chaired.", source) == ["Phạm Minh Chính"]
