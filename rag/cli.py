@@ -25,7 +25,7 @@ def _settings(args):
     settings = Settings().replace(corpus_dir=getattr(args, "corpus", None), index_dir=getattr(args, "index", None),
                                   embedder=getattr(args, "embedder", None))
     generator = settings.generator.replace(backend=getattr(args, "backend", None), model=getattr(args, "model", None),
-                                           answer_lang=getattr(args, "lang", None))
+                                           answer_lang=getattr(args, "lang", None), mode=getattr(args, "mode", None))
     k = getattr(args, "k", None)
     # RetrievalSettings checks k (1 to 50): a bad --k is reported as every bad setting is.
     retrieval = dataclasses.replace(settings.retrieval, k=k) if k is not None else settings.retrieval
@@ -246,12 +246,16 @@ def build_parser() -> argparse.ArgumentParser:
     def generator_options(p):
         from rag.models.backends import BACKENDS, backends_help
         from rag.models.gguf import MODELS
-        from rag.settings import ANSWER_LANGS
+        from rag.settings import ANSWER_LANGS, ANSWER_MODES
 
         p.add_argument("--backend", choices=list(BACKENDS), default=None, help=backends_help())
         p.add_argument("--model", default=None, help=f"local model: {' or '.join(MODELS)}, or PATH.gguf "
                        "(default: $RAG_LLM, else 1.5b)")
         p.add_argument("--lang", choices=ANSWER_LANGS, default=None, help="answer language (default auto: the question's)")
+        p.add_argument("--mode", choices=ANSWER_MODES, default=None,
+                       help="with a model: reader (quote the chosen sentences; the model only answers across "
+                            "languages) or generate (the model writes every answer); default $RAG_ANSWER_MODE, "
+                            "else reader")
 
     p = sub.add_parser("index", help="build or update the index (only new or changed articles are embedded)")
     common(p)

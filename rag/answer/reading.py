@@ -3,11 +3,11 @@
 1. The refusal rule (rag/answer/answerability.py) refuses what the passages do not support, without a model.
 2. The reader (rag/answer/reader.py) ranks the sentences; the first one (and the second within the margin) is
    the answer's source, sent at once as a Preview.
-3. Sentences in the question's language are the answer: quoted and cited, nothing regenerated.
-4. Sentences in the other language go to the model with the question (prompts.translate_messages); its answer
+3. Sentences all in the question's language are the answer: quoted and cited, nothing regenerated.
+4. Otherwise the sentences go to the model with the question (prompts.translate_messages); its answer
    is kept when every number in it is one of the sentences' and every Vietnamese-looking name in it is written
-   in them; the program cites the sentences. Otherwise, or when the model says NOT_FOUND, the reply is the quote,
-   labelled as being in the article's language: a supported answer is never turned into a refusal.
+   in them; the program cites the sentences. Otherwise, or when the model says NOT_FOUND, the reply is the quote
+   in quotation marks, labelled as being in the article's language: a supported answer never becomes a refusal.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from rag.answer.reader import Reader
 from rag.answer.spans import MONTHS, names
 from rag.errors import GeneratorError, RagError
 from rag.settings import ExtractiveSettings, GeneratorSettings
-from rag.text import VI_LETTERS, detect_language, normalize, numbers
+from rag.text import VI_LETTERS, is_vietnamese, normalize, numbers
 from rag.types import NOT_FOUND, REFUSAL, Answer, Citation, Done, Event, Passage, Preview, RetrievalResult, \
     Support, TextDelta
 
@@ -98,12 +98,12 @@ class ReadingAnswerer:
                                    s.start, s.end, s.passage.source) for n, s in enumerate(chosen, start=1))
         markers = " ".join(f"[{c.n}]" for c in citations)
         quote = " ".join(f"{' '.join(s.text.split())} [{n}]" for n, s in enumerate(chosen, start=1))
-        source_lang = detect_language(" ".join(s.text for s in chosen))
-        if source_lang == lang or self.model is None:
+        if all(is_vietnamese(s.text) == (lang == "vi") for s in chosen) or self.model is None:
             timings["first_token_ms"] = (time.perf_counter() - started) * 1000
             yield done(Answer(result.question, lang, quote, False, citations, result.passages, self.name, timings))
             return
-        labelled = f"{QUOTE_LABEL.get(lang, '')} {quote}".strip()
+        labelled = f"{QUOTE_LABEL[lang]} " + " ".join(f"“{' '.join(s.text.split())}” [{n}]"
+                                                     for n, s in enumerate(chosen, start=1))
         raw = ""
         try:
             for chunk in self.model.stream(translate_messages(result.question, [s.text for s in chosen], lang)):

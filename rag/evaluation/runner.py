@@ -41,7 +41,8 @@ def plan_run(settings: Settings, qa: Path, sample: int | None = None, out: Path 
     corpus = settings.corpus_dir.resolve()
     g = settings.generator
     model = (f"-{g.model if g.model in MODELS else Path(g.model).stem}" if backend(g.backend).local else "")
-    run_name = f"{corpus.name}-{Path(qa).stem}" + (f"-sample{sample}" if sample else "") + f"-{g.backend}" + model
+    mode = "-generate" if backend(g.backend).generates and g.mode == "generate" else ""
+    run_name = f"{corpus.name}-{Path(qa).stem}" + (f"-sample{sample}" if sample else "") + f"-{g.backend}" + model + mode
     out = out or ROOT / "eval" / "runs" / run_name
     private_index = not index_given and corpus != Settings().corpus_dir.resolve()
     if private_index:

@@ -67,7 +67,7 @@ def test_a_translation_that_fails_its_check_becomes_the_labelled_quote_not_a_ref
     answer = a.ask(TRADE_EN)
     given = sentences_of(chat.prompts[0][1])
     assert not answer.refused and answer.draft == reply
-    assert answer.text.startswith(QUOTE_LABEL["en"]) and given[0] in answer.text
+    assert answer.text.startswith(QUOTE_LABEL["en"]) and f"“{given[0]}” [1]" in answer.text
     assert "NOT_FOUND" not in answer.text and "999.9" not in answer.text
 
 

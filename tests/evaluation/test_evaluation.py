@@ -221,9 +221,11 @@ def test_the_run_plan_names_the_report_and_keeps_the_default_index_out_of_it(tmp
     from rag.settings import ROOT, Settings
 
     default = Settings()
-    g = default.generator.replace(backend="local", model="0.5b")
+    g = default.generator.replace(backend="local", model="0.5b", mode="reader")
     plan = plan_run(default.replace(generator=g), Path("eval/qa.jsonl"))
     assert plan.out == ROOT / "eval" / "runs" / "seeds-qa-local-0.5b" and not plan.private_index
+    generating = plan_run(default.replace(generator=g.replace(mode="generate")), Path("eval/qa.jsonl"))
+    assert generating.out.name == "seeds-qa-local-0.5b-generate"
     assert plan.settings.index_dir == default.index_dir
     other = default.replace(corpus_dir=tmp_path / "xquad", generator=default.generator.replace(backend="extractive"))
     plan = plan_run(other, Path("dev/qa.jsonl"), sample=100)
