@@ -125,9 +125,12 @@ class Assistant:
         so that the first question pays only for its own sentences. Servers need nothing."""
         if not self.backend.local:
             return
-        from rag.answer.prompts import answer_messages
+        from rag.answer.prompts import answer_messages, translate_messages
 
-        self.chat_model().invoke(answer_messages("?", ["."], "vi"), max_tokens=1)
+        if self.settings.generator.mode == "reader":  # the model answers only across languages
+            self.chat_model().invoke(translate_messages("?", ["."], "en"), max_tokens=1)
+        else:
+            self.chat_model().invoke(answer_messages("?", ["."], "vi"), max_tokens=1)
 
     def _generated(self) -> GeneratedAnswerer:
         g = self.settings.generator
@@ -155,7 +158,9 @@ class Assistant:
             return
         g = self.settings.generator
         if g.mode == "reader":
-            answerer = ReadingAnswerer(self.chat_model(), g, self.rule, Reader(self.settings.reader),
+            rule = RefusalRule(self.settings.answer_floors(False), check_terms=True,
+                               weak_margin=self.settings.low_relevance_margin)
+            answerer = ReadingAnswerer(self.chat_model(), g, rule, Reader(self.settings.reader),
                                        self.settings.extractive, name=g.backend, label=describe(g))
             yield from answerer.stream(result, timings, started=started)
             return

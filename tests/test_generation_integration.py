@@ -98,7 +98,8 @@ def test_cli_a_model_crash_mid_answer_is_one_line_and_a_non_zero_exit(assistant)
     from rag.models.worker import CRASH_ENV
 
     env = {**os.environ, "RAG_INDEX": str(assistant.settings.index_dir), "RAG_CORPUS": str(assistant.settings.corpus_dir),
-           "RAG_EMBEDDER": "e5-small", "RAG_MODEL_DIR": str(MODEL_DIR), "RAG_THREADS": "2", CRASH_ENV: "xyzzy"}
+           "RAG_EMBEDDER": "e5-small", "RAG_MODEL_DIR": str(MODEL_DIR), "RAG_THREADS": "2", CRASH_ENV: "xyzzy",
+           "RAG_ANSWER_MODE": "generate"}  # the model writes the Vietnamese answer, and crashes while at it
     q = "Kim ngạch thương mại hai chiều ASEAN - Nhật Bản năm 2024 đạt bao nhiêu? (xyzzy)"
     proc = subprocess.run([sys.executable, "-m", "rag.cli", "ask", q, "--model", "0.5b"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=600)
@@ -126,7 +127,7 @@ def test_rag_doctor_json_lists_every_check_and_all_are_ok():
 def test_the_worker_reads_the_fixed_prompt_prefix_once(assistant):
     """The KV cache of the system prompt and worked examples survives in the worker between answers: after the
     warm-up, a question costs its own tokens only (counted by the worker)."""
-    q = "Kim ngạch thương mại hai chiều ASEAN - Nhật Bản năm 2024 đạt bao nhiêu?"
+    q = "How much was two-way trade between ASEAN and Japan worth in 2024?"  # read by the model in reader mode
     worker = assistant.chat_model().worker
     worker.close()
     assistant.ask(q)
@@ -136,5 +137,5 @@ def test_the_worker_reads_the_fixed_prompt_prefix_once(assistant):
     prefix = worker.last_done["evaluated_tokens"]
     assistant.ask(q)
     warm = worker.last_done["evaluated_tokens"]
-    assert prefix > 300  # the system prompt and three worked examples
+    assert prefix > 200  # the system prompt and two worked examples
     assert cold - warm > 0.8 * prefix, (cold, prefix, warm)

@@ -1,13 +1,15 @@
 """The reader's answer (issue 12): the program picks the sentences, copies the facts, and never loses an answer.
 
-1. The refusal rule (rag/answer/answerability.py) refuses what the passages do not support, without a model.
+1. The refusal rule (rag/answer/answerability.py) refuses what the passages do not support, without a model:
+   the extractive answer's floors, and the numbers and acronyms of the question that no passage has.
 2. The reader (rag/answer/reader.py) ranks the sentences; the first one (and the second within the margin) is
    the answer's source, sent at once as a Preview.
 3. Sentences all in the question's language are the answer: quoted and cited, nothing regenerated.
 4. Otherwise the sentences go to the model with the question (prompts.translate_messages); its answer
    is kept when every number in it is one of the sentences' and every Vietnamese-looking name in it is written
-   in them; the program cites the sentences. Otherwise, or when the model says NOT_FOUND, the reply is the quote
-   in quotation marks, labelled as being in the article's language: a supported answer never becomes a refusal.
+   in them; the program cites the sentences. When it fails that check the reply is the quote in quotation marks,
+   labelled as being in the article's language: a supported answer never becomes a refusal. When the model says
+   NOT_FOUND (it read the sentences and they do not answer), the answer is a refusal.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from rag.types import NOT_FOUND, REFUSAL, Answer, Citation, Done, Event, Passage
 # The label before a quote in the article's language, per question language.
 QUOTE_LABEL = {"en": "From the article (in Vietnamese):", "vi": "Trích bài viết (tiếng Anh):"}
 _MARKERS = re.compile(r"\s*\[\d+\]")
+_WORDS = re.compile(r"[^\W\d_]{2,}")  # a sentence of fewer words ("02:44 - 26/07/2025") answers nothing
 _NOT_FOUND = re.compile(NOT_FOUND.replace("_", "[_ ]"), re.I)
 
 
@@ -52,6 +55,8 @@ def translation_problems(reply: str, sources: list[str]) -> list[str]:
 class ReadingAnswerer:
     def __init__(self, model: BaseChatModel | None, settings: GeneratorSettings, rule: RefusalRule, reader: Reader,
                  extractive: ExtractiveSettings, name: str = "local", label: str | None = None) -> None:
+        """`rule` decides the refusals: the extractive answer's floors (the model does not judge whether the
+        sentences answer; the 1.5B wrote NOT_FOUND for none of the seeds' English questions)."""
         self.model = model
         self.settings = settings
         self.rule = rule
@@ -65,7 +70,8 @@ class ReadingAnswerer:
 
     def choose(self, result: RetrievalResult) -> list[Support]:
         """The reader's first sentence, and the next within the margin, in reading order; no instructions."""
-        ranked = [r for r in self.reader.read(result) if not looks_like_instruction(r.support.text)]
+        ranked = [r for r in self.reader.read(result)
+                  if len(_WORDS.findall(r.support.text)) >= 3 and not looks_like_instruction(r.support.text)]
         if not ranked:
             return []
         top = ranked[0].score
@@ -123,7 +129,11 @@ class ReadingAnswerer:
                                   f"{str(exc)[:200]}); check that it is running and reachable, try again, "
                                   "or use --backend extractive") from exc
         text = " ".join(_MARKERS.sub("", raw).split())
-        ok = bool(text) and not _NOT_FOUND.search(text) and not translation_problems(text, [s.text for s in chosen])
+        if _NOT_FOUND.search(text):  # the model read the sentences and says they do not answer
+            yield done(Answer(result.question, lang, REFUSAL[lang], True, (), result.passages, self.name, timings,
+                              draft=raw.strip()))
+            return
+        ok = bool(text) and not translation_problems(text, [s.text for s in chosen])
         reply = f"{text} {markers}" if ok else labelled
         yield done(Answer(result.question, lang, reply, False, citations, result.passages, self.name, timings,
                           draft=raw.strip()))

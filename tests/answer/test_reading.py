@@ -61,19 +61,27 @@ def test_an_english_answer_keeps_its_numbers_and_is_cited_by_the_program(setting
     assert [" ".join(c.quote.split()) for c in answer.citations] == given
 
 
-@pytest.mark.parametrize("reply", ["The article gives 999.9 billion USD.", "NOT_FOUND"])
+def test_not_found_from_the_model_is_a_refusal(settings):
+    a, chat = assistant(settings, lambda s, u: "NOT_FOUND")
+    answer = a.ask(TRADE_EN)
+    assert answer.refused and answer.text == REFUSAL["en"] and answer.draft == "NOT_FOUND" and len(chat.prompts) == 1
+
+
+@pytest.mark.parametrize("reply", ["The article gives 999.9 billion USD.", "Trade reached 236.6 billion USD, said "
+                                   "Nguyễn Văn Bình."])
 def test_a_translation_that_fails_its_check_becomes_the_labelled_quote_not_a_refusal(settings, reply):
     a, chat = assistant(settings, lambda s, u: reply)
     answer = a.ask(TRADE_EN)
     given = sentences_of(chat.prompts[0][1])
     assert not answer.refused and answer.draft == reply
     assert answer.text.startswith(QUOTE_LABEL["en"]) and f"“{given[0]}” [1]" in answer.text
-    assert "NOT_FOUND" not in answer.text and "999.9" not in answer.text
+    assert "999.9" not in answer.text and "Nguyễn Văn Bình" not in answer.text
 
 
 def test_what_the_articles_do_not_support_is_refused_without_a_model(settings):
-    a, chat = assistant(settings, lambda s, u: pytest.fail("the model must not be called"),)
-    a.rule.floors = {"vi": 2.0, "en": 2.0}  # no sentence reaches it
+    # The reader mode refuses at the extractive answer's floors: no sentence reaches these.
+    a, chat = assistant(settings.replace(answer_min_score_vi=2.0, answer_min_score_en=2.0),
+                        lambda s, u: pytest.fail("the model must not be called"))
     answer = a.ask(TRADE_EN)
     assert answer.refused and answer.text == REFUSAL["en"] and chat.prompts == []
 

@@ -206,8 +206,8 @@ def test_a_model_backend_streams_its_answer_in_the_chosen_language(page, live):
     expect(answer).to_contain_text("local 1.5b · retrieval")
     expect(answer).not_to_contain_text("▌")
     expect(page.locator("#cards .cite-card").first).to_contain_text(MEKONG_TITLE)
-    assert live.chat.prompts[-1][1].rstrip().endswith("Answer in English (translate the facts from the passages; "
-                                                      "keep names, numbers and dates exact), with [n] citations.")
+    # The reader mode: the model reads the chosen sentences and answers across languages.
+    assert live.chat.prompts[-1][1].rstrip().endswith("Answer in English:")
     shot(page, "model-answer-done")
 
 

@@ -27,7 +27,8 @@ NEXT_Q = "Hội nghị Bộ trưởng Ngoại giao Mekong - Nhật Bản lần t
 @pytest.fixture(scope="module")
 def live(tmp_path_factory, real_embedder):
     """The app on the real local backend (0.5B), its worker started with the crash word in its environment."""
-    generator = GeneratorSettings(backend="local", model="0.5b", models_dir=ROOT / "models", threads=2)
+    # The generate mode: the model writes the Vietnamese answer (in the reader mode it would only quote).
+    generator = GeneratorSettings(backend="local", model="0.5b", models_dir=ROOT / "models", threads=2, mode="generate")
     if not (generator.models_dir / MODELS["0.5b"].file_name).is_file():
         pytest.fail("the 0.5B GGUF is missing: run `bash scripts/setup.sh`")
     worker = shared_worker(local_model_path("0.5b", generator.models_dir), generator.n_ctx, generator.threads)
