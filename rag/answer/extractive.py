@@ -30,10 +30,7 @@ class ExtractiveAnswerer:
         if not judgement.answerable:
             return Answer(result.question, result.lang, REFUSAL[result.lang], True, (), result.passages,
                           self.name, timings, **scored)
-        ranked = self.reader.read(result)
-        chosen = [r.support for r in ranked[: self.settings.max_sentences]
-                  if r.score >= ranked[0].score - self.settings.relative_margin]
-        chosen.sort(key=lambda s: (s.passage.rank, s.start))
+        chosen = self.reader.choose(result, self.settings.max_sentences, self.settings.relative_margin)
         citations: list[Citation] = []
         parts: list[str] = []
         for n, s in enumerate(chosen, start=1):

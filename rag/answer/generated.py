@@ -35,6 +35,12 @@ _INSTRUCTION = re.compile(
 _NOT_FOUND = re.compile(NOT_FOUND.replace("_", "[_ ]"), re.I)  # NOT_FOUND, as models also write it: "Not found"
 
 
+def model_failure(label: str, exc: Exception) -> GeneratorError:
+    """What to say when the model (`label`) failed mid-answer."""
+    return GeneratorError(f"the model ({label}) failed while answering ({type(exc).__name__}: {str(exc)[:200]}); "
+                          "check that it is running and reachable, try again, or use --backend extractive")
+
+
 def looks_like_instruction(text: str) -> bool:
     return bool(_INSTRUCTION.search(text))
 
@@ -124,9 +130,7 @@ class GeneratedAnswerer:
         except RagError:
             raise
         except Exception as exc:  # a server that went away, a model that crashed: a message, not a traceback
-            raise GeneratorError(f"the model ({self.label}) failed while answering ({type(exc).__name__}: "
-                                  f"{str(exc)[:200]}); check that it is running and reachable, try again, "
-                                  "or use --backend extractive") from exc
+            raise model_failure(self.label, exc) from exc
         answer = replace(self.finish(result, lang, raw, given, timings, started), **scored)
         yield Done(replace(answer, refusal_probability=p_refuse) if p_refuse is not None else answer)
 

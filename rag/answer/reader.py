@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import Callable
 
 from rag.indexing.lexical import tokenize
 from rag.answer.spans import span
@@ -92,3 +93,13 @@ class Reader:
             match = holds(kind, s.text, result.question)
             out.append(Reading(s, overlap, match, s.score + weight_overlap * overlap + w.type_weight * match))
         return sorted(out, key=lambda r: -r.score)
+
+    def choose(self, result: RetrievalResult, max_sentences: int, margin: float,
+               usable: Callable[[str], bool] | None = None) -> list[Support]:
+        """The first sentence, and those after it within `margin` of its score, at most `max_sentences`, in
+        reading order (passage rank, then position); `usable` leaves sentences out before the ranking."""
+        ranked = [r for r in self.read(result) if usable is None or usable(r.support.text)]
+        if not ranked:
+            return []
+        chosen = [r.support for r in ranked[:max_sentences] if r.score >= ranked[0].score - margin]
+        return sorted(chosen, key=lambda s: (s.passage.rank, s.start))

@@ -22,11 +22,11 @@ from typing import Iterator
 from langchain_core.language_models import BaseChatModel
 
 from rag.answer.answerability import RefusalRule
-from rag.answer.generated import looks_like_instruction
+from rag.answer.generated import looks_like_instruction, model_failure
 from rag.answer.prompts import translate_messages
 from rag.answer.reader import Reader
 from rag.answer.spans import MONTHS, names
-from rag.errors import GeneratorError, RagError
+from rag.errors import RagError
 from rag.settings import ExtractiveSettings, GeneratorSettings
 from rag.text import VI_LETTERS, is_vietnamese, normalize, numbers
 from rag.types import NOT_FOUND, REFUSAL, Answer, Citation, Done, Event, Passage, Preview, RetrievalResult, \
@@ -70,14 +70,8 @@ class ReadingAnswerer:
 
     def choose(self, result: RetrievalResult) -> list[Support]:
         """The reader's first sentence, and the next within the margin, in reading order; no instructions."""
-        ranked = [r for r in self.reader.read(result)
-                  if len(_WORDS.findall(r.support.text)) >= 3 and not looks_like_instruction(r.support.text)]
-        if not ranked:
-            return []
-        top = ranked[0].score
-        chosen = [r.support for r in ranked[: self.extractive.max_sentences]
-                  if r.score >= top - self.extractive.relative_margin]
-        return sorted(chosen, key=lambda s: (s.passage.rank, s.start))
+        return self.reader.choose(result, self.extractive.max_sentences, self.extractive.relative_margin,
+                                  lambda t: len(_WORDS.findall(t)) >= 3 and not looks_like_instruction(t))
 
     def stream(self, result: RetrievalResult, timings: dict, started: float | None = None) -> Iterator[Event]:
         started = started if started is not None else time.perf_counter()
@@ -125,9 +119,7 @@ class ReadingAnswerer:
         except RagError:
             raise
         except Exception as exc:  # a server that went away, a model that crashed: a message, not a traceback
-            raise GeneratorError(f"the model ({self.label}) failed while answering ({type(exc).__name__}: "
-                                  f"{str(exc)[:200]}); check that it is running and reachable, try again, "
-                                  "or use --backend extractive") from exc
+            raise model_failure(self.label, exc) from exc
         text = " ".join(_MARKERS.sub("", raw).split())
         if _NOT_FOUND.search(text):  # the model read the sentences and says they do not answer
             yield done(Answer(result.question, lang, REFUSAL[lang], True, (), result.passages, self.name, timings,
