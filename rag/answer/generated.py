@@ -35,6 +35,18 @@ _INSTRUCTION = re.compile(
 _NOT_FOUND = re.compile(NOT_FOUND.replace("_", "[_ ]"), re.I)  # NOT_FOUND, as models also write it: "Not found"
 
 
+def says_not_found(text: str) -> bool:
+    """Whether a model's reply is (or holds) NOT_FOUND, as models write it."""
+    return bool(_NOT_FOUND.search(text))
+
+
+def may_become_not_found(raw: str) -> bool:
+    """Whether the reply so far is, or may still become, NOT_FOUND: held back from the stream, so a refusal
+    never shows the marker."""
+    head = raw.lstrip().upper().replace(" ", "_")
+    return head.startswith(NOT_FOUND) or NOT_FOUND.startswith(head)
+
+
 def model_failure(label: str, exc: Exception) -> GeneratorError:
     """What to say when the model (`label`) failed mid-answer."""
     return GeneratorError(f"the model ({label}) failed while answering ({type(exc).__name__}: {str(exc)[:200]}); "
@@ -121,8 +133,7 @@ class GeneratedAnswerer:
                 if "first_token_ms" not in timings:
                     timings["first_token_ms"] = (time.perf_counter() - started) * 1000
                 # Hold back what is or may become NOT_FOUND, so a refusal never shows the marker.
-                head = raw.lstrip().upper().replace(" ", "_")
-                if head.startswith(NOT_FOUND) or NOT_FOUND.startswith(head):
+                if may_become_not_found(raw):
                     continue
                 if len(raw) > shown:
                     yield TextDelta(raw[shown:])
@@ -144,7 +155,7 @@ class GeneratedAnswerer:
         timings.setdefault("first_token_ms", timings["total_ms"])
         text = raw.strip()
         refused_answer = self._refusal(result, lang, timings, draft=text)
-        if not text or _NOT_FOUND.search(text):
+        if not text or says_not_found(text):
             return refused_answer
         source_lang = detect_language(" ".join(p.text for p in given))
         # Every fact cited: a sentence that no given passage supports is left out.

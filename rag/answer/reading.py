@@ -22,21 +22,20 @@ from typing import Iterator
 from langchain_core.language_models import BaseChatModel
 
 from rag.answer.answerability import RefusalRule
-from rag.answer.generated import looks_like_instruction, model_failure
+from rag.answer.generated import looks_like_instruction, may_become_not_found, model_failure, says_not_found
 from rag.answer.prompts import translate_messages
 from rag.answer.reader import Reader
 from rag.answer.spans import MONTHS, names
 from rag.errors import RagError
 from rag.settings import ExtractiveSettings, GeneratorSettings
 from rag.text import VI_LETTERS, is_vietnamese, normalize, numbers
-from rag.types import NOT_FOUND, REFUSAL, Answer, Citation, Done, Event, Passage, Preview, RetrievalResult, \
+from rag.types import REFUSAL, Answer, Citation, Done, Event, Passage, Preview, RetrievalResult, \
     Support, TextDelta
 
 # The label before a quote in the article's language, per question language.
 QUOTE_LABEL = {"en": "From the article (in Vietnamese):", "vi": "Trích bài viết (tiếng Anh):"}
 _MARKERS = re.compile(r"\s*\[\d+\]")
 _WORDS = re.compile(r"[^\W\d_]{2,}")  # a sentence of fewer words ("02:44 - 26/07/2025") answers nothing
-_NOT_FOUND = re.compile(NOT_FOUND.replace("_", "[_ ]"), re.I)
 
 
 def translation_problems(reply: str, sources: list[str]) -> list[str]:
@@ -113,15 +112,14 @@ class ReadingAnswerer:
                 if "first_token_ms" not in timings:
                     timings["first_token_ms"] = (time.perf_counter() - started) * 1000
                 raw += piece
-                head = raw.lstrip().upper().replace(" ", "_")
-                if not (head.startswith(NOT_FOUND) or NOT_FOUND.startswith(head)):
+                if not may_become_not_found(raw):
                     yield TextDelta(piece)
         except RagError:
             raise
         except Exception as exc:  # a server that went away, a model that crashed: a message, not a traceback
             raise model_failure(self.label, exc) from exc
         text = " ".join(_MARKERS.sub("", raw).split())
-        if _NOT_FOUND.search(text):  # the model read the sentences and says they do not answer
+        if says_not_found(text):  # the model read the sentences and says they do not answer
             yield done(Answer(result.question, lang, REFUSAL[lang], True, (), result.passages, self.name, timings,
                               draft=raw.strip()))
             return
