@@ -103,7 +103,7 @@ class ReadingAnswerer:
             return
         labelled = f"{QUOTE_LABEL[lang]} " + " ".join(f"“{' '.join(s.text.split())}” [{n}]"
                                                      for n, s in enumerate(chosen, start=1))
-        raw = ""
+        raw, shown = "", 0
         try:
             for chunk in self.model.stream(translate_messages(result.question, [s.text for s in chosen], lang)):
                 piece = chunk.content if isinstance(chunk.content, str) else str(chunk.content)
@@ -112,8 +112,9 @@ class ReadingAnswerer:
                 if "first_token_ms" not in timings:
                     timings["first_token_ms"] = (time.perf_counter() - started) * 1000
                 raw += piece
-                if not may_become_not_found(raw):
-                    yield TextDelta(piece)
+                if not may_become_not_found(raw) and len(raw) > shown:
+                    yield TextDelta(raw[shown:])  # with what was held back while it might have been NOT_FOUND
+                    shown = len(raw)
         except RagError:
             raise
         except Exception as exc:  # a server that went away, a model that crashed: a message, not a traceback

@@ -92,3 +92,10 @@ def test_translation_problems_compare_numbers_and_vietnamese_names():
                                 source) == []
     assert translation_problems("Trade reached 263.6 billion USD.", source) == ["263.6"]
     assert translation_problems("Phạm Minh Chính co-chaired.", source) == ["Phạm Minh Chính"]
+
+
+def test_the_stream_shows_what_was_held_back_while_it_might_have_been_not_found(settings):
+    a, chat = assistant(settings, lambda s, u: "NOT the first answer: 236.6 billion USD.")
+    events = list(a.ask_stream(TRADE_EN))
+    streamed = "".join(e.text for e in events if isinstance(e, TextDelta))
+    assert streamed == "NOT the first answer: 236.6 billion USD."
