@@ -118,7 +118,9 @@ def cmd_ask(args) -> int:
     try:
         stream = assistant.ask_stream(args.question)
         for event in stream:
-            if event.kind == "text":
+            if event.kind == "preview" and event.answer:  # the quote at once, while the model writes
+                print(event.answer, flush=True)
+            elif event.kind == "text":
                 sys.stdout.write(event.text)
                 sys.stdout.flush()
             elif event.kind == "done":

@@ -138,9 +138,11 @@ class Answer:
 
 @dataclass(frozen=True)
 class Preview:
-    """Sent before the model's first token: the sentences the model will read, numbered 1..n."""
+    """Sent before the model's first token: the sentences the model will read, numbered 1..n, and, when the
+    program has one, the extractive answer to show until the model's checked answer replaces it."""
 
     sentences: tuple[Passage, ...]
+    answer: str = ""
     kind: ClassVar[str] = "preview"
 
 

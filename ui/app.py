@@ -134,7 +134,12 @@ def _assistant_markdown(turn: ChatTurn, index: int, streamed: str | None = None)
     if turn.error:
         lines.append(f"⚠ {render.md_text(turn.error)}")
     elif turn.answer is None:
-        lines.append(f"{render.md_text(streamed)} ▌" if streamed else "*…*")
+        if turn.preview:  # the quote at once; the model's checked answer replaces it
+            lines.append(render.md_text(turn.preview))
+            lines.append(f"*{render.md_text(streamed)} ▌*" if streamed else
+                         "*▌ đang viết câu trả lời · writing the answer…*")
+        else:
+            lines.append(f"{render.md_text(streamed)} ▌" if streamed else "*…*")
     else:
         a = turn.answer
         lines.append(render.answer_markdown(a.text, index, a.citations))

@@ -79,6 +79,7 @@ class ChatTurn:
     backend: str = ""
     model: str = ""
     k: int = 5
+    preview: str = ""  # the extractive answer shown while the model writes (replaced by `answer`)
     index_version: str = ""
     asked_at: float = field(default_factory=time.time)
 
@@ -119,6 +120,7 @@ class ChatEngine:
             stream = assistant.ask_stream(rewrite.standalone, k=turn.k)
             for event in stream:
                 if event.kind == "preview":
+                    turn.preview = event.answer
                     yield ChatEvent("preview", turn)
                 elif event.kind == "text":
                     yield ChatEvent("text", turn, stream.text)

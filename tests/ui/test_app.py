@@ -79,3 +79,8 @@ def test_an_answer_message_shows_rewrite_answer_warning_and_timings():
     streaming = ChatTurn("q <b>")
     assert app._assistant_markdown(streaming, 0, "Đang <b>viết") == "Đang &lt;b&gt;viết ▌"
     assert app._assistant_markdown(ChatTurn("q", error="no <index>"), 0) == "⚠ no &lt;index&gt;"
+    # The reader's quote shows at once while the model writes the English answer under it.
+    quoting = ChatTurn("How much?", preview="From the article (in Vietnamese): “236,6 tỷ USD” [1]")
+    assert app._assistant_markdown(quoting, 0).split("\n\n") == [
+        "From the article (in Vietnamese): “236,6 tỷ USD” \\[1\\]", "*▌ đang viết câu trả lời · writing the answer…*"]
+    assert app._assistant_markdown(quoting, 0, "Trade was").endswith("\n\n*Trade was ▌*")
