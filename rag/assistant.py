@@ -17,6 +17,7 @@ from rag.answer.answerability import RefusalRule
 from rag.answer.extractive import ExtractiveAnswerer
 from rag.answer.reader import Reader
 from rag.answer.reading import ReadingAnswerer
+from rag.answer.refusal import RefusalDecision
 from rag.answer.generated import GeneratedAnswerer
 from rag.errors import QuestionError
 from rag.indexing.builder import Indexer, IndexReport
@@ -142,6 +143,10 @@ class Assistant:
         q = self.embedder.embed_queries(claims, prompt=self.settings.retrieval.query_prompt_en)
         return q @ self.embedder.embed_passages(sentences).T
 
+    def decision(self) -> RefusalDecision | None:
+        """The calibrated refusal decision, when the embedder has one (rag/settings.py TUNED)."""
+        return RefusalDecision(self.settings.refusal) if self.settings.refusal.enabled else None
+
     def answer_stream(self, result: RetrievalResult, timings: dict | None = None,
                       started: float | None = None) -> AnswerStream:
         """The answer to a retrieval result with the configured backend. `started` (perf_counter) is when the
@@ -150,8 +155,8 @@ class Assistant:
 
     def _events(self, result: RetrievalResult, timings: dict, started: float) -> Iterator[Event]:
         if not self.backend.generates:
-            answer = ExtractiveAnswerer(self.rule, self.settings.extractive, Reader(self.settings.reader)).answer(
-                result, timings)
+            answer = ExtractiveAnswerer(self.rule, self.settings.extractive, Reader(self.settings.reader),
+                                        self.decision()).answer(result, timings)
             total = (time.perf_counter() - started) * 1000
             answer.timings.update(first_token_ms=total, total_ms=total)
             yield Done(answer)
@@ -161,7 +166,8 @@ class Assistant:
             rule = RefusalRule(self.settings.answer_floors(False), check_terms=True,
                                weak_margin=self.settings.low_relevance_margin)
             answerer = ReadingAnswerer(self.chat_model(), g, rule, Reader(self.settings.reader),
-                                       self.settings.extractive, name=g.backend, label=describe(g))
+                                       self.settings.extractive, name=g.backend, label=describe(g),
+                                       decision=self.decision())
             yield from answerer.stream(result, timings, started=started)
             return
         yield from self._generated().stream(result, timings, started=started)

@@ -105,6 +105,19 @@ class ReaderSettings:
 
 
 @dataclass(frozen=True)
+class RefusalSettings:
+    """The calibrated refusal decision (rag/answer/refusal.py): logistic weights over its FEATURES, in that order,
+    and the probability at or above which a question is refused, per question language. Off (enabled False)
+    for an embedder it was not calibrated on: its cosines are on another scale."""
+
+    enabled: bool = False
+    weights: tuple[float, ...] = ()
+    bias: float = 0.0
+    threshold_vi: float = 1.0
+    threshold_en: float = 1.0
+
+
+@dataclass(frozen=True)
 class ExtractiveSettings:
     """The extractive answer (rag/answer/extractive.py): up to `max_sentences` sentences, each within
     `relative_margin` of the best one's cosine."""
@@ -204,6 +217,7 @@ TUNED: dict[str, dict] = {
         "citations": {"min_similarity": 0.75},
         # The reader's weights were measured on EmbeddingGemma's cosines; e5's are on another scale: cosine alone.
         "reader": {"overlap_weight_vi": 0.0, "overlap_weight_en": 0.0, "type_weight": 0.0},
+        "refusal": {},  # not calibrated: the floors alone
     },
     "embeddinggemma": {
         # Score fusion, not RRF: a BM25 score far above the rest counts for more than one rank. Measured with the
@@ -226,9 +240,10 @@ TUNED: dict[str, dict] = {
         # 5th percentile 0.448 (e5: 0.825), median 0.618 (e5: 0.870); e5's 0.75 and 0.05 scaled to that spread.
         "citations": {"min_similarity": 0.35, "similarity_margin": 0.1},
         "reader": {},  # ReaderSettings' defaults
+        "refusal": {},
     },
 }
-_TUNED_FIELDS = ("retrieval", "citations", "reader", "answer_min_score_vi", "answer_min_score_en", "generate_min_score_vi",
+_TUNED_FIELDS = ("retrieval", "citations", "reader", "refusal", "answer_min_score_vi", "answer_min_score_en", "generate_min_score_vi",
                  "generate_min_score_en")
 
 
@@ -245,6 +260,7 @@ class Settings:
     retrieval: RetrievalSettings | None = None
     extractive: ExtractiveSettings = field(default_factory=ExtractiveSettings)
     reader: ReaderSettings | None = None
+    refusal: RefusalSettings | None = None
     citations: CitationSettings | None = None
     follow_up: FollowUpSettings = field(default_factory=FollowUpSettings)
     generator: GeneratorSettings = field(default_factory=GeneratorSettings)
@@ -272,7 +288,9 @@ class Settings:
             object.__setattr__(self, "citations", CitationSettings(**tuned["citations"]))
         if self.reader is None:
             object.__setattr__(self, "reader", ReaderSettings(**tuned["reader"]))
-        for name in _TUNED_FIELDS[3:]:
+        if self.refusal is None:
+            object.__setattr__(self, "refusal", RefusalSettings(**tuned["refusal"]))
+        for name in _TUNED_FIELDS[4:]:
             if getattr(self, name) is None:
                 object.__setattr__(self, name, tuned[name])
 

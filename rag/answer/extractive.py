@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from rag.answer.answerability import RefusalRule
 from rag.answer.reader import Reader
+from rag.answer.refusal import RefusalDecision, refusal_features
 from rag.settings import ExtractiveSettings
 from rag.types import REFUSAL, Answer, Citation, RetrievalResult
 
@@ -18,10 +19,13 @@ class ExtractiveAnswerer:
 
     name = "extractive"
 
-    def __init__(self, rule: RefusalRule, settings: ExtractiveSettings, reader: Reader | None = None) -> None:
+    def __init__(self, rule: RefusalRule, settings: ExtractiveSettings, reader: Reader | None = None,
+                 decision: RefusalDecision | None = None) -> None:
+        """`decision`: the calibrated refusal decision, after the rule's floors (None: the floors alone)."""
         self.rule = rule
         self.settings = settings
         self.reader = reader or Reader()
+        self.decision = decision
 
     def answer(self, result: RetrievalResult, timings: dict | None = None) -> Answer:
         timings = dict(timings or {})
@@ -30,7 +34,15 @@ class ExtractiveAnswerer:
         if not judgement.answerable:
             return Answer(result.question, result.lang, REFUSAL[result.lang], True, (), result.passages,
                           self.name, timings, **scored)
-        chosen = self.reader.choose(result, self.settings.max_sentences, self.settings.relative_margin)
+        readings = self.reader.read(result)
+        if self.decision is not None:
+            p = self.decision.probability(refusal_features(result, readings))
+            scored["refusal_probability"] = p
+            if self.decision.refuses(p, result.lang):
+                return Answer(result.question, result.lang, REFUSAL[result.lang], True, (), result.passages,
+                              self.name, timings, **scored)
+        chosen = self.reader.choose(result, self.settings.max_sentences, self.settings.relative_margin,
+                                    readings=readings)
         citations: list[Citation] = []
         parts: list[str] = []
         for n, s in enumerate(chosen, start=1):

@@ -95,10 +95,12 @@ class Reader:
         return sorted(out, key=lambda r: -r.score)
 
     def choose(self, result: RetrievalResult, max_sentences: int, margin: float,
-               usable: Callable[[str], bool] | None = None) -> list[Support]:
+               usable: Callable[[str], bool] | None = None, readings: list[Reading] | None = None) -> list[Support]:
         """The first sentence, and those after it within `margin` of its score, at most `max_sentences`, in
-        reading order (passage rank, then position); `usable` leaves sentences out before the ranking."""
-        ranked = [r for r in self.read(result) if usable is None or usable(r.support.text)]
+        reading order (passage rank, then position); `usable` leaves sentences out before the ranking;
+        `readings`: what read(result) gave, when the caller has it."""
+        readings = self.read(result) if readings is None else readings
+        ranked = [r for r in readings if usable is None or usable(r.support.text)]
         if not ranked:
             return []
         chosen = [r.support for r in ranked[:max_sentences] if r.score >= ranked[0].score - margin]

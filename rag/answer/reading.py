@@ -1,9 +1,11 @@
 """The reader's answer (issue 12): the program picks the sentences, copies the facts, and never loses an answer.
 
 1. The refusal rule (rag/answer/answerability.py) refuses what the passages do not support, without a model:
-   the extractive answer's floors, and the numbers and acronyms of the question that no passage has.
+   the extractive answer's floors, and the numbers and acronyms of the question that no passage has; then the
+   calibrated refusal decision (rag/answer/refusal.py), when the embedder has one.
 2. The reader (rag/answer/reader.py) ranks the sentences; the first one (and the second within the margin) is
-   the answer's source, sent at once as a Preview.
+   the answer's source. When a model will write the answer, the Preview that comes first carries the labelled
+   quote (4.), which the UI and the CLI show at once, until the checked answer replaces it.
 3. Sentences all in the question's language are the answer: quoted and cited, nothing regenerated.
 4. Otherwise the sentences go to the model with the question (prompts.translate_messages); its answer
    is kept when every number in it is one of the sentences' and every Vietnamese-looking name in it is written
@@ -25,6 +27,7 @@ from rag.answer.answerability import RefusalRule
 from rag.answer.generated import looks_like_instruction, may_become_not_found, model_failure, says_not_found
 from rag.answer.prompts import translate_messages
 from rag.answer.reader import Reader
+from rag.answer.refusal import RefusalDecision, refusal_features
 from rag.answer.spans import MONTHS, names
 from rag.errors import RagError
 from rag.settings import ExtractiveSettings, GeneratorSettings
@@ -53,9 +56,12 @@ def translation_problems(reply: str, sources: list[str]) -> list[str]:
 
 class ReadingAnswerer:
     def __init__(self, model: BaseChatModel | None, settings: GeneratorSettings, rule: RefusalRule, reader: Reader,
-                 extractive: ExtractiveSettings, name: str = "local", label: str | None = None) -> None:
-        """`rule` decides the refusals: the extractive answer's floors (the model does not judge whether the
-        sentences answer; the 1.5B wrote NOT_FOUND for none of the seeds' English questions)."""
+                 extractive: ExtractiveSettings, name: str = "local", label: str | None = None,
+                 decision: RefusalDecision | None = None) -> None:
+        """`rule` and `decision` decide the refusals: the extractive answer's floors, then the calibrated decision
+        (the model does not judge whether the sentences answer; the 1.5B wrote NOT_FOUND for none of the seeds'
+        English questions)."""
+        self.decision = decision
         self.model = model
         self.settings = settings
         self.rule = rule
@@ -67,10 +73,10 @@ class ReadingAnswerer:
     def answer_lang(self, result: RetrievalResult) -> str:
         return result.lang if self.settings.answer_lang == "auto" else self.settings.answer_lang
 
-    def choose(self, result: RetrievalResult) -> list[Support]:
+    def choose(self, result: RetrievalResult, readings=None) -> list[Support]:
         """The reader's first sentence, and the next within the margin, in reading order; no instructions."""
         return self.reader.choose(result, self.extractive.max_sentences, self.extractive.relative_margin,
-                                  lambda t: len(_WORDS.findall(t)) >= 3 and not looks_like_instruction(t))
+                                  lambda t: len(_WORDS.findall(t)) >= 3 and not looks_like_instruction(t), readings)
 
     def stream(self, result: RetrievalResult, timings: dict, started: float | None = None) -> Iterator[Event]:
         started = started if started is not None else time.perf_counter()
@@ -85,24 +91,33 @@ class ReadingAnswerer:
             answer.timings["total_ms"] = now
             return Done(replace(answer, **scored))
 
-        chosen = self.choose(result) if judgement.answerable else []
+        chosen = []
+        if judgement.answerable:
+            readings = self.reader.read(result)
+            if self.decision is not None:
+                scored["refusal_probability"] = p = self.decision.probability(refusal_features(result, readings))
+                if self.decision.refuses(p, result.lang):
+                    readings = []
+            chosen = self.choose(result, readings) if readings else []
         if not chosen:
             yield done(Answer(result.question, lang, REFUSAL[lang], True, (), result.passages, self.name, timings))
             return
         given = tuple(Passage(n, s.passage.doc_id, s.passage.chunk_id, s.passage.title, s.text, s.start, s.end,
                               s.score, s.passage.kind, s.passage.date, s.passage.source)
                       for n, s in enumerate(chosen, start=1))
-        yield Preview(given)
         citations = tuple(Citation(n, s.passage.doc_id, s.passage.chunk_id, s.passage.title, s.passage.date, s.text,
                                    s.start, s.end, s.passage.source) for n, s in enumerate(chosen, start=1))
         markers = " ".join(f"[{c.n}]" for c in citations)
         quote = " ".join(f"{' '.join(s.text.split())} [{n}]" for n, s in enumerate(chosen, start=1))
         if all(is_vietnamese(s.text) == (lang == "vi") for s in chosen) or self.model is None:
+            yield Preview(given)
             timings["first_token_ms"] = (time.perf_counter() - started) * 1000
             yield done(Answer(result.question, lang, quote, False, citations, result.passages, self.name, timings))
             return
         labelled = f"{QUOTE_LABEL[lang]} " + " ".join(f"“{' '.join(s.text.split())}” [{n}]"
                                                      for n, s in enumerate(chosen, start=1))
+        yield Preview(given, labelled)  # shown at once; the model's checked answer replaces it
+        timings["preview_ms"] = (time.perf_counter() - started) * 1000
         raw, shown = "", 0
         try:
             for chunk in self.model.stream(translate_messages(result.question, [s.text for s in chosen], lang)):

@@ -24,7 +24,7 @@ def _fmt(value) -> str:
     return f"{value:.1f}" if abs(value) >= 10 else f"{value:.3f}"
 
 
-def write_markdown(path: Path, report: dict, chart_name: str | None) -> None:
+def write_markdown(path: Path, report: dict, chart_name: str | None, curve_name: str | None = None) -> None:
     metrics, meta, comparison = report["metrics"], report["meta"], report.get("comparison", {})
     groups = [g for g in ("all", "vi", "en") if g in metrics]
     lines = [f"# Evaluation: {Path(meta['qa']).name}", "",
@@ -55,6 +55,10 @@ def write_markdown(path: Path, report: dict, chart_name: str | None) -> None:
         lines.append("")
     if chart_name:
         lines += [f"![metrics by language and latency]({chart_name})", ""]
+    if curve_name:
+        lines += ["Refusals: precision against recall as the refusal decision's threshold moves (questions the "
+                  "floors refuse come first), and the run's own point:", "",
+                  f"![refusal precision-recall]({curve_name})", ""]
     lines += ["Definitions: see the docstring of `rag/evaluation/metrics.py`.", ""]
     path.write_text("\n".join(lines), encoding="utf-8")
 
@@ -84,6 +88,57 @@ def write_chart(path: Path, metrics: dict, results) -> Path | None:
     right.set_xlabel("total ms per question")
     right.set_title("latency")
     right.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def refusal_curve(results) -> tuple[list[float], list[float], tuple[float, float]] | None:
+    """(recall, precision) as the refusal threshold falls, and the run's (recall, precision), by language
+    together; None when no answer carried a refusal probability or no question was unanswerable."""
+    rows = [r for r in results if r.timings]  # not the questions that failed with an error
+    if not any(r.refusal_probability is not None for r in rows) or all(r.row["answerable"] for r in rows):
+        return None
+
+    def score(r) -> float:
+        if r.refused and r.refusal_probability is None:
+            return 2.0  # refused before the decision ran (the floors)
+        return r.refusal_probability if r.refusal_probability is not None else -1.0
+
+    ranked = sorted(rows, key=lambda r: -score(r))
+    unanswerable = sum(not r.row["answerable"] for r in rows)
+    recall, precision, hits = [], [], 0
+    for i, r in enumerate(ranked, start=1):
+        hits += not r.row["answerable"]
+        recall.append(hits / unanswerable)
+        precision.append(hits / i)
+    refused = [r for r in rows if r.refused]
+    point = (sum(not r.row["answerable"] for r in refused) / unanswerable,
+             sum(not r.row["answerable"] for r in refused) / len(refused) if refused else 1.0)
+    return recall, precision, point
+
+
+def write_refusal_curve(path: Path, results) -> Path | None:
+    """The refusal precision-recall curve with the run's chosen point (PNG)."""
+    curve = refusal_curve(results)
+    if curve is None:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    recall, precision, (r0, p0) = curve
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ax.plot(recall, precision, label="as the threshold moves")
+    ax.scatter([r0], [p0], color="red", zorder=3, label=f"this run: recall {r0:.2f}, precision {p0:.2f}")
+    ax.set_xlabel("refusal recall")
+    ax.set_ylabel("refusal precision")
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, 1.02)
+    ax.set_title("refusals")
+    ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)

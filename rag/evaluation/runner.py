@@ -16,7 +16,7 @@ from typing import Callable
 
 from rag.errors import IndexMismatchError, RagError
 from rag.evaluation.metrics import compare, score_question, summarize
-from rag.evaluation.report import write_chart, write_markdown
+from rag.evaluation.report import write_chart, write_markdown, write_refusal_curve
 from rag.evaluation.schema import QuestionResult, load_qa
 from rag.files import atomic_write
 from rag.models.backends import backend, describe
@@ -68,7 +68,8 @@ def run_questions(assistant, rows: list[dict], show_bar: bool = False,
             answer = assistant.answer_stream(retrieved.top(k), timings, started=t0).answer()
             res = QuestionResult(row, answer.lang, [p.to_json() for p in retrieved.passages], answer.text,
                                  answer.refused, [c.to_json() for c in answer.citations],
-                                 {name: round(v, 2) for name, v in answer.timings.items()}, draft=answer.draft)
+                                 {name: round(v, 2) for name, v in answer.timings.items()}, draft=answer.draft,
+                                 refusal_probability=answer.refusal_probability)
         except RagError as exc:
             res = QuestionResult(row, "", [], f"error: {exc}", True, [], {})
         res.scores = score_question(res, doc_texts)
@@ -101,7 +102,8 @@ def write_report(out: Path, results: list[QuestionResult], meta: dict) -> dict:
         for r in results:
             f.write(json.dumps(r.to_json(), ensure_ascii=False) + "\n")
     chart = write_chart(out / "chart.png", summary, results)
-    write_markdown(out / "report.md", report, chart.name if chart else None)
+    curve = write_refusal_curve(out / "refusals.png", results)
+    write_markdown(out / "report.md", report, chart.name if chart else None, curve.name if curve else None)
     atomic_write(previous_path, json.dumps(report, ensure_ascii=False, indent=1))
     return report
 

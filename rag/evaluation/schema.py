@@ -72,10 +72,13 @@ class QuestionResult:
     timings: dict
     scores: dict = field(default_factory=dict)
     draft: str = ""  # the model's unchecked text, when a model wrote the answer
+    refusal_probability: float | None = None  # the refusal decision's, when it ran (rag/answer/refusal.py)
 
     def to_json(self) -> dict:
         return {"id": self.row["id"], "question": self.row["question"], "lang": self.row["lang"],
                 "lang_detected": self.lang_detected, "answerable": self.row["answerable"],
                 "passages": self.passages, "answer": self.answer, "refused": self.refused,
                 "citations": self.citations, "timings": self.timings, "scores": self.scores,
-                **({"draft": self.draft} if self.draft else {})}
+                **({"draft": self.draft} if self.draft else {}),
+                **({"refusal_probability": round(self.refusal_probability, 4)}
+                   if self.refusal_probability is not None else {})}

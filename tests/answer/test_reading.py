@@ -34,6 +34,7 @@ def test_a_question_in_the_articles_language_is_answered_by_the_quote_without_a_
     events = list(a.ask_stream(TRADE_VI))
     assert isinstance(events[0], Preview) and isinstance(events[-1], Done)
     answer = events[-1].answer
+    assert events[0].answer == ""  # nothing to show before the answer: the answer comes at once
     assert not answer.refused and chat.prompts == []
     assert TRADE_SENTENCE in answer.text and answer.text.endswith("[1]")
     doc = a.index_data().docs[answer.citations[0].doc_id]
@@ -54,6 +55,9 @@ def test_an_english_answer_keeps_its_numbers_and_is_cited_by_the_program(setting
     (system, user), = chat.prompts
     given = sentences_of(user)
     assert "Answer in English:" in user and isinstance(events[0], Preview)
+    # The labelled quote comes first, to show while the model writes; the checked answer replaces it.
+    assert events[0].answer.startswith(QUOTE_LABEL["en"]) and f"“{given[0]}” [1]" in events[0].answer
+    assert answer.timings["preview_ms"] <= answer.timings["first_token_ms"]
     assert [" ".join(p.text.split()) for p in events[0].sentences] == given
     assert any(isinstance(e, TextDelta) for e in events)
     assert answer.text.startswith("The article gives ") and "[3]" not in answer.text

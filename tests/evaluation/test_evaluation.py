@@ -96,6 +96,22 @@ def test_refusals_and_false_answers():
     assert s["citation_precision"] is None  # no citation on an answerable question
 
 
+def test_the_refusal_curve_ranks_by_the_decisions_probability_and_marks_the_run(tmp_path):
+    from rag.evaluation.report import refusal_curve, write_refusal_curve
+
+    floor = result(dict(UNANSWERABLE, id="u1"), "x", refused=True)  # refused before the decision: first
+    decided = result(dict(UNANSWERABLE, id="u2"), "x", refused=True)
+    missed = result(dict(UNANSWERABLE, id="u3"), "Japan [1]")
+    kept = result(ROW, "236,6 tỷ USD [1]")
+    decided.refusal_probability, missed.refusal_probability, kept.refusal_probability = 0.9, 0.2, 0.4
+    recall, precision, point = refusal_curve([kept, missed, decided, floor])
+    # ranked: floor, decided (0.9), kept (0.4), missed (0.2)
+    assert recall == [1 / 3, 2 / 3, 2 / 3, 1.0] and precision == [1.0, 1.0, 2 / 3, 0.75]
+    assert point == (2 / 3, 1.0)
+    assert write_refusal_curve(tmp_path / "r.png", [kept, missed, decided, floor]).stat().st_size > 1000
+    assert refusal_curve([kept]) is None  # no unanswerable question: no curve
+
+
 def test_retrieval_metrics_and_languages():
     passages = [{"doc_id": "d2", "text": "Một bài khác"}, {"doc_id": "d1", "text": DOC}]
     r = result(ROW, "236,6 tỷ USD [1]", passages=passages, lang="en")
