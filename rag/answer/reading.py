@@ -26,9 +26,9 @@ from langchain_core.language_models import BaseChatModel
 from rag.answer.answerability import RefusalRule
 from rag.answer.generated import looks_like_instruction, may_become_not_found, model_failure, says_not_found
 from rag.answer.prompts import translate_messages
-from rag.answer.reader import Reader
+from rag.answer.reader import Reader, asks_for
 from rag.answer.refusal import RefusalDecision, refusal_features
-from rag.answer.spans import MONTHS, names
+from rag.answer.spans import MONTHS, names, span
 from rag.errors import RagError
 from rag.settings import ExtractiveSettings, GeneratorSettings
 from rag.text import VI_LETTERS, is_vietnamese, normalize, numbers
@@ -52,6 +52,25 @@ def translation_problems(reply: str, sources: list[str]) -> list[str]:
     plain = normalize(blob)
     problems += [n for n in names(reply) if any(c in VI_LETTERS for c in n.lower()) and normalize(n) not in plain]
     return problems
+
+
+def missing_answer(question: str, sources: list[str], reply: str) -> list[str]:
+    """The span the question asks for (a date, an amount, a name: reader.asks_for, spans.span) that the sources
+    hold and `reply` does not (for a name: none of the sources' names), in its English form: a translation that dropped the detail asked for ("in 2025"
+    for "at the end of 2025" keeps its numbers but loses the answer). Empty when the reply holds one of them."""
+    kind = asks_for(question)
+    if kind == "name":  # any of the names: "who co-chaired" has two, "where" may be named before the answer
+        wanted = [n for s in sources for n in names(s) if n.lower() not in question.lower()]
+    else:
+        wanted = [found[1] for found in (span(kind, s, question) for s in sources) if found]
+    if not wanted:
+        return []
+    have, words = numbers(reply), set(normalize(reply).split())
+
+    def held(english: str) -> bool:
+        return numbers(english) <= have and all(w in words for w in normalize(re.sub(r"[\d.,%]+", " ", english)).split())
+
+    return [] if any(held(w) for w in wanted) else wanted[:1]
 
 
 class ReadingAnswerer:
@@ -139,7 +158,9 @@ class ReadingAnswerer:
             yield done(Answer(result.question, lang, REFUSAL[lang], True, (), result.passages, self.name, timings,
                               draft=raw.strip()))
             return
-        ok = bool(text) and not translation_problems(text, [s.text for s in chosen])
+        sources = [s.text for s in chosen]
+        ok = bool(text) and not translation_problems(text, sources) and not missing_answer(result.question,
+                                                                                          sources, text)
         reply = f"{text} {markers}" if ok else labelled
         yield done(Answer(result.question, lang, reply, False, citations, result.passages, self.name, timings,
                           draft=raw.strip()))

@@ -103,3 +103,24 @@ def test_the_stream_shows_what_was_held_back_while_it_might_have_been_not_found(
     events = list(a.ask_stream(TRADE_EN))
     streamed = "".join(e.text for e in events if isinstance(e, TextDelta))
     assert streamed == "NOT the first answer: 236.6 billion USD."
+
+
+def test_a_translation_must_keep_the_detail_the_question_asks_for():
+    from rag.answer.reading import missing_answer
+
+    meeting = ["Ngày 10/7/2025, tại Kuala Lumpur, Bộ trưởng Bùi Thanh Sơn và Bộ trưởng Iwaya Takeshi đồng chủ trì."]
+    assert missing_answer("On what date was the meeting held?", meeting, "It was held on 10 July 2025.") == []
+    assert missing_answer("On what date was the meeting held?", meeting, "It was held in 2025.") == ["10 July 2025"]
+    trade = ["Kim ngạch năm 2024 đạt 236,6 tỷ USD."]
+    assert missing_answer("How much was trade worth in 2024?", trade, "It was 236.6 billion USD.") == []
+    assert missing_answer("How much was trade worth in 2024?", trade, "It grew in 2024.") == ["236.6 billion USD"]
+    assert missing_answer("Who co-chaired the meeting?", meeting, "Takeshi Iwaya and others.") == []
+    assert missing_answer("Who co-chaired the meeting?", meeting, "The ministers did.") != []
+    assert missing_answer("Why was it held?", meeting, "To cooperate.") == []  # nothing to look for
+
+
+def test_a_translation_without_the_asked_for_date_becomes_the_labelled_quote(settings):
+    a, chat = assistant(settings, lambda s, u: "Two-way trade grew.")
+    answer = a.ask("When did Bùi Thanh Sơn and Iwaya Takeshi co-chair the Mekong - Nhật Bản lần thứ 16?")
+    assert "10/7/2025" in sentences_of(chat.prompts[0][1])[0]
+    assert answer.text.startswith(QUOTE_LABEL["en"]) and answer.draft == "Two-way trade grew."
