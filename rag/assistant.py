@@ -143,9 +143,9 @@ class Assistant:
         q = self.embedder.embed_queries(claims, prompt=self.settings.retrieval.query_prompt_en)
         return q @ self.embedder.embed_passages(sentences).T
 
-    def decision(self) -> RefusalDecision | None:
-        """The calibrated refusal decision, when the embedder has one (rag/settings.py TUNED)."""
-        return RefusalDecision(self.settings.refusal) if self.settings.refusal.enabled else None
+    def decision(self) -> RefusalDecision:
+        """The refusal decision after the floors (rag/answer/refusal.py, RefusalSettings)."""
+        return RefusalDecision(self.settings.refusal)
 
     def answer_stream(self, result: RetrievalResult, timings: dict | None = None,
                       started: float | None = None) -> AnswerStream:

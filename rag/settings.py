@@ -106,10 +106,20 @@ class ReaderSettings:
 
 @dataclass(frozen=True)
 class RefusalSettings:
-    """The calibrated refusal decision (rag/answer/refusal.py): logistic weights over its FEATURES, in that order,
-    and the probability at or above which a question is refused, per question language. Off (enabled False)
-    for an embedder it was not calibrated on: its cosines are on another scale."""
+    """The refusal decision after the floors (rag/answer/refusal.py).
 
+    type_sentences: a question that asks for a date or a number is refused when none of the reader's first
+    `type_sentences` sentences holds one it does not already say (0: never). Measured past the floors, 3
+    sentences: it refuses 0.8% of viquad2-dev's answerable questions and 1.0% / 1.2% of xquad-vi-dev's (vi / en)
+    and none of viquad2-dev's unanswerable ones (their changed detail keeps the kind of answer); on eval/qa.jsonl
+    it refuses "how many delegates" and "on what date did Takaichi take office", which the articles do not say.
+
+    The calibrated part: logistic weights over FEATURES, in that order, and the probability at or above which a
+    question is refused, per question language (eval/calibrate_refusal.py). Off (enabled False): fitted on
+    viquad2-dev it separates little (ROC AUC 0.60 past the floors) and does not carry over to the news
+    articles (eval/qa.jsonl, extractive: false refusals 0.031 -> 0.169 vi, refusal recall unchanged)."""
+
+    type_sentences: int = 3
     enabled: bool = False
     weights: tuple[float, ...] = ()
     bias: float = 0.0
@@ -240,7 +250,9 @@ TUNED: dict[str, dict] = {
         # 5th percentile 0.448 (e5: 0.825), median 0.618 (e5: 0.870); e5's 0.75 and 0.05 scaled to that spread.
         "citations": {"min_similarity": 0.35, "similarity_margin": 0.1},
         "reader": {},  # ReaderSettings' defaults
-        "refusal": {},
+        # eval/calibrate_refusal.py --false-refusals 0.05 (the AVX-512 machine of 2026-12-02); off: see RefusalSettings.
+        "refusal": {"enabled": False, "weights": (4.1062, -0.06, -0.7161, 0.6978, 0.431, 1.1284, -1.1845, 0.231, 0.4286,
+                                                  0.0), "bias": -4.5652, "threshold_vi": 0.2938, "threshold_en": 0.4028},
     },
 }
 _TUNED_FIELDS = ("retrieval", "citations", "reader", "refusal", "answer_min_score_vi", "answer_min_score_en", "generate_min_score_vi",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from rag.answer.answerability import RefusalRule
 from rag.answer.reader import Reader
-from rag.answer.refusal import RefusalDecision, refusal_features
+from rag.answer.refusal import RefusalDecision
 from rag.settings import ExtractiveSettings
 from rag.types import REFUSAL, Answer, Citation, RetrievalResult
 
@@ -36,9 +36,8 @@ class ExtractiveAnswerer:
                           self.name, timings, **scored)
         readings = self.reader.read(result)
         if self.decision is not None:
-            p = self.decision.probability(refusal_features(result, readings))
-            scored["refusal_probability"] = p
-            if self.decision.refuses(p, result.lang):
+            refuse, scored["refusal_probability"] = self.decision.decide(result, readings)
+            if refuse:
                 return Answer(result.question, result.lang, REFUSAL[result.lang], True, (), result.passages,
                               self.name, timings, **scored)
         chosen = self.reader.choose(result, self.settings.max_sentences, self.settings.relative_margin,

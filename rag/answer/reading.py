@@ -27,7 +27,7 @@ from rag.answer.answerability import RefusalRule
 from rag.answer.generated import looks_like_instruction, may_become_not_found, model_failure, says_not_found
 from rag.answer.prompts import translate_messages
 from rag.answer.reader import Reader, asks_for
-from rag.answer.refusal import RefusalDecision, refusal_features
+from rag.answer.refusal import RefusalDecision
 from rag.answer.spans import MONTHS, names, span
 from rag.errors import RagError
 from rag.settings import ExtractiveSettings, GeneratorSettings
@@ -114,8 +114,8 @@ class ReadingAnswerer:
         if judgement.answerable:
             readings = self.reader.read(result)
             if self.decision is not None:
-                scored["refusal_probability"] = p = self.decision.probability(refusal_features(result, readings))
-                if self.decision.refuses(p, result.lang):
+                refuse, scored["refusal_probability"] = self.decision.decide(result, readings)
+                if refuse:
                     readings = []
             chosen = self.choose(result, readings) if readings else []
         if not chosen:

@@ -15,7 +15,8 @@ reader's best sentence (rag/answer/reader.py) and the retrieved passages:
 - english: the question is in English (its content words are only its names and numbers).
 
 probability = logistic(bias + sum of weight * feature); the question is refused at or above the threshold for
-its language. The weights and thresholds come from eval/calibrate_refusal.py (dev sets, never eval/qa.jsonl)
+its language. Before it, one rule: a question that asks for a date or a number is refused when none of the
+reader's first sentences holds one. The weights and thresholds come from eval/calibrate_refusal.py (dev sets, never eval/qa.jsonl)
 and live in RefusalSettings (rag/settings.py), with what they measured.
 """
 
@@ -89,3 +90,19 @@ class RefusalDecision:
     def refuses(self, probability: float, lang: str) -> bool:
         s = self.settings
         return s.enabled and probability >= (s.threshold_vi if lang == "vi" else s.threshold_en)
+
+    def lacks_type(self, result: RetrievalResult, readings: list[Reading]) -> bool:
+        """The question asks for a date or a number and none of the first sentences holds one."""
+        n = self.settings.type_sentences
+        return n > 0 and asks_for(result.question) in ("date", "number") and not any(
+            r.type_match for r in readings[:n])
+
+    def decide(self, result: RetrievalResult, readings: list[Reading]) -> tuple[bool, float | None]:
+        """(refuse, the calibrated probability when that part is on) for a question past the floors."""
+        if self.lacks_type(result, readings):
+            return True, None
+        if not self.settings.weights:
+            return False, None
+        # Computed when off too: the eval report's precision-recall curve shows what it would do.
+        p = self.probability(refusal_features(result, readings))
+        return self.refuses(p, result.lang), p

@@ -13,11 +13,11 @@ from ..fakes import FakeChatModel, FakeEmbedder
 TEXT = "Kim ngạch thương mại hai chiều năm 2024 đạt 236,6 tỷ USD. Hai bên ký thỏa thuận về năng lượng sạch."
 
 
-def result(question: str, lang: str = "vi") -> RetrievalResult:
-    p = Passage(1, "d1", "d1#0", "Thương mại ASEAN - Nhật Bản", TEXT, 0, len(TEXT), 1.0)
-    first, second = TEXT.split(". ")
+def result(question: str, lang: str = "vi", text: str = TEXT) -> RetrievalResult:
+    p = Passage(1, "d1", "d1#0", "Thương mại ASEAN - Nhật Bản", text, 0, len(text), 1.0)
+    first, second = text.split(". ")
     sentences = (Support(p, 0, len(first) + 1, first + ".", 0.8),
-                 Support(p, len(first) + 2, len(TEXT), second, 0.5))
+                 Support(p, len(first) + 2, len(text), second, 0.5))
     return RetrievalResult(question, lang, (p,), None, sentences)
 
 
@@ -56,7 +56,8 @@ def test_no_sentence_is_the_most_refusable():
 
 def decision(bias: float, threshold: float = 0.5, enabled: bool = True) -> RefusalDecision:
     weights = tuple(-5.0 if name == "cosine" else 0.0 for name in FEATURES)
-    return RefusalDecision(RefusalSettings(enabled, weights, bias, threshold, threshold))
+    return RefusalDecision(RefusalSettings(enabled=enabled, weights=weights, bias=bias, threshold_vi=threshold,
+                                           threshold_en=threshold))
 
 
 def test_the_probability_falls_with_the_cosine_and_the_threshold_decides():
@@ -78,8 +79,31 @@ def test_the_decision_refuses_after_the_floors_and_says_its_probability(settings
         chat = FakeChatModel(reply=lambda sys, user: pytest.fail("no model for a Vietnamese question"))
         return Assistant(s, embedder=FakeEmbedder(), chat_model=chat).ask(question)
 
-    always = RefusalSettings(True, tuple(0.0 for _ in FEATURES), 10.0, 0.5, 0.5)
-    never = RefusalSettings(True, tuple(0.0 for _ in FEATURES), -10.0, 0.5, 0.5)
+    zero = tuple(0.0 for _ in FEATURES)
+    always = RefusalSettings(enabled=True, weights=zero, bias=10.0, threshold_vi=0.5, threshold_en=0.5)
+    never = RefusalSettings(enabled=True, weights=zero, bias=-10.0, threshold_vi=0.5, threshold_en=0.5)
     refused, answered = ask(always), ask(never)
     assert refused.refused and refused.text == REFUSAL["vi"] and refused.refusal_probability > 0.99
     assert not answered.refused and answered.citations and answered.refusal_probability < 0.01
+
+
+def test_off_it_still_says_its_probability_for_the_report():
+    d = RefusalDecision(RefusalSettings(enabled=False, weights=tuple(1.0 for _ in FEATURES), bias=50.0))
+    r = result("Kim ngạch thương mại hai chiều năm 2024 đạt bao nhiêu?")
+    refuse, p = d.decide(r, Reader(ReaderSettings()).read(r))
+    assert not refuse and p > 0.99
+    assert RefusalDecision(RefusalSettings()).decide(r, Reader().read(r)) == (False, None)  # not calibrated
+
+
+def test_a_question_asking_for_a_date_no_sentence_holds_is_refused():
+    d = RefusalDecision(RefusalSettings(type_sentences=2))
+    undated = "Kim ngạch thương mại hai chiều tăng mạnh. Hai bên ký thỏa thuận về năng lượng sạch."
+    for question, text, refused in [("Hai bên ký thỏa thuận về năng lượng sạch vào ngày nào?", undated, True),
+                                    ("Hai bên ký thỏa thuận về năng lượng sạch vào ngày nào?", TEXT, False),
+                                    ("Kim ngạch thương mại hai chiều đạt bao nhiêu?", undated, True),
+                                    ("Kim ngạch thương mại hai chiều năm 2024 đạt bao nhiêu?", TEXT, False),
+                                    ("Hai bên ký thỏa thuận gì?", undated, False)]:  # asks for no date or number
+        r = result(question, text=text)
+        assert d.decide(r, Reader(ReaderSettings()).read(r))[0] is refused, (question, text)
+    r = result("Hai bên ký thỏa thuận về năng lượng sạch vào ngày nào?", text=undated)
+    assert RefusalDecision(RefusalSettings(type_sentences=0)).decide(r, Reader().read(r)) == (False, None)
