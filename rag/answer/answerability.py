@@ -2,6 +2,7 @@
 
 A question is refused when its best sentence (the retrieval's sentence scores) is below the floor for the
 question's language, and, for a generating backend, when it rests on something the passages never mention.
+With that check on, a question whose acronyms a retrieved sentence holds passes the floor ("What is ACPHEED?").
 An answer whose best sentence is within `weak_margin` of the floor is flagged as weakly supported.
 
 Does a question rest on something the passages never mention? Numbers and acronyms are checked.
@@ -43,9 +44,11 @@ class Judgement:
     missing: tuple[str, ...]  # numbers and acronyms of the question no passage has (when checked)
     low_relevance: bool  # no sentence, or the best one within the margin above the floor
 
+    named: bool = False  # a retrieved sentence holds every acronym of the question (there is at least one)
+
     @property
     def answerable(self) -> bool:
-        return self.best_score is not None and self.best_score >= self.floor and not self.missing
+        return self.best_score is not None and (self.best_score >= self.floor or self.named) and not self.missing
 
 
 class RefusalRule:
@@ -62,6 +65,14 @@ class RefusalRule:
         best = result.best_score
         floor = self.floors[result.lang]
         missing: tuple[str, ...] = ()
-        if self.check_terms and best is not None and best >= floor:
+        named = self.check_terms and best is not None and best < floor and names_every_acronym(result)
+        if self.check_terms and best is not None and (best >= floor or named):
             missing = tuple(missing_terms(result.question, [f"{p.title} {p.text}" for p in result.passages]))
-        return Judgement(best, floor, missing, best is None or best < floor + self.weak_margin)
+        return Judgement(best, floor, missing, best is None or best < floor + self.weak_margin, named)
+
+
+def names_every_acronym(result: RetrievalResult) -> bool:
+    """Whether one retrieved sentence holds every acronym of the question, and it has one: "What is ACPHEED?" is
+    too short to come close to its sentence by cosine, but the sentence that spells ACPHEED out answers it."""
+    acronyms = set(_ACRONYM.findall(result.question))
+    return bool(acronyms) and any(acronyms <= set(re.findall(r"\w+", s.text)) for s in result.supports)

@@ -29,3 +29,17 @@ def test_an_answer_close_to_the_floor_is_flagged():
     assert rule.judge(result("Kim ngạch?", "vi", 0.82)).low_relevance
     assert not rule.judge(result("Kim ngạch?", "vi", 0.84)).low_relevance
     assert rule.judge(result("Kim ngạch?", "vi")).low_relevance
+
+
+def test_a_sentence_that_holds_the_questions_acronym_passes_the_floor():
+    acronym = Passage(1, "d", "d#0", "Hội nghị", "Trung tâm ASEAN về y tế (ACPHEED) khai trương.", 0, 46, 1.0)
+    sentences = (Support(acronym, 0, 46, acronym.text, 0.2),)
+
+    def judge(question: str, check_terms: bool = True):
+        rule = RefusalRule({"vi": 0.5, "en": 0.5}, check_terms=check_terms, weak_margin=0.03)
+        return rule.judge(RetrievalResult(question, "en", (acronym,), None, sentences))
+
+    assert judge("What is ACPHEED?").answerable and judge("What is ACPHEED?").named
+    assert not judge("What is ACPHEED?", check_terms=False).answerable  # the quoting backend keeps its floor
+    assert not judge("What is AZEC?").answerable  # no sentence has it
+    assert not judge("What is the centre?").answerable  # no acronym: the floor decides
