@@ -56,3 +56,15 @@ def test_the_reader_moves_the_sentence_that_holds_the_words_and_the_answer_type_
     assert read[0].overlap == pytest.approx(1.0)
     assert read[0].score == pytest.approx(0.58 + 0.1 + 0.05)
     assert Reader().read(result(q, "vi", [])) == []
+
+
+def test_the_second_sentence_comes_from_the_first_ones_article():
+    def support(doc, start, text, score):
+        p = Passage(1, doc, f"{doc}#0", "t", text, 0, 2000, 0.0)
+        return Support(p, start, start + len(text), text, score)
+
+    sentences = (support("a", 0, "Câu một về hội nghị.", 0.80), support("b", 0, "Câu của bài khác.", 0.79),
+                 support("a", 500, "Câu hai về hội nghị.", 0.78))
+    r = RetrievalResult("Hội nghị?", "vi", (), None, sentences)
+    chosen = Reader(ReaderSettings(0.0, 0.0, 0.0)).choose(r, max_sentences=2, margin=0.05)
+    assert [s.text for s in chosen] == ["Câu một về hội nghị.", "Câu hai về hội nghị."]
