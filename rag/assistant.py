@@ -22,7 +22,7 @@ from rag.answer.generated import GeneratedAnswerer
 from rag.errors import QuestionError
 from rag.indexing.builder import Indexer, IndexReport
 from rag.indexing.lexical import tokenize
-from rag.indexing.store import IndexData, IndexStore, expected_manifest
+from rag.indexing.store import IndexData, expected_manifest, open_store
 from rag.ingest.corpus import load_corpus
 from rag.models.backends import Backend, backend, describe
 from rag.models.embedder import Embedder
@@ -52,7 +52,7 @@ class Assistant:
         """`chat_model` (a LangChain chat model) replaces the one the generator settings name (tests pass a fake)."""
         self.settings = settings or Settings()
         self.embedder = embedder or make_embedder(self.settings)
-        self.store = IndexStore(self.settings.index_dir)
+        self.store = open_store(self.settings)
         self.notify = notify or (lambda msg: None)
         self.backend: Backend = backend(self.settings.generator.backend)
         self.rule = RefusalRule(self.settings.answer_floors(self.backend.generates),

@@ -23,7 +23,8 @@ def _settings(args):
     from rag.settings import Settings
 
     settings = Settings().replace(corpus_dir=getattr(args, "corpus", None), index_dir=getattr(args, "index", None),
-                                  embedder=getattr(args, "embedder", None))
+                                  embedder=getattr(args, "embedder", None), store=getattr(args, "store", None),
+                                  pg_url=getattr(args, "pg_url", None))
     generator = settings.generator.replace(backend=getattr(args, "backend", None), model=getattr(args, "model", None),
                                            answer_lang=getattr(args, "lang", None), mode=getattr(args, "mode", None))
     k = getattr(args, "k", None)
@@ -50,7 +51,7 @@ def cmd_index(args) -> int:
     else:
         print(f"{report.documents} documents ({report.added} added, {report.changed} changed, {report.removed} removed, "
               f"{report.unchanged} unchanged), {report.chunks} chunks, {report.chunks_embedded} chunks embedded "
-              f"in {report.seconds:.1f} s -> {assistant.settings.index_dir}/{report.version}")
+              f"in {report.seconds:.1f} s -> {assistant.store.root}/{report.version}")
     return 0
 
 
@@ -227,6 +228,19 @@ def cmd_doctor(args) -> int:
     return 0 if report["ok"] else 1
 
 
+def cmd_pg(args) -> int:
+    from rag.indexing import pglocal
+
+    data = args.data or pglocal.default_data_dir()
+    if args.action == "stop":
+        print(f"stopped the PostgreSQL server in {data}" if pglocal.stop(data) else f"no server is running in {data}")
+        return 0
+    server = pglocal.start(data)
+    print(f"PostgreSQL with pgvector is running in {data} (stop it with `rag pg stop`). Use it with:")
+    print(f"export RAG_STORE=postgres RAG_PG_URL='{server.get_uri()}'")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rag", description="Ask questions about news articles, offline, "
                                      "in Vietnamese or English, with citations.")
@@ -235,6 +249,11 @@ def build_parser() -> argparse.ArgumentParser:
     def common(p):
         p.add_argument("--corpus", type=Path, help="corpus folder (default: seeds/, or $RAG_CORPUS)")
         p.add_argument("--index", type=Path, help="index folder (default: index/, or $RAG_INDEX)")
+        p.add_argument("--store", choices=["faiss", "postgres"], default=None,
+                       help="where the index lives: faiss (the --index folder; default, or $RAG_STORE) or postgres "
+                            "(the database at --pg-url)")
+        p.add_argument("--pg-url", default=None, help="PostgreSQL with pgvector (default $RAG_PG_URL; `rag pg start` "
+                                                      "starts a local one)")
         p.add_argument("--json", action="store_true", help="print JSON")
         embedder_option(p)
 
@@ -312,6 +331,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "set RAG_UI_USER and RAG_UI_PASSWORD before opening it to others)")
     p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("pg", help="start or stop a local PostgreSQL with pgvector for RAG_STORE=postgres")
+    p.add_argument("action", choices=["start", "stop"])
+    p.add_argument("--data", type=Path, default=None, help="its data folder (default ~/.local/share/rag-vn-news/pgdata)")
+    p.set_defaults(func=cmd_pg)
     return parser
 
 

@@ -199,21 +199,25 @@ def _embedder(settings: Settings) -> Check:
 
 def _index(settings: Settings) -> Check:
     from rag.indexing.store import expected_manifest
-    from rag.indexing.store import IndexStore, check_compatible
+    from rag.indexing.pgstore import StoreUnreachableError
+    from rag.indexing.store import check_compatible, open_store
     from rag.ingest.corpus import load_corpus
     from rag.models.embedders import make_embedder
 
-    store = IndexStore(settings.index_dir)
-    if not store.exists():
-        return Check("index", WARN, f"no index at {settings.index_dir} yet (the first question builds it)", "rag index")
     try:
+        store = open_store(settings)
+        if not store.exists():
+            return Check("index", WARN, f"no index at {store.root} yet (the first question builds it)", "rag index")
         manifest = store.read_manifest()
         emb = make_embedder(settings)
         check_compatible(manifest, expected_manifest(emb, settings.chunking, settings.lexical), store.root)
         data = store.verify()
+    except StoreUnreachableError as exc:
+        return Check("index", FAIL, str(exc), "rag pg start")
     except RagError as exc:
         return Check("index", FAIL, str(exc), "rag index --rebuild")
-    detail = (f"{data.version}: {len(data.docs)} documents, {len(data.chunks)} chunks, every file as written, "
+    written = "every file as written" if settings.store == "faiss" else "every document as its manifest says"
+    detail = (f"{data.version}: {len(data.docs)} documents, {len(data.chunks)} chunks, {written}, "
               "built with the current model, chunking and BM25 settings")
     try:
         corpus = load_corpus(settings.corpus_dir, settings.max_file_bytes)

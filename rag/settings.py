@@ -161,6 +161,7 @@ class FollowUpSettings:
 
 ANSWER_LANGS = ("auto", "vi", "en")
 ANSWER_MODES = ("reader", "generate")
+STORES = ("faiss", "postgres")
 
 
 @dataclass(frozen=True)
@@ -263,6 +264,10 @@ _TUNED_FIELDS = ("retrieval", "citations", "reader", "refusal", "answer_min_scor
 class Settings:
     corpus_dir: Path = field(default_factory=lambda: _env_path("RAG_CORPUS", ROOT / "seeds"))
     index_dir: Path = field(default_factory=lambda: _env_path("RAG_INDEX", ROOT / "index"))
+    # Where the index lives: "faiss" (a folder, index_dir) or "postgres" (pg_url, one index per pg_store name).
+    store: str = field(default_factory=lambda: os.environ.get("RAG_STORE") or "faiss")
+    pg_url: str | None = field(default_factory=lambda: os.environ.get("RAG_PG_URL") or None)
+    pg_store: str = field(default_factory=lambda: os.environ.get("RAG_PG_STORE") or "default")
     embedder: str = field(default_factory=lambda: os.environ.get("RAG_EMBEDDER") or EMBEDDERS[0])
     # The embedder's folder; unset: $RAG_MODEL_DIR, else models/<embedder>.
     model_dir: Path | None = None
@@ -289,6 +294,8 @@ class Settings:
     threads: int = field(default_factory=_env_threads)
 
     def __post_init__(self) -> None:
+        if self.store not in STORES:
+            raise RagError(f"store {self.store!r} ($RAG_STORE): use one of {', '.join(STORES)}")
         if self.embedder not in TUNED:
             raise RagError(f"embedder {self.embedder!r} (--embedder, $RAG_EMBEDDER): use one of {', '.join(EMBEDDERS)}")
         tuned = TUNED[self.embedder]

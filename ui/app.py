@@ -21,7 +21,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no teleme
 import gradio as gr  # noqa: E402
 
 from rag.errors import RagError  # noqa: E402
-from rag.indexing.store import IndexStore  # noqa: E402
+from rag.indexing.store import open_store  # noqa: E402
 from rag.ingest.library import Library, LibraryDocument  # noqa: E402
 from rag.models.backends import BACKENDS  # noqa: E402
 from rag.models.gguf import MODELS  # noqa: E402
@@ -375,7 +375,7 @@ def theme() -> gr.Theme:
 def make_app(settings: Settings, embedder=None, chat_model=None, config: UIConfig = UIConfig()):
     """The app and its parts for `settings` (tests pass a fake or shared embedder and chat model)."""
     pool = AssistantPool(settings, embedder=embedder, notify=_notify, chat_model=chat_model)
-    library = Library(settings.corpus_dir, IndexStore(settings.index_dir),
+    library = Library(settings.corpus_dir, open_store(settings),
                       config.max_upload_bytes or settings.max_file_bytes)
     feedback = FeedbackLog(config.feedback_path or default_feedback_path(settings.index_dir))
     return build_app(pool, library, feedback, config), pool

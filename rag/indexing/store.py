@@ -51,7 +51,10 @@ def expected_manifest(embedder, chunking: ChunkSettings, lexical: LexicalSetting
 
 
 def _read_manifest(folder: Path) -> dict:
-    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    return _read_manifest_dict(json.loads((folder / "manifest.json").read_text(encoding="utf-8")))
+
+
+def _read_manifest_dict(manifest: dict) -> dict:
     # Indexes built before the BM25 parameters were settings wrote them as text; the same numbers, read as fields.
     if manifest.get("lexical") == {"method": "BM25 (bm25s, k1=1.2, b=0.75)", "tokenizer": TOKENIZER}:
         manifest["lexical"] = {"method": "BM25 (bm25s)", "k1": 1.2, "b": 0.75, "tokenizer": TOKENIZER}
@@ -371,3 +374,12 @@ def check_compatible(manifest: dict, expected: dict, where: Path, keys: tuple[st
                 f"the index at {where} was built with {key} {json.dumps(manifest.get(key), ensure_ascii=False)}, "
                 f"but the settings now say {json.dumps(expected.get(key), ensure_ascii=False)}: "
                 "run `rag index --rebuild` to rebuild it (the old index stays until the new one is ready)")
+
+
+def open_store(settings):
+    """The store the settings name: the FAISS folder (IndexStore) or PostgreSQL (rag/indexing/pgstore.py)."""
+    if settings.store == "postgres":
+        from rag.indexing.pgstore import PostgresStore
+
+        return PostgresStore(settings.pg_url or "", settings.pg_store)
+    return IndexStore(settings.index_dir)

@@ -1,0 +1,252 @@
+"""The index in PostgreSQL with pgvector (RAG_STORE=postgres): the same versions, manifest and behaviour as the
+FAISS folder (rag/indexing/store.py), in a database several `rag serve` processes share.
+
+Tables (created on first use; `store` names one index, so one database can hold several):
+  rag_versions  (store, version, manifest jsonb)            one row per saved version
+  rag_current   (store, version)                            the active version
+  rag_docs      (store, version, doc_id, record jsonb)      documents, their text included
+  rag_chunks    (store, version, idx, record jsonb, tokens jsonb, embedding vector)
+  rag_sentences (store, version, idx, key, embedding vector)
+
+A build writes its new version and switches rag_current in one transaction: a reader sees the old version or
+the new one, never half of one, and a writer killed mid-build leaves nothing (PostgreSQL rolls it back). One
+writer at a time: a session advisory lock per store (a second `rag index` waits); readers take no lock.
+
+A loaded index is the same IndexData as the folder's: the vectors are read into memory and searched with
+FAISS in the process, BM25 is rebuilt from the stored tokens. The database is the shared, durable copy; the
+README's PostgreSQL section says what changes past one machine's memory (search in the database with HNSW).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from urllib.parse import urlsplit
+
+import numpy as np
+
+from rag.errors import IndexMismatchError, IndexMissingError, RagError
+from rag.indexing.lexical import LexicalIndex
+from rag.indexing.store import ChunkRecord, DocRecord, IndexData, _read_manifest_dict, build_faiss_index, \
+    check_compatible, MATCHED
+
+SCHEMA = """
+CREATE EXTENSION IF NOT EXISTS vector;
+CREATE TABLE IF NOT EXISTS rag_versions (store text NOT NULL, version text NOT NULL, manifest jsonb NOT NULL,
+    created timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (store, version));
+CREATE TABLE IF NOT EXISTS rag_current (store text PRIMARY KEY, version text NOT NULL);
+CREATE TABLE IF NOT EXISTS rag_docs (store text NOT NULL, version text NOT NULL, doc_id text NOT NULL,
+    record jsonb NOT NULL, PRIMARY KEY (store, version, doc_id));
+CREATE TABLE IF NOT EXISTS rag_chunks (store text NOT NULL, version text NOT NULL, idx integer NOT NULL,
+    record jsonb NOT NULL, tokens jsonb NOT NULL, embedding vector NOT NULL, PRIMARY KEY (store, version, idx));
+CREATE TABLE IF NOT EXISTS rag_sentences (store text NOT NULL, version text NOT NULL, idx integer NOT NULL,
+    key text NOT NULL, embedding vector NOT NULL, PRIMARY KEY (store, version, idx));
+"""
+_TABLES = ("rag_docs", "rag_chunks", "rag_sentences", "rag_versions")
+
+
+class StoreUnreachableError(RagError):
+    """The database cannot be reached or refuses the login."""
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, for messages."""
+    return re.sub(r"(//[^:/@]+):[^@]+@", r"\1:***@", url)
+
+
+def _describe(url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or (re.search(r"host=([^&]+)", parts.query or "") or [None, "local socket"])[1]
+    return f"{host}{':' + str(parts.port) if parts.port else ''}"
+
+
+@dataclass(frozen=True)
+class VersionRef:
+    """What IndexStore.current_version gives (a folder): here only the version's name."""
+
+    name: str
+
+
+class PostgresStore:
+    """Reads and writes index versions in one PostgreSQL database (`url`, as RAG_PG_URL gives it)."""
+
+    def __init__(self, url: str, store: str = "default", connect_timeout: int = 5) -> None:
+        if not url:
+            raise RagError("RAG_STORE=postgres needs RAG_PG_URL (postgresql://user:password@host:5432/db); "
+                           "`rag pg start` starts a local server and prints one")
+        self.url = url
+        self.name = store
+        self.root = f"postgres {redacted(url)} (store {store!r})"  # in messages, as the folder's path is
+        self.connect_timeout = connect_timeout
+        self._schema_ready = False
+
+    # ---- connections -------------------------------------------------------------------------------------
+
+    def connect(self):
+        import psycopg
+
+        try:
+            conn = psycopg.connect(self.url, connect_timeout=self.connect_timeout)
+        except psycopg.OperationalError as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            if "password" in first or "authentication" in first or "role" in first:
+                what = "refused the login"
+                todo = "check the user and password in RAG_PG_URL"
+            else:
+                what = "cannot be reached"
+                todo = "check that it is running (`rag pg start` starts a local one) and RAG_PG_URL's host and port"
+            raise StoreUnreachableError(f"the PostgreSQL server at {_describe(self.url)} {what} ({first}): "
+                                        f"{todo}; the index there is unchanged") from exc
+        if not self._schema_ready:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(hashtext('rag schema'))")
+                conn.execute(SCHEMA)
+            self._schema_ready = True
+        from pgvector.psycopg import register_vector
+
+        register_vector(conn)
+        return conn
+
+    @contextmanager
+    def _conn(self):
+        conn = self.connect()
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    # ---- the IndexStore interface ------------------------------------------------------------------------
+
+    @contextmanager
+    def build_lock(self, on_wait=None):
+        """One build at a time per store, across processes and machines: a session advisory lock."""
+        with self._conn() as conn:
+            key = f"rag build {self.name}"
+            got = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (key,)).fetchone()[0]
+            if not got:
+                if on_wait:
+                    on_wait(f"another build of {self.root} is running: waiting for it to finish")
+                conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (key,))
+            try:
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
+
+    def current_version(self) -> VersionRef | None:
+        with self._conn() as conn:
+            row = conn.execute("SELECT version FROM rag_current WHERE store = %s", (self.name,)).fetchone()
+        return VersionRef(row[0]) if row else None
+
+    def exists(self) -> bool:
+        return self.current_version() is not None
+
+    def read_manifest(self) -> dict:
+        with self._conn() as conn:
+            return self._manifest(conn)
+
+    def _manifest(self, conn) -> dict:
+        row = conn.execute("SELECT v.version, v.manifest FROM rag_current c JOIN rag_versions v "
+                           "ON v.store = c.store AND v.version = c.version WHERE c.store = %s",
+                           (self.name,)).fetchone()
+        if row is None:
+            raise IndexMissingError(f"no index in {self.root} yet: run `rag index` to build it")
+        return _read_manifest_dict(row[1])
+
+    def load(self, expected: dict | None = None) -> IndexData:
+        """The active version, read in one repeatable-read transaction (a build switching versions meanwhile is
+        not seen); refused when `expected` (expected_manifest) differs from its manifest."""
+        with self._conn() as conn:
+            conn.isolation_level = 3  # REPEATABLE READ: one snapshot for every table
+            with conn.transaction():
+                manifest = self._manifest(conn)
+                check_compatible(manifest, expected or {}, self.root, keys=MATCHED if expected else ())
+                version = conn.execute("SELECT version FROM rag_current WHERE store = %s",
+                                       (self.name,)).fetchone()[0]
+                return self._read(conn, version, manifest)
+
+    def _read(self, conn, version: str, manifest: dict) -> IndexData:
+        args = (self.name, version)
+        docs = {d: DocRecord.from_json(r) for d, r in conn.execute(
+            "SELECT doc_id, record FROM rag_docs WHERE store = %s AND version = %s ORDER BY doc_id", args)}
+        rows = conn.execute("SELECT record, tokens, embedding FROM rag_chunks WHERE store = %s AND version = %s "
+                            "ORDER BY idx", args).fetchall()
+        sents = conn.execute("SELECT key, embedding FROM rag_sentences WHERE store = %s AND version = %s "
+                             "ORDER BY idx", args).fetchall()
+        dim = int(manifest["embedding"]["dimension"])
+        chunks = [ChunkRecord.from_json(r[0]) for r in rows]
+        tokens = [list(r[1]) for r in rows]
+        cv = np.stack([_array(r[2]) for r in rows]) if rows else np.zeros((0, dim), np.float32)
+        sv = np.stack([_array(r[1]) for r in sents]) if sents else np.zeros((0, dim), np.float32)
+        from rag.settings import LexicalSettings
+
+        lex = manifest.get("lexical", {})
+        lexical = (LexicalIndex.build(tokens, LexicalSettings(k1=lex.get("k1", 1.2), b=lex.get("b", 0.75)))
+                   if chunks else LexicalIndex(None, 0))
+        data = IndexData(manifest, docs, chunks, cv, sv, [r[0] for r in sents], lexical, version, tokens=tokens)
+        if len(sv) != int(data.sentence_offsets[-1]) or manifest.get("counts", {}).get("chunks", len(chunks)) != len(chunks):
+            raise IndexMismatchError(f"the index version {version} in {self.root} is inconsistent (vectors and "
+                                     "chunks differ): run `rag index --rebuild`")
+        for name, vectors in (("chunks", cv), ("sentences", sv)):
+            data._faiss[name] = build_faiss_index(vectors, dim)
+        return data
+
+    def verify(self) -> IndexData:
+        """Load the active version and check its documents against the content hashes of its manifest."""
+        data = self.load()
+        want = {d: m["content_hash"] for d, m in data.manifest.get("documents", {}).items()}
+        have = {d: r.content_hash for d, r in data.docs.items()}
+        if want != have:
+            raise IndexMismatchError(f"the index version {data.version} in {self.root} does not match its manifest: "
+                                     "run `rag index --rebuild`")
+        return data
+
+    def read_tokens(self, version: str) -> list[list[str]]:
+        with self._conn() as conn:
+            return [list(r[0]) for r in conn.execute(
+                "SELECT tokens FROM rag_chunks WHERE store = %s AND version = %s ORDER BY idx", (self.name, version))]
+
+    def save(self, data: IndexData, keep_previous: int = 1) -> VersionRef:
+        """Write a new version and make it the active one in one transaction; drop the versions before the
+        previous one."""
+        if data.tokens is None or len(data.tokens) != len(data.chunks):
+            raise ValueError("an index is saved with the BM25 tokens of every chunk")
+        version = f"v-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        with self._conn() as conn:
+            with conn.transaction():
+                previous = conn.execute("SELECT version FROM rag_current WHERE store = %s FOR UPDATE",
+                                        (self.name,)).fetchone()
+                conn.execute("INSERT INTO rag_versions (store, version, manifest) VALUES (%s, %s, %s)",
+                             (self.name, version, json.dumps(data.manifest, ensure_ascii=False)))
+                with conn.cursor() as cur:
+                    with cur.copy("COPY rag_docs (store, version, doc_id, record) FROM STDIN") as copy:
+                        for d in data.docs.values():
+                            copy.write_row((self.name, version, d.doc_id, json.dumps(asdict(d), ensure_ascii=False)))
+                    with cur.copy("COPY rag_chunks (store, version, idx, record, tokens, embedding) FROM STDIN") as copy:
+                        for i, (c, toks) in enumerate(zip(data.chunks, data.tokens)):
+                            copy.write_row((self.name, version, i, json.dumps(asdict(c), ensure_ascii=False),
+                                            json.dumps(list(toks), ensure_ascii=False), _vector(data.chunk_vectors[i])))
+                    with cur.copy("COPY rag_sentences (store, version, idx, key, embedding) FROM STDIN") as copy:
+                        for j, k in enumerate(data.sentence_keys):
+                            copy.write_row((self.name, version, j, k, _vector(data.sentence_vectors[j])))
+                conn.execute("INSERT INTO rag_current (store, version) VALUES (%s, %s) ON CONFLICT (store) "
+                             "DO UPDATE SET version = EXCLUDED.version", (self.name, version))
+                keep = [version] + ([previous[0]] if previous and keep_previous else [])
+                for table in _TABLES:
+                    conn.execute(f"DELETE FROM {table} WHERE store = %s AND NOT (version = ANY(%s))",
+                                 (self.name, keep))
+        data.version = version
+        return VersionRef(version)
+
+
+def _array(value) -> np.ndarray:
+    """A pgvector value (pgvector.Vector, or a numpy array for a typed column) as float32."""
+    return np.asarray(value.to_numpy() if hasattr(value, "to_numpy") else value, dtype=np.float32)
+
+
+def _vector(row: np.ndarray) -> str:
+    """A vector in pgvector's text form (COPY's text format)."""
+    return "[" + ",".join(f"{float(x):.9g}" for x in row) + "]"
