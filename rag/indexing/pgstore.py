@@ -170,12 +170,13 @@ class PostgresStore:
 
     def _read(self, conn, version: str, manifest: dict) -> IndexData:
         args = (self.name, version)
+        binary = conn.cursor(binary=True)  # vectors as float32 bytes (pgvector's binary form), not text
         docs = {d: DocRecord.from_json(r) for d, r in conn.execute(
             "SELECT doc_id, record FROM rag_docs WHERE store = %s AND version = %s ORDER BY doc_id", args)}
-        rows = conn.execute("SELECT record, tokens, embedding FROM rag_chunks WHERE store = %s AND version = %s "
-                            "ORDER BY idx", args).fetchall()
-        sents = conn.execute("SELECT key, embedding FROM rag_sentences WHERE store = %s AND version = %s "
-                             "ORDER BY idx", args).fetchall()
+        rows = binary.execute("SELECT record, tokens, embedding FROM rag_chunks WHERE store = %s AND version = %s "
+                              "ORDER BY idx", args).fetchall()
+        sents = binary.execute("SELECT key, embedding FROM rag_sentences WHERE store = %s AND version = %s "
+                               "ORDER BY idx", args).fetchall()
         dim = int(manifest["embedding"]["dimension"])
         chunks = [ChunkRecord.from_json(r[0]) for r in rows]
         tokens = [list(r[1]) for r in rows]
@@ -214,6 +215,8 @@ class PostgresStore:
         previous one."""
         if data.tokens is None or len(data.tokens) != len(data.chunks):
             raise ValueError("an index is saved with the BM25 tokens of every chunk")
+        from psycopg.types.json import Jsonb
+
         version = f"v-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
         with self._conn() as conn:
             with conn.transaction():
@@ -221,15 +224,20 @@ class PostgresStore:
                                         (self.name,)).fetchone()
                 conn.execute("INSERT INTO rag_versions (store, version, manifest) VALUES (%s, %s, %s)",
                              (self.name, version, json.dumps(data.manifest, ensure_ascii=False)))
-                with conn.cursor() as cur:
-                    with cur.copy("COPY rag_docs (store, version, doc_id, record) FROM STDIN") as copy:
+                with conn.cursor() as cur:  # binary COPY: vectors go as float32 bytes, not text
+                    with cur.copy("COPY rag_docs (store, version, doc_id, record) FROM STDIN (FORMAT BINARY)") as copy:
+                        copy.set_types(["text", "text", "text", "jsonb"])
                         for d in data.docs.values():
-                            copy.write_row((self.name, version, d.doc_id, json.dumps(asdict(d), ensure_ascii=False)))
-                    with cur.copy("COPY rag_chunks (store, version, idx, record, tokens, embedding) FROM STDIN") as copy:
+                            copy.write_row((self.name, version, d.doc_id, Jsonb(asdict(d))))
+                    with cur.copy("COPY rag_chunks (store, version, idx, record, tokens, embedding) FROM STDIN "
+                                  "(FORMAT BINARY)") as copy:
+                        copy.set_types(["text", "text", "int4", "jsonb", "jsonb", "vector"])
                         for i, (c, toks) in enumerate(zip(data.chunks, data.tokens)):
-                            copy.write_row((self.name, version, i, json.dumps(asdict(c), ensure_ascii=False),
-                                            json.dumps(list(toks), ensure_ascii=False), _vector(data.chunk_vectors[i])))
-                    with cur.copy("COPY rag_sentences (store, version, idx, key, embedding) FROM STDIN") as copy:
+                            copy.write_row((self.name, version, i, Jsonb(asdict(c)), Jsonb(list(toks)),
+                                            _vector(data.chunk_vectors[i])))
+                    with cur.copy("COPY rag_sentences (store, version, idx, key, embedding) FROM STDIN "
+                                  "(FORMAT BINARY)") as copy:
+                        copy.set_types(["text", "text", "int4", "text", "vector"])
                         for j, k in enumerate(data.sentence_keys):
                             copy.write_row((self.name, version, j, k, _vector(data.sentence_vectors[j])))
                 conn.execute("INSERT INTO rag_current (store, version) VALUES (%s, %s) ON CONFLICT (store) "
@@ -247,6 +255,6 @@ def _array(value) -> np.ndarray:
     return np.asarray(value.to_numpy() if hasattr(value, "to_numpy") else value, dtype=np.float32)
 
 
-def _vector(row: np.ndarray) -> str:
-    """A vector in pgvector's text form (COPY's text format)."""
-    return "[" + ",".join(f"{float(x):.9g}" for x in row) + "]"
+def _vector(row: np.ndarray) -> np.ndarray:
+    """A row as pgvector's binary COPY takes it."""
+    return np.ascontiguousarray(row, dtype=np.float32)
