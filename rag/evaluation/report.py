@@ -138,7 +138,7 @@ def write_refusal_curve(path: Path, results) -> Path | None:
     ax.set_xlim(0, 1.02)
     ax.set_ylim(0, 1.02)
     ax.set_title("refusals")
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
