@@ -246,6 +246,8 @@ class PostgresStore:
                 for table in _TABLES:
                     conn.execute(f"DELETE FROM {table} WHERE store = %s AND NOT (version = ANY(%s))",
                                  (self.name, keep))
+            conn.execute("ANALYZE rag_chunks, rag_sentences")  # the planner's row counts, for the vector indexes
+            conn.commit()
         data.version = version
         return VersionRef(version)
 
