@@ -1004,6 +1004,9 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="smaller sizes, a smoke run of a few minutes")
     ap.add_argument("--out", type=Path, help="also write the markdown report here")
     ap.add_argument("--json", type=Path, help="write the raw figures as JSON here")
+    ap.add_argument("--stores", default=None, metavar="SIZES",
+                    help="only the store rows: FAISS folder and PostgreSQL at these sizes (eval/bench_store.py), "
+                         "e.g. 100000,1000000")
     ap.add_argument("--child", choices=("index", "answer"), help=argparse.SUPPRESS)
     ap.add_argument("--child-system", choices=("ours", "peer"), help=argparse.SUPPRESS)
     ap.add_argument("--child-embedder", choices=EMBEDDERS, help=argparse.SUPPRESS)
@@ -1013,6 +1016,10 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.child:
         return child(args)
+    if args.stores:  # a row per store, both in one run (the full report's other sections are not re-run)
+        import bench_store
+
+        return bench_store.main(["--sizes", args.stores] + (["--out", str(args.out)] if args.out else []))
 
     import torch
 

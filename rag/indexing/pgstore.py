@@ -7,6 +7,8 @@ Tables (created on first use; `store` names one index, so one database can hold 
   rag_docs      (store, version, doc_id, record jsonb)      documents, their text included
   rag_chunks    (store, version, idx, record jsonb, tokens jsonb, embedding vector)
   rag_sentences (store, version, idx, key, embedding vector)
+  rag_faiss     (store, version, name, index bytea)         the FAISS indexes as built (an IVF index is trained
+                                                            once, by the build, not by every process that loads)
 
 A build writes its new version and switches rag_current in one transaction: a reader sees the old version or
 the new one, never half of one, and a writer killed mid-build leaves nothing (PostgreSQL rolls it back). One
@@ -45,8 +47,10 @@ CREATE TABLE IF NOT EXISTS rag_chunks (store text NOT NULL, version text NOT NUL
     record jsonb NOT NULL, tokens jsonb NOT NULL, embedding vector NOT NULL, PRIMARY KEY (store, version, idx));
 CREATE TABLE IF NOT EXISTS rag_sentences (store text NOT NULL, version text NOT NULL, idx integer NOT NULL,
     key text NOT NULL, embedding vector NOT NULL, PRIMARY KEY (store, version, idx));
+CREATE TABLE IF NOT EXISTS rag_faiss (store text NOT NULL, version text NOT NULL, name text NOT NULL,
+    index bytea NOT NULL, PRIMARY KEY (store, version, name));
 """
-_TABLES = ("rag_docs", "rag_chunks", "rag_sentences", "rag_versions")
+_TABLES = ("rag_docs", "rag_chunks", "rag_sentences", "rag_faiss", "rag_versions")
 
 
 class StoreUnreachableError(RagError):
@@ -191,8 +195,18 @@ class PostgresStore:
         if len(sv) != int(data.sentence_offsets[-1]) or manifest.get("counts", {}).get("chunks", len(chunks)) != len(chunks):
             raise IndexMismatchError(f"the index version {version} in {self.root} is inconsistent (vectors and "
                                      "chunks differ): run `rag index --rebuild`")
+        import faiss
+
+        stored = {name: blob for name, blob in binary.execute(
+            "SELECT name, index FROM rag_faiss WHERE store = %s AND version = %s", args)}
         for name, vectors in (("chunks", cv), ("sentences", sv)):
-            data._faiss[name] = build_faiss_index(vectors, dim)
+            if name in stored:
+                data._faiss[name] = faiss.deserialize_index(np.frombuffer(stored[name], dtype=np.uint8))
+            else:
+                data._faiss[name] = build_faiss_index(vectors, dim)
+        if data.dense.ntotal != len(chunks) or data.sentence_index.ntotal != len(sv):
+            raise IndexMismatchError(f"the FAISS indexes of version {version} in {self.root} do not match its "
+                                     "chunks: run `rag index --rebuild`")
         return data
 
     def verify(self) -> IndexData:
@@ -215,6 +229,7 @@ class PostgresStore:
         previous one."""
         if data.tokens is None or len(data.tokens) != len(data.chunks):
             raise ValueError("an index is saved with the BM25 tokens of every chunk")
+        import faiss
         from psycopg.types.json import Jsonb
 
         version = f"v-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
@@ -240,6 +255,9 @@ class PostgresStore:
                         copy.set_types(["text", "text", "int4", "text", "vector"])
                         for j, k in enumerate(data.sentence_keys):
                             copy.write_row((self.name, version, j, k, _vector(data.sentence_vectors[j])))
+                    for name, index in (("chunks", data.dense), ("sentences", data.sentence_index)):
+                        cur.execute("INSERT INTO rag_faiss (store, version, name, index) VALUES (%s, %s, %s, %s)",
+                                    (self.name, version, name, faiss.serialize_index(index).tobytes()))
                 conn.execute("INSERT INTO rag_current (store, version) VALUES (%s, %s) ON CONFLICT (store) "
                              "DO UPDATE SET version = EXCLUDED.version", (self.name, version))
                 keep = [version] + ([previous[0]] if previous and keep_previous else [])
