@@ -121,6 +121,7 @@ class RefusalSettings:
 
     type_sentences: int = 3
     enabled: bool = False
+    score_when_off: bool = False  # compute the probability while off (rag eval does, for its refusal curve)
     weights: tuple[float, ...] = ()
     bias: float = 0.0
     threshold_vi: float = 1.0

@@ -2,14 +2,16 @@
 
 1. The refusal rule (rag/answer/answerability.py) refuses what the passages do not support, without a model:
    the extractive answer's floors, and the numbers and acronyms of the question that no passage has; then the
-   calibrated refusal decision (rag/answer/refusal.py), when the embedder has one.
+   refusal decision (rag/answer/refusal.py): a date or number question that none of the first sentences can
+   answer (its calibrated part is measured, and off: see RefusalSettings).
 2. The reader (rag/answer/reader.py) ranks the sentences; the first one (and the second within the margin) is
    the answer's source. When a model will write the answer, the Preview that comes first carries the labelled
    quote (4.), which the UI and the CLI show at once, until the checked answer replaces it.
 3. Sentences all in the question's language are the answer: quoted and cited, nothing regenerated.
 4. Otherwise the sentences go to the model with the question (prompts.translate_messages); its answer
    is kept when every number in it is one of the sentences' and every Vietnamese-looking name in it is written
-   in them; the program cites the sentences. When it fails that check the reply is the quote in quotation marks,
+   in them, and it holds the date, amount or name the question asks for (missing_answer); the program cites
+   the sentences. When it fails that check the reply is the quote in quotation marks,
    labelled as being in the article's language: a supported answer never becomes a refusal. When the model says
    NOT_FOUND (it read the sentences and they do not answer), the answer is a refusal.
 """
@@ -56,8 +58,9 @@ def translation_problems(reply: str, sources: list[str]) -> list[str]:
 
 def missing_answer(question: str, sources: list[str], reply: str) -> list[str]:
     """The span the question asks for (a date, an amount, a name: reader.asks_for, spans.span) that the sources
-    hold and `reply` does not (for a name: none of the sources' names), in its English form: a translation that dropped the detail asked for ("in 2025"
-    for "at the end of 2025" keeps its numbers but loses the answer). Empty when the reply holds one of them."""
+    hold and `reply` does not (for a name: none of the sources' names), in its English form: a translation that
+    dropped the detail asked for ("in 2025" for "on 10/7/2025" keeps its numbers but loses the answer). Empty
+    when the reply holds one of them, or the question asks for none of these."""
     kind = asks_for(question)
     if kind == "name":  # any of the names: "who co-chaired" has two, "where" may be named before the answer
         wanted = [n for s in sources for n in names(s) if n.lower() not in question.lower()]
@@ -77,7 +80,7 @@ class ReadingAnswerer:
     def __init__(self, model: BaseChatModel | None, settings: GeneratorSettings, rule: RefusalRule, reader: Reader,
                  extractive: ExtractiveSettings, name: str = "local", label: str | None = None,
                  decision: RefusalDecision | None = None) -> None:
-        """`rule` and `decision` decide the refusals: the extractive answer's floors, then the calibrated decision
+        """`rule` and `decision` decide the refusals: the extractive answer's floors, then the refusal decision
         (the model does not judge whether the sentences answer; the 1.5B wrote NOT_FOUND for none of the seeds'
         English questions)."""
         self.decision = decision

@@ -16,8 +16,8 @@ reader's best sentence (rag/answer/reader.py) and the retrieved passages:
 
 probability = logistic(bias + sum of weight * feature); the question is refused at or above the threshold for
 its language. Before it, one rule: a question that asks for a date or a number is refused when none of the
-reader's first sentences holds one. The weights and thresholds come from eval/calibrate_refusal.py (dev sets, never eval/qa.jsonl)
-and live in RefusalSettings (rag/settings.py), with what they measured.
+reader's first sentences holds one. The weights and thresholds come from eval/calibrate_refusal.py (dev sets,
+never eval/qa.jsonl) and live in RefusalSettings (rag/settings.py), with what they measured.
 """
 
 from __future__ import annotations
@@ -57,11 +57,10 @@ def refusal_features(result: RetrievalResult, readings: list[Reading]) -> dict[s
                          if p.chunk_id == best.support.passage.chunk_id), set())
     share = (lambda have: sum(t not in have for t in terms) / len(terms)) if terms else (lambda have: 0.0)
     texts = [f"{p.title} {p.text}" for p in result.passages]
-    key_missing = bool(missing_terms(result.question, texts))
     plain_all = normalize(" ".join(texts))
     plain_best = normalize(f"{best.support.passage.title} {best.support.passage.text}")
     keys = _key_terms(result.question)
-    key_missing = key_missing or any(k not in plain_all for k in keys)
+    key_missing = bool(missing_terms(result.question, texts)) or any(k not in plain_all for k in keys)
     kind = asks_for(result.question)
     return {
         "cosine": best.support.score,
@@ -101,8 +100,8 @@ class RefusalDecision:
         """(refuse, the calibrated probability when that part is on) for a question past the floors."""
         if self.lacks_type(result, readings):
             return True, None
-        if not self.settings.weights:
+        if not self.settings.weights or not (self.settings.enabled or self.settings.score_when_off):
             return False, None
-        # Computed when off too: the eval report's precision-recall curve shows what it would do.
+        # Computed when off too if asked: the eval report's precision-recall curve shows what it would do.
         p = self.probability(refusal_features(result, readings))
         return self.refuses(p, result.lang), p

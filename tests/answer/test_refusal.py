@@ -1,5 +1,7 @@
 """The calibrated refusal decision: its features, its probability and thresholds, and where it refuses."""
 
+import dataclasses
+
 import pytest
 
 from rag.answer.reader import Reader
@@ -88,10 +90,12 @@ def test_the_decision_refuses_after_the_floors_and_says_its_probability(settings
 
 
 def test_off_it_still_says_its_probability_for_the_report():
-    d = RefusalDecision(RefusalSettings(enabled=False, weights=tuple(1.0 for _ in FEATURES), bias=50.0))
+    off = RefusalSettings(enabled=False, weights=tuple(1.0 for _ in FEATURES), bias=50.0)
+    d = RefusalDecision(dataclasses.replace(off, score_when_off=True))
     r = result("Kim ngạch thương mại hai chiều năm 2024 đạt bao nhiêu?")
     refuse, p = d.decide(r, Reader(ReaderSettings()).read(r))
     assert not refuse and p > 0.99
+    assert RefusalDecision(off).decide(r, Reader().read(r)) == (False, None)  # `rag ask` does not compute it
     assert RefusalDecision(RefusalSettings()).decide(r, Reader().read(r)) == (False, None)  # not calibrated
 
 
