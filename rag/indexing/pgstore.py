@@ -173,41 +173,61 @@ class PostgresStore:
                 return self._read(conn, version, manifest)
 
     def _read(self, conn, version: str, manifest: dict) -> IndexData:
-        args = (self.name, version)
-        binary = conn.cursor(binary=True)  # vectors as float32 bytes (pgvector's binary form), not text
-        docs = {d: DocRecord.from_json(r) for d, r in conn.execute(
-            "SELECT doc_id, record FROM rag_docs WHERE store = %s AND version = %s ORDER BY doc_id", args)}
-        rows = binary.execute("SELECT record, tokens, embedding FROM rag_chunks WHERE store = %s AND version = %s "
-                              "ORDER BY idx", args).fetchall()
-        sents = binary.execute("SELECT key, embedding FROM rag_sentences WHERE store = %s AND version = %s "
-                               "ORDER BY idx", args).fetchall()
-        dim = int(manifest["embedding"]["dimension"])
-        chunks = [ChunkRecord.from_json(r[0]) for r in rows]
-        tokens = [list(r[1]) for r in rows]
-        cv = np.stack([_array(r[2]) for r in rows]) if rows else np.zeros((0, dim), np.float32)
-        sv = np.stack([_array(r[1]) for r in sents]) if sents else np.zeros((0, dim), np.float32)
+        """One version into memory, streamed in batches into preallocated arrays (a million rows of Python
+        objects at once would take many times the vectors' own size)."""
+        import faiss
+
         from rag.settings import LexicalSettings
 
+        args = (self.name, version)
+        dim = int(manifest["embedding"]["dimension"])
+        docs = {d: DocRecord.from_json(r) for d, r in conn.execute(
+            "SELECT doc_id, record FROM rag_docs WHERE store = %s AND version = %s ORDER BY doc_id", args)}
+        counts = {t: conn.execute(f"SELECT count(*) FROM {t} WHERE store = %s AND version = %s", args).fetchone()[0]
+                  for t in ("rag_chunks", "rag_sentences")}
+        cv = np.zeros((counts["rag_chunks"], dim), np.float32)
+        sv = np.zeros((counts["rag_sentences"], dim), np.float32)
+        chunks: list[ChunkRecord] = []
+        tokens: list[list[str]] = []
+        keys: list[str] = []
+        for i, (record, toks, vector) in enumerate(self._stream(
+                conn, "SELECT record, tokens, embedding FROM rag_chunks WHERE store = %s AND version = %s ORDER BY idx",
+                args)):
+            chunks.append(ChunkRecord.from_json(record))
+            tokens.append(list(toks))
+            cv[i] = _array(vector)
+        for j, (key, vector) in enumerate(self._stream(
+                conn, "SELECT key, embedding FROM rag_sentences WHERE store = %s AND version = %s ORDER BY idx", args)):
+            keys.append(key)
+            sv[j] = _array(vector)
         lex = manifest.get("lexical", {})
         lexical = (LexicalIndex.build(tokens, LexicalSettings(k1=lex.get("k1", 1.2), b=lex.get("b", 0.75)))
                    if chunks else LexicalIndex(None, 0))
-        data = IndexData(manifest, docs, chunks, cv, sv, [r[0] for r in sents], lexical, version, tokens=tokens)
+        del tokens  # a loaded index does not keep them (builds read them again: read_tokens)
+        data = IndexData(manifest, docs, chunks, cv, sv, keys, lexical, version)
         if len(sv) != int(data.sentence_offsets[-1]) or manifest.get("counts", {}).get("chunks", len(chunks)) != len(chunks):
             raise IndexMismatchError(f"the index version {version} in {self.root} is inconsistent (vectors and "
                                      "chunks differ): run `rag index --rebuild`")
-        import faiss
-
-        stored = {name: blob for name, blob in binary.execute(
-            "SELECT name, index FROM rag_faiss WHERE store = %s AND version = %s", args)}
         for name, vectors in (("chunks", cv), ("sentences", sv)):
-            if name in stored:
-                data._faiss[name] = faiss.deserialize_index(np.frombuffer(stored[name], dtype=np.uint8))
+            row = conn.cursor(binary=True).execute(
+                "SELECT index FROM rag_faiss WHERE store = %s AND version = %s AND name = %s", (*args, name)).fetchone()
+            if row is not None:  # the index as the build made it (an IVF index is not trained again)
+                data._faiss[name] = faiss.deserialize_index(np.frombuffer(row[0], dtype=np.uint8))
+                del row
             else:
                 data._faiss[name] = build_faiss_index(vectors, dim)
         if data.dense.ntotal != len(chunks) or data.sentence_index.ntotal != len(sv):
             raise IndexMismatchError(f"the FAISS indexes of version {version} in {self.root} do not match its "
                                      "chunks: run `rag index --rebuild`")
         return data
+
+    @staticmethod
+    def _stream(conn, sql: str, args: tuple, batch: int = 5000):
+        """The rows of a query in batches, from a server-side cursor, vectors in binary."""
+        with conn.cursor(name=f"rag_read_{uuid.uuid4().hex[:8]}", binary=True) as cur:
+            cur.itersize = batch
+            cur.execute(sql, args)
+            yield from cur
 
     def verify(self) -> IndexData:
         """Load the active version and check its documents against the content hashes of its manifest."""

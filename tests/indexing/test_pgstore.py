@@ -1,5 +1,6 @@
 """The PostgreSQL store against a real PostgreSQL with pgvector, which these tests start and stop (pgserver)."""
 
+import json
 import os
 import signal
 import subprocess
@@ -172,3 +173,27 @@ def test_the_assistant_answers_from_the_database(tmp_path, settings, pg_url, fak
     # A second process on the same database sees the same index without building it.
     other = Assistant(pg, embedder=FakeEmbedder())
     assert other.index_data().version == a.index_data().version
+
+
+@pytest.mark.integration
+def test_processes_share_the_database_while_a_rebuild_runs(tmp_path, store, corpus_dir):
+    """`rag ask` in two processes, the real e5-small embedder, while a third process rebuilds the same index."""
+    env = {**os.environ, "RAG_STORE": "postgres", "RAG_PG_URL": store.url, "RAG_PG_STORE": store.name,
+           "RAG_EMBEDDER": "e5-small", "RAG_CORPUS": str(corpus_dir), "RAG_BACKEND": "extractive"}
+    rag = [sys.executable, "-m", "rag.cli"]
+    first = subprocess.run(rag + ["index", "--json"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr
+    before = store.current_version().name
+    question = "Kim ngạch thương mại hai chiều ASEAN - Nhật Bản năm 2024 đạt bao nhiêu?"
+    rebuild = subprocess.Popen(rag + ["index", "--rebuild", "--json"], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    asks = [subprocess.Popen(rag + ["ask", question, "--json"], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    replies = [p.communicate(timeout=600) for p in asks]
+    rebuilt = rebuild.communicate(timeout=600)
+    assert rebuild.returncode == 0, rebuilt[1]
+    for p, (out, err) in zip(asks, replies):
+        assert p.returncode == 0, err
+        answer = json.loads(out)
+        assert "236,6 tỷ USD" in answer["answer"] and answer["citations"]
+    assert store.current_version().name != before  # the rebuild made a new version; the readers were not stopped
