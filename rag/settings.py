@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,7 +113,7 @@ class RefusalSettings:
     `type_sentences` sentences holds one it does not already say (0: never). Measured past the floors, 3
     sentences: it refuses 0.8% of viquad2-dev's answerable questions and 1.0% / 1.2% of xquad-vi-dev's (vi / en)
     and none of viquad2-dev's unanswerable ones (their changed detail keeps the kind of answer); on eval/qa.jsonl
-    it refuses "how many delegates" and "on what date did Takaichi take office", which the articles do not say.
+    it refuses "Bà Takaichi Sanae nhậm chức Thủ tướng Nhật Bản vào ngày nào?", which the articles do not say.
 
     The calibrated part: logistic weights over FEATURES, in that order, and the probability at or above which a
     question is refused, per question language (eval/calibrate_refusal.py). Off (enabled False): fitted on
@@ -261,6 +262,11 @@ _TUNED_FIELDS = ("retrieval", "citations", "reader", "refusal", "answer_min_scor
                  "generate_min_score_en")
 
 
+def redacted(url: str) -> str:
+    """A database URL without its password, for messages and reports."""
+    return re.sub(r"(//[^:/@]+):[^@]+@", r"\1:***@", url)
+
+
 @dataclass(frozen=True)
 class Settings:
     corpus_dir: Path = field(default_factory=lambda: _env_path("RAG_CORPUS", ROOT / "seeds"))
@@ -321,10 +327,12 @@ class Settings:
         return {"vi": self.answer_min_score_vi, "en": self.answer_min_score_en}
 
     def to_json(self) -> dict:
-        """Every setting, for an eval report's metadata (paths as text; the API key left out)."""
+        """Every setting, for an eval report's metadata (paths as text; the API key left out, the database
+        password hidden)."""
         def plain(value):
             if isinstance(value, dict):
-                return {k: plain(v) for k, v in value.items() if "api_key" not in k}
+                return {k: (redacted(v) if k == "pg_url" and v else plain(v)) for k, v in value.items()
+                        if "api_key" not in k}
             return str(value) if isinstance(value, Path) else value
 
         return plain(dataclasses.asdict(self))

@@ -33,6 +33,7 @@ import numpy as np
 
 from rag.errors import IndexMismatchError, IndexMissingError, RagError
 from rag.indexing.lexical import LexicalIndex
+from rag.settings import redacted
 from rag.indexing.store import ChunkRecord, DocRecord, IndexData, _read_manifest_dict, build_faiss_index, \
     check_compatible, MATCHED
 
@@ -55,11 +56,6 @@ _TABLES = ("rag_docs", "rag_chunks", "rag_sentences", "rag_faiss", "rag_versions
 
 class StoreUnreachableError(RagError):
     """The database cannot be reached or refuses the login."""
-
-
-def redacted(url: str) -> str:
-    """The URL without its password, for messages."""
-    return re.sub(r"(//[^:/@]+):[^@]+@", r"\1:***@", url)
 
 
 def _describe(url: str) -> str:
@@ -275,9 +271,10 @@ class PostgresStore:
                         copy.set_types(["text", "text", "int4", "text", "vector"])
                         for j, k in enumerate(data.sentence_keys):
                             copy.write_row((self.name, version, j, k, _vector(data.sentence_vectors[j])))
-                    for name, index in (("chunks", data.dense), ("sentences", data.sentence_index)):
-                        cur.execute("INSERT INTO rag_faiss (store, version, name, index) VALUES (%s, %s, %s, %s)",
-                                    (self.name, version, name, faiss.serialize_index(index).tobytes()))
+                    with cur.copy("COPY rag_faiss (store, version, name, index) FROM STDIN (FORMAT BINARY)") as copy:
+                        copy.set_types(["text", "text", "text", "bytea"])
+                        for name, index in (("chunks", data.dense), ("sentences", data.sentence_index)):
+                            copy.write_row((self.name, version, name, faiss.serialize_index(index).tobytes()))
                 conn.execute("INSERT INTO rag_current (store, version) VALUES (%s, %s) ON CONFLICT (store) "
                              "DO UPDATE SET version = EXCLUDED.version", (self.name, version))
                 keep = [version] + ([previous[0]] if previous and keep_previous else [])
