@@ -1007,6 +1007,8 @@ def main(argv=None) -> int:
     ap.add_argument("--stores", default=None, metavar="SIZES",
                     help="only the store rows: FAISS folder and PostgreSQL at these sizes (eval/bench_store.py), "
                          "e.g. 100000,1000000")
+    ap.add_argument("--store-dim", type=int, default=384, help="the store rows' vector dimension (default 384, "
+                    "e5-small's: a million 768-dimensional vectors are 3 GB a copy, and the run holds several)")
     ap.add_argument("--child", choices=("index", "answer"), help=argparse.SUPPRESS)
     ap.add_argument("--child-system", choices=("ours", "peer"), help=argparse.SUPPRESS)
     ap.add_argument("--child-embedder", choices=EMBEDDERS, help=argparse.SUPPRESS)
@@ -1019,7 +1021,8 @@ def main(argv=None) -> int:
     if args.stores:  # a row per store, both in one run (the full report's other sections are not re-run)
         import bench_store
 
-        return bench_store.main(["--sizes", args.stores] + (["--out", str(args.out)] if args.out else []))
+        return bench_store.main(["--sizes", args.stores, "--dim", str(args.store_dim)] +
+                                (["--out", str(args.out)] if args.out else []))
 
     import torch
 
