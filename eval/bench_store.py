@@ -102,13 +102,25 @@ def timed(fn, qs) -> tuple[float, list[list[int]]]:
     return float(np.percentile(ms, 50)), out
 
 
-def child_load(kind: str, where: str, store_name: str, dim: int) -> dict:
-    """In a fresh process: load the active version, search it; peak memory."""
+def open_store(kind: str, where: str, store_name: str):
     from rag.indexing.pgstore import PostgresStore
     from rag.indexing.store import IndexStore
 
+    return IndexStore(Path(where)) if kind == "faiss" else PostgresStore(where, store_name)
+
+
+def child(action: str, kind: str, where: str, store_name: str, dim: int, n: int) -> dict:
+    """In a fresh process (each step's memory is its own): build and save the synthetic index, load it and
+    search it, or change one document of 1,000."""
+    store = open_store(kind, where, store_name)
+    if action == "build":
+        data = synthetic_data(n, dim)
+        t = time.perf_counter()
+        store.save(data)
+        return {"build_s": time.perf_counter() - t}
+    if action == "update":
+        return {"update_s": update_one_document(store, store.load(), dim)}
     t = time.perf_counter()
-    store = IndexStore(Path(where)) if kind == "faiss" else PostgresStore(where, store_name)
     data = store.load()
     load_s = time.perf_counter() - t
     qs = questions(dim)
@@ -151,29 +163,27 @@ def update_one_document(store, data, dim: int) -> float:
 def bench_size(n: int, dim: int, hnsw_max: int, pg_url: str, tmp: Path) -> list[dict]:
     import faiss
 
-    from rag.indexing.pgstore import PostgresStore
-    from rag.indexing.store import IndexStore
-
-    data = synthetic_data(n, dim)
-    qs = questions(dim)
+    cv = vectors(n, dim, 2, _centres(dim))  # synthetic_data's chunk vectors, for the exact truth
     exact = faiss.IndexFlatIP(dim)
-    exact.add(np.ascontiguousarray(data.chunk_vectors))
-    truth = [list(exact.search(q[None, :], K)[1][0]) for q in qs]
+    exact.add(cv)
+    del cv
+    qs = questions(dim)
+    truth = [[int(i) for i in exact.search(q[None, :], K)[1][0]] for q in qs]
+    del exact
     rows = []
     for kind in ("faiss", "postgres"):
-        store = IndexStore(tmp / f"faiss-{n}") if kind == "faiss" else PostgresStore(pg_url, f"bench-{n}")
-        t = time.perf_counter()
-        store.save(data)
-        build_s = time.perf_counter() - t
-        print(f"{kind} {n}: saved in {build_s:.1f} s", file=sys.stderr, flush=True)
-        loaded = run_child("load", kind, str(tmp / f"faiss-{n}") if kind == "faiss" else pg_url, f"bench-{n}", dim)
-        row = {"store": kind, "n": n, "build_s": build_s, "load_s": loaded["load_s"], "peak_mb": loaded["peak_mb"],
-               "query_ms_p50": loaded["query_ms_p50"], "recall": recall(loaded["found"], truth),
+        where, name = (str(tmp / f"faiss-{n}"), "") if kind == "faiss" else (pg_url, f"bench-{n}")
+        built = run_child("build", kind, where, name, dim, n)
+        print(f"{kind} {n}: saved in {built['build_s']:.1f} s", file=sys.stderr, flush=True)
+        loaded = run_child("load", kind, where, name, dim, n)
+        row = {"store": kind, "n": n, "build_s": built["build_s"], "load_s": loaded["load_s"],
+               "peak_mb": loaded["peak_mb"], "query_ms_p50": loaded["query_ms_p50"],
+               "recall": recall(loaded["found"], truth),
                "search": "FAISS in the process (" + ("exact" if n <= 50_000 else "IVFFlat, 64 probed") + ")"}
         rows.append(row)
         if kind == "postgres":  # before the update: the chunk numbers of this version are the truth's
-            rows += bench_in_database(store, n, qs, truth, hnsw_max)
-        row["update_s"] = update_one_document(store, store.load(), dim)
+            rows += bench_in_database(open_store(kind, where, name), n, qs, truth, hnsw_max)
+        row["update_s"] = run_child("update", kind, where, name, dim, n)["update_s"]
         print(f"{kind} {n}: {row}", file=sys.stderr, flush=True)
     return rows
 
@@ -245,8 +255,8 @@ def main(argv=None) -> int:
     ap.add_argument("--child", nargs="*", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
-        _, kind, where, name, dim = args.child
-        print(json.dumps(child_load(kind, where, name, int(dim))))
+        action, kind, where, name, dim, n = args.child
+        print(json.dumps(child(action, kind, where, name, int(dim), int(n))))
         return 0
     from bench_retrieval import machine  # noqa: E402
 
@@ -256,7 +266,11 @@ def main(argv=None) -> int:
         server = pglocal.start(Path(tmp) / "pgdata", cleanup_mode="stop")
         rows = []
         for n in (int(s) for s in args.sizes.split(",")):
-            rows += bench_size(n, args.dim, args.hnsw_max, server.get_uri(), Path(tmp))
+            try:
+                rows += bench_size(n, args.dim, args.hnsw_max, server.get_uri(), Path(tmp))
+            except SystemExit as exc:  # a step that failed (out of memory, say): the rows so far are kept
+                print(exc, file=sys.stderr)
+                rows.append({"store": "–", "n": n, "search": "the run failed: " + str(exc).strip().splitlines()[-1][:150]})
         server.cleanup()
     text = render(rows, machine(), args.dim)
     args.out.write_text(text, encoding="utf-8")
