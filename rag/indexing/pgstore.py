@@ -7,8 +7,9 @@ Tables (created on first use; `store` names one index, so one database can hold 
   rag_docs      (store, version, doc_id, record jsonb)      documents, their text included
   rag_chunks    (store, version, idx, record jsonb, tokens jsonb, embedding vector)
   rag_sentences (store, version, idx, key, embedding vector)
-  rag_faiss     (store, version, name, index bytea)         the FAISS indexes as built (an IVF index is trained
-                                                            once, by the build, not by every process that loads)
+  rag_faiss_parts (store, version, name, part, data bytea)  the FAISS indexes as built, in 256 MB parts (an IVF
+                                                            index is trained once, by the build, not by every
+                                                            process that loads)
 
 A build writes its new version and switches rag_current in one transaction: a reader sees the old version or
 the new one, never half of one, and a writer killed mid-build leaves nothing (PostgreSQL rolls it back). One
@@ -48,10 +49,13 @@ CREATE TABLE IF NOT EXISTS rag_chunks (store text NOT NULL, version text NOT NUL
     record jsonb NOT NULL, tokens jsonb NOT NULL, embedding vector NOT NULL, PRIMARY KEY (store, version, idx));
 CREATE TABLE IF NOT EXISTS rag_sentences (store text NOT NULL, version text NOT NULL, idx integer NOT NULL,
     key text NOT NULL, embedding vector NOT NULL, PRIMARY KEY (store, version, idx));
-CREATE TABLE IF NOT EXISTS rag_faiss (store text NOT NULL, version text NOT NULL, name text NOT NULL,
-    index bytea NOT NULL, PRIMARY KEY (store, version, name));
+CREATE TABLE IF NOT EXISTS rag_faiss_parts (store text NOT NULL, version text NOT NULL, name text NOT NULL,
+    part integer NOT NULL, data bytea NOT NULL, PRIMARY KEY (store, version, name, part));
 """
-_TABLES = ("rag_docs", "rag_chunks", "rag_sentences", "rag_faiss", "rag_versions")
+_TABLES = ("rag_docs", "rag_chunks", "rag_sentences", "rag_faiss_parts", "rag_versions")
+# A bytea value holds at most 1 GB: a FAISS index is stored in parts of this size (a million 384-dimensional
+# sentence vectors make a 1.55 GB IVF index).
+FAISS_PART_BYTES = 256 * 1024 * 1024
 
 
 class StoreUnreachableError(RagError):
@@ -205,11 +209,13 @@ class PostgresStore:
             raise IndexMismatchError(f"the index version {version} in {self.root} is inconsistent (vectors and "
                                      "chunks differ): run `rag index --rebuild`")
         for name, vectors in (("chunks", cv), ("sentences", sv)):
-            row = conn.cursor(binary=True).execute(
-                "SELECT index FROM rag_faiss WHERE store = %s AND version = %s AND name = %s", (*args, name)).fetchone()
-            if row is not None:  # the index as the build made it (an IVF index is not trained again)
-                data._faiss[name] = faiss.deserialize_index(np.frombuffer(row[0], dtype=np.uint8))
-                del row
+            parts = [r[0] for r in self._stream(conn, "SELECT data FROM rag_faiss_parts WHERE store = %s AND "
+                                                      "version = %s AND name = %s ORDER BY part", (*args, name), 1)]
+            if parts:  # the index as the build made it (an IVF index is not trained again)
+                blob = np.frombuffer(b"".join(parts), dtype=np.uint8)
+                del parts
+                data._faiss[name] = faiss.deserialize_index(blob)
+                del blob
             else:
                 data._faiss[name] = build_faiss_index(vectors, dim)
         if data.dense.ntotal != len(chunks) or data.sentence_index.ntotal != len(sv):
@@ -271,10 +277,14 @@ class PostgresStore:
                         copy.set_types(["text", "text", "int4", "text", "vector"])
                         for j, k in enumerate(data.sentence_keys):
                             copy.write_row((self.name, version, j, k, _vector(data.sentence_vectors[j])))
-                    with cur.copy("COPY rag_faiss (store, version, name, index) FROM STDIN (FORMAT BINARY)") as copy:
-                        copy.set_types(["text", "text", "text", "bytea"])
+                    with cur.copy("COPY rag_faiss_parts (store, version, name, part, data) FROM STDIN "
+                                  "(FORMAT BINARY)") as copy:
+                        copy.set_types(["text", "text", "text", "int4", "bytea"])
                         for name, index in (("chunks", data.dense), ("sentences", data.sentence_index)):
-                            copy.write_row((self.name, version, name, faiss.serialize_index(index).tobytes()))
+                            blob = memoryview(faiss.serialize_index(index))
+                            for part, at in enumerate(range(0, max(len(blob), 1), FAISS_PART_BYTES)):
+                                copy.write_row((self.name, version, name, part, bytes(blob[at:at + FAISS_PART_BYTES])))
+                            del blob
                 conn.execute("INSERT INTO rag_current (store, version) VALUES (%s, %s) ON CONFLICT (store) "
                              "DO UPDATE SET version = EXCLUDED.version", (self.name, version))
                 keep = [version] + ([previous[0]] if previous and keep_previous else [])

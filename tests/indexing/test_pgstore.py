@@ -197,3 +197,17 @@ def test_processes_share_the_database_while_a_rebuild_runs(tmp_path, store, corp
         answer = json.loads(out)
         assert "236,6 tỷ USD" in answer["answer"] and answer["citations"]
     assert store.current_version().name != before  # the rebuild made a new version; the readers were not stopped
+
+
+def test_a_faiss_index_over_a_bytea_value_is_stored_in_parts(tmp_path, store, monkeypatch):
+    import rag.indexing.pgstore as pgstore
+
+    monkeypatch.setattr(pgstore, "FAISS_PART_BYTES", 1000)  # a bytea holds 1 GB: a million vectors need parts
+    build(make_corpus(tmp_path / "c"), store, FakeEmbedder())
+    with store.connect() as conn:
+        parts = conn.execute("SELECT count(*) FROM rag_faiss_parts WHERE store = %s AND name = 'chunks'",
+                             (store.name,)).fetchone()[0]
+    data = store.load()
+    assert parts > 3 and data.dense.ntotal == len(data.chunks)
+    q = FakeEmbedder().embed_queries(["kinh tế"])
+    assert list(data.dense.search(q, 3)[1][0]) == list(np.argsort(-(data.chunk_vectors @ q[0]))[:3])
