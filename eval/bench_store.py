@@ -134,7 +134,8 @@ def run_child(*args) -> dict:
     proc = subprocess.run([sys.executable, __file__, "--child", *map(str, args)], capture_output=True, text=True,
                           cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "2"})
     if proc.returncode:
-        sys.exit(f"child failed:\n{proc.stderr[-3000:]}")
+        sys.exit(f"{args[0]} {args[1]} failed (exit {proc.returncode}{', killed: out of memory?' if proc.returncode == -9 else ''})"
+                 f"\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -160,7 +161,8 @@ def update_one_document(store, data, dim: int) -> float:
     return time.perf_counter() - t
 
 
-def bench_size(n: int, dim: int, hnsw_max: int, pg_url: str, tmp: Path) -> list[dict]:
+def bench_size(n: int, dim: int, hnsw_max: int, pg_url: str, tmp: Path, rows: list[dict]) -> None:
+    """Appends to `rows` as it goes: a step that fails leaves the rows before it."""
     import faiss
 
     cv = vectors(n, dim, 2, _centres(dim))  # synthetic_data's chunk vectors, for the exact truth
@@ -170,7 +172,6 @@ def bench_size(n: int, dim: int, hnsw_max: int, pg_url: str, tmp: Path) -> list[
     qs = questions(dim)
     truth = [[int(i) for i in exact.search(q[None, :], K)[1][0]] for q in qs]
     del exact
-    rows = []
     for kind in ("faiss", "postgres"):
         where, name = (str(tmp / f"faiss-{n}"), "") if kind == "faiss" else (pg_url, f"bench-{n}")
         built = run_child("build", kind, where, name, dim, n)
@@ -183,9 +184,9 @@ def bench_size(n: int, dim: int, hnsw_max: int, pg_url: str, tmp: Path) -> list[
         rows.append(row)
         if kind == "postgres":  # before the update: the chunk numbers of this version are the truth's
             rows += bench_in_database(open_store(kind, where, name), n, qs, truth, hnsw_max)
-        row["update_s"] = run_child("update", kind, where, name, dim, n)["update_s"]
         print(f"{kind} {n}: {row}", file=sys.stderr, flush=True)
-    return rows
+        row["update_s"] = run_child("update", kind, where, name, dim, n)["update_s"]
+        print(f"{kind} {n}: update {row['update_s']:.1f} s", file=sys.stderr, flush=True)
 
 
 def bench_in_database(store, n: int, qs: np.ndarray, truth, hnsw_max: int) -> list[dict]:
@@ -267,10 +268,10 @@ def main(argv=None) -> int:
         rows = []
         for n in (int(s) for s in args.sizes.split(",")):
             try:
-                rows += bench_size(n, args.dim, args.hnsw_max, server.get_uri(), Path(tmp))
+                bench_size(n, args.dim, args.hnsw_max, server.get_uri(), Path(tmp), rows)
             except SystemExit as exc:  # a step that failed (out of memory, say): the rows so far are kept
                 print(exc, file=sys.stderr)
-                rows.append({"store": "–", "n": n, "search": "the run failed: " + str(exc).strip().splitlines()[-1][:150]})
+                rows.append({"store": "–", "n": n, "search": "failed: " + str(exc).strip().splitlines()[0][:150]})
         server.cleanup()
     text = render(rows, machine(), args.dim)
     args.out.write_text(text, encoding="utf-8")
