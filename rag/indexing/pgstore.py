@@ -150,15 +150,16 @@ class PostgresStore:
 
     def read_manifest(self) -> dict:
         with self._conn() as conn:
-            return self._manifest(conn)
+            return self._active(conn)[1]
 
-    def _manifest(self, conn) -> dict:
+    def _active(self, conn) -> tuple[str, dict]:
+        """The active version's name and manifest."""
         row = conn.execute("SELECT v.version, v.manifest FROM rag_current c JOIN rag_versions v "
                            "ON v.store = c.store AND v.version = c.version WHERE c.store = %s",
                            (self.name,)).fetchone()
         if row is None:
             raise IndexMissingError(f"no index in {self.root} yet: run `rag index` to build it")
-        return _read_manifest_dict(row[1])
+        return row[0], _read_manifest_dict(row[1])
 
     def load(self, expected: dict | None = None) -> IndexData:
         """The active version, read in one repeatable-read transaction (a build switching versions meanwhile is
@@ -166,10 +167,8 @@ class PostgresStore:
         with self._conn() as conn:
             conn.isolation_level = 3  # REPEATABLE READ: one snapshot for every table
             with conn.transaction():
-                manifest = self._manifest(conn)
+                version, manifest = self._active(conn)
                 check_compatible(manifest, expected or {}, self.root, keys=MATCHED if expected else ())
-                version = conn.execute("SELECT version FROM rag_current WHERE store = %s",
-                                       (self.name,)).fetchone()[0]
                 return self._read(conn, version, manifest)
 
     def _read(self, conn, version: str, manifest: dict) -> IndexData:
