@@ -54,10 +54,6 @@ def question_rows(n: int, unanswerable: int = 0) -> list[dict]:
     return out
 
 
-def questions(n: int) -> list[str]:
-    return [r["question"] for r in question_rows(n)]
-
-
 def quality(rows: list[dict], results: list[dict], system: str) -> dict:
     """correct / in the question's language / right (correct, in language, cited, all citations gold; the peer
     cites nothing) over the answerable questions; refusal recall and false refusals."""

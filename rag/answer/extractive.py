@@ -21,7 +21,7 @@ class ExtractiveAnswerer:
 
     def __init__(self, rule: RefusalRule, settings: ExtractiveSettings, reader: Reader | None = None,
                  decision: RefusalDecision | None = None) -> None:
-        """`decision`: the calibrated refusal decision, after the rule's floors (None: the floors alone)."""
+        """`decision`: the refusal decision after the rule's floors (rag/answer/refusal.py; None: the floors alone)."""
         self.rule = rule
         self.settings = settings
         self.reader = reader or Reader()
