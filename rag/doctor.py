@@ -58,6 +58,7 @@ def _packages(settings: Settings) -> Check:
         if ";" in req or "==" not in req:
             continue  # extras (the dev tools) and unpinned requirements
         name, want = (part.strip() for part in req.split("==", 1))
+        name = name.split("[", 1)[0].strip()  # "psycopg[binary]" is installed as "psycopg"
         count += 1
         try:
             have = importlib.metadata.version(name)

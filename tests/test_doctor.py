@@ -70,3 +70,19 @@ def test_gguf_check_finds_a_wrong_size(settings, tmp_path):
     assert by_name["model 1.5b"].status == FAIL and "missing" in by_name["model 1.5b"].detail
     assert by_name["model 0.5b"].status == FAIL and "14 bytes" in by_name["model 0.5b"].detail
     assert by_name["model 0.5b"].fix == "rag setup-model --llm 0.5b --force"
+
+
+def test_packages_reads_a_requirement_with_extras_by_its_distribution_name(settings, monkeypatch):
+    requires = ["psycopg[binary]==3.3.9", "numpy==1.0", "pytest==9; extra == 'dev'"]
+    versions = {"psycopg": "3.3.9", "numpy": "2.0"}
+
+    def version(name):
+        if name not in versions:
+            raise doctor.importlib.metadata.PackageNotFoundError(name)
+        return versions[name]
+
+    monkeypatch.setattr(doctor.importlib.metadata, "requires", lambda project: requires)
+    monkeypatch.setattr(doctor.importlib.metadata, "version", version)
+    check = doctor._packages(settings)
+    assert check.status == FAIL
+    assert check.detail == "1 of 2 pinned packages wrong: numpy 2.0 (pinned 1.0)"
