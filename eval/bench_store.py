@@ -117,17 +117,22 @@ def child(action: str, kind: str, where: str, store_name: str, dim: int, n: int)
         data = synthetic_data(n, dim)
         t = time.perf_counter()
         store.save(data)
-        return {"build_s": time.perf_counter() - t}
+        return {"build_s": time.perf_counter() - t, "peak_mb": _peak_mb()}
     if action == "update":
-        return {"update_s": update_one_document(store, store.load(), dim)}
+        records = list(store.load(search=False).docs.values())  # the corpus as stored (the rest freed here)
+        return {"update_s": update_one_document(store, records, dim), "peak_mb": _peak_mb()}
     t = time.perf_counter()
     data = store.load()
     load_s = time.perf_counter() - t
     qs = questions(dim)
     p50, found = timed(lambda q: data.dense.search(q[None, :], K)[1][0], qs)
-    hwm = next(int(line.split()[1]) / 1024 for line in Path("/proc/self/status").read_text().splitlines()
-               if line.startswith("VmHWM:"))
-    return {"load_s": load_s, "query_ms_p50": p50, "found": found, "peak_mb": hwm}
+    return {"load_s": load_s, "query_ms_p50": p50, "found": found, "peak_mb": _peak_mb()}
+
+
+def _peak_mb() -> float:
+    """This process's peak resident memory (VmHWM), MB."""
+    return next(int(line.split()[1]) / 1024 for line in Path("/proc/self/status").read_text().splitlines()
+                if line.startswith("VmHWM:"))
 
 
 def run_child(*args) -> dict:
@@ -139,7 +144,7 @@ def run_child(*args) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def update_one_document(store, data, dim: int) -> float:
+def update_one_document(store, records, dim: int) -> float:
     """Indexer.update with document 0 of 1,000 changed, over a corpus folder matching the stored version."""
     from rag.indexing.builder import Indexer
     from rag.ingest.corpus import Corpus, Document
@@ -152,7 +157,7 @@ def update_one_document(store, data, dim: int) -> float:
             return vectors(len(texts), dim, 9, _centres(dim))
 
     docs = [Document(r.doc_id, r.path, r.text, r.title, r.date, r.source, (), r.content_hash)
-            for r in data.docs.values()]
+            for r in records]
     changed = docs[0]
     docs[0] = Document(changed.doc_id, changed.path, changed.text + " Một câu mới.", changed.title, None, None, (),
                        "f" * 64)
@@ -177,7 +182,8 @@ def bench_size(n: int, dim: int, hnsw_max: int, pg_url: str, tmp: Path, rows: li
         built = run_child("build", kind, where, name, dim, n)
         print(f"{kind} {n}: saved in {built['build_s']:.1f} s", file=sys.stderr, flush=True)
         loaded = run_child("load", kind, where, name, dim, n)
-        row = {"store": kind, "n": n, "build_s": built["build_s"], "load_s": loaded["load_s"],
+        row = {"store": kind, "n": n, "build_s": built["build_s"], "build_peak_mb": built["peak_mb"],
+               "load_s": loaded["load_s"],
                "peak_mb": loaded["peak_mb"], "query_ms_p50": loaded["query_ms_p50"],
                "recall": recall(loaded["found"], truth),
                "search": "FAISS in the process (" + ("exact" if n <= 50_000 else "IVFFlat, 64 probed") + ")"}
@@ -185,7 +191,8 @@ def bench_size(n: int, dim: int, hnsw_max: int, pg_url: str, tmp: Path, rows: li
         if kind == "postgres":  # before the update: the chunk numbers of this version are the truth's
             rows += bench_in_database(open_store(kind, where, name), n, qs, truth, hnsw_max)
         print(f"{kind} {n}: {row}", file=sys.stderr, flush=True)
-        row["update_s"] = run_child("update", kind, where, name, dim, n)["update_s"]
+        updated = run_child("update", kind, where, name, dim, n)
+        row["update_s"], row["update_peak_mb"] = updated["update_s"], updated["peak_mb"]
         print(f"{kind} {n}: update {row['update_s']:.1f} s", file=sys.stderr, flush=True)
 
 
@@ -235,7 +242,7 @@ def render(rows: list[dict], machine: dict, dim: int) -> str:
              f"Machine: {machine}. Synthetic clustered vectors, {dim} dimensions; chunks = sentence rows = N. "
              "Produced by `python eval/bench_store.py`.", "",
              "| store | N | search | query p50 | recall@10 vs exact | build (save) | update 1 doc of 1,000 | "
-             "load in a new process | its peak memory |", "|---|---|---|---|---|---|---|---|---|"]
+             "load in a new process | peak memory: build / update / load |", "|---|---|---|---|---|---|---|---|---|"]
 
     def f(v, unit="", fmt="{:.1f}"):
         return "–" if v is None else fmt.format(v) + unit
@@ -243,7 +250,7 @@ def render(rows: list[dict], machine: dict, dim: int) -> str:
     for r in rows:
         lines.append(f"| {r['store']} | {r['n']:,} | {r['search']} | {f(r.get('query_ms_p50'), ' ms', '{:.2f}')} | "
                      f"{f(r.get('recall'), '', '{:.3f}')} | {f(r.get('build_s'), ' s')} | {f(r.get('update_s'), ' s')} | "
-                     f"{f(r.get('load_s'), ' s')} | {f(r.get('peak_mb'), ' MB', '{:,.0f}')} |")
+                     f"{f(r.get('load_s'), ' s')} | {' / '.join(f(r.get(k), '', '{:,.0f}') for k in ('build_peak_mb', 'update_peak_mb', 'peak_mb'))} MB |")
     return "\n".join(lines) + "\n"
 
 

@@ -92,7 +92,7 @@ class Indexer:
                 check_compatible(manifest, expected, self.store.root)
                 # Every file against its recorded sha256: a damaged index is reported here, not only when a
                 # question loads it.
-                old = self.store.verify()
+                old = self.store.verify(search=False)  # its vectors and records, not its search indexes
             except IndexMismatchError:
                 if not rebuild:
                     raise
@@ -106,7 +106,7 @@ class Indexer:
                                old.version, skipped)
         if old is not None:
             try:
-                old_tokens = self.store.read_tokens(old.version)
+                old_tokens = old.tokens if old.tokens is not None else self.store.read_tokens(old.version)
             except IndexMismatchError:
                 if not rebuild:
                     raise

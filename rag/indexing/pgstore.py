@@ -161,17 +161,18 @@ class PostgresStore:
             raise IndexMissingError(f"no index in {self.root} yet: run `rag index` to build it")
         return row[0], _read_manifest_dict(row[1])
 
-    def load(self, expected: dict | None = None) -> IndexData:
+    def load(self, expected: dict | None = None, search: bool = True) -> IndexData:
         """The active version, read in one repeatable-read transaction (a build switching versions meanwhile is
-        not seen); refused when `expected` (expected_manifest) differs from its manifest."""
+        not seen); refused when `expected` (expected_manifest) differs from its manifest. search=False (a build
+        reading the version it replaces): no FAISS or BM25 index, the BM25 tokens kept in `tokens` instead."""
         with self._conn() as conn:
             conn.isolation_level = 3  # REPEATABLE READ: one snapshot for every table
             with conn.transaction():
                 version, manifest = self._active(conn)
                 check_compatible(manifest, expected or {}, self.root, keys=MATCHED if expected else ())
-                return self._read(conn, version, manifest)
+                return self._read(conn, version, manifest, search)
 
-    def _read(self, conn, version: str, manifest: dict) -> IndexData:
+    def _read(self, conn, version: str, manifest: dict, search: bool = True) -> IndexData:
         """One version into memory, streamed in batches into preallocated arrays (a million rows of Python
         objects at once would take many times the vectors' own size)."""
         import faiss
@@ -199,28 +200,52 @@ class PostgresStore:
                 conn, "SELECT key, embedding FROM rag_sentences WHERE store = %s AND version = %s ORDER BY idx", args)):
             keys.append(key)
             sv[j] = _array(vector)
+        if not search:
+            data = IndexData(manifest, docs, chunks, cv, sv, keys, None, version, tokens=tokens)
+            self._check_counts(data, version)
+            return data
         lex = manifest.get("lexical", {})
         lexical = (LexicalIndex.build(tokens, LexicalSettings(k1=lex.get("k1", 1.2), b=lex.get("b", 0.75)))
                    if chunks else LexicalIndex(None, 0))
         del tokens  # a loaded index does not keep them (builds read them again: read_tokens)
         data = IndexData(manifest, docs, chunks, cv, sv, keys, lexical, version)
-        if len(sv) != int(data.sentence_offsets[-1]) or manifest.get("counts", {}).get("chunks", len(chunks)) != len(chunks):
-            raise IndexMismatchError(f"the index version {version} in {self.root} is inconsistent (vectors and "
-                                     "chunks differ): run `rag index --rebuild`")
+        self._check_counts(data, version)
         for name, vectors in (("chunks", cv), ("sentences", sv)):
-            parts = [r[0] for r in self._stream(conn, "SELECT data FROM rag_faiss_parts WHERE store = %s AND "
-                                                      "version = %s AND name = %s ORDER BY part", (*args, name), 1)]
-            if parts:  # the index as the build made it (an IVF index is not trained again)
-                blob = np.frombuffer(b"".join(parts), dtype=np.uint8)
-                del parts
-                data._faiss[name] = faiss.deserialize_index(blob)
-                del blob
-            else:
-                data._faiss[name] = build_faiss_index(vectors, dim)
+            blob = self._faiss_bytes(conn, version, name)
+            # The index as the build made it (an IVF index is not trained again); else built here.
+            data._faiss[name] = faiss.deserialize_index(blob) if blob is not None else build_faiss_index(vectors, dim)
+            del blob
         if data.dense.ntotal != len(chunks) or data.sentence_index.ntotal != len(sv):
             raise IndexMismatchError(f"the FAISS indexes of version {version} in {self.root} do not match its "
                                      "chunks: run `rag index --rebuild`")
         return data
+
+    def _check_counts(self, data: IndexData, version: str) -> None:
+        chunks = len(data.chunks)
+        if len(data.sentence_vectors) != int(data.sentence_offsets[-1]) or \
+                data.manifest.get("counts", {}).get("chunks", chunks) != chunks:
+            raise IndexMismatchError(f"the index version {version} in {self.root} is inconsistent (vectors and "
+                                     "chunks differ): run `rag index --rebuild`")
+
+    def _faiss_bytes(self, conn, version: str, name: str) -> np.ndarray | None:
+        """A stored FAISS index's bytes, its parts copied one at a time into one buffer (joining a list of
+        parts would hold the index twice), or None when the version has none."""
+        args = (self.name, version, name)
+        total, parts = conn.execute("SELECT coalesce(sum(length(data)), 0), count(*) FROM rag_faiss_parts "
+                                    "WHERE store = %s AND version = %s AND name = %s", args).fetchone()
+        if not parts:
+            return None
+        blob = np.empty(int(total), np.uint8)
+        at = 0
+        for (part,) in self._stream(conn, "SELECT data FROM rag_faiss_parts WHERE store = %s AND version = %s "
+                                          "AND name = %s ORDER BY part", args, 1):
+            blob[at:at + len(part)] = np.frombuffer(part, np.uint8)
+            at += len(part)
+            del part
+        if at != total:
+            raise IndexMismatchError(f"the FAISS index {name} of version {version} in {self.root} changed while it "
+                                     "was read: run `rag index --rebuild`")
+        return blob
 
     @staticmethod
     def _stream(conn, sql: str, args: tuple, batch: int = 5000):
@@ -230,9 +255,10 @@ class PostgresStore:
             cur.execute(sql, args)
             yield from cur
 
-    def verify(self) -> IndexData:
-        """Load the active version and check its documents against the content hashes of its manifest."""
-        data = self.load()
+    def verify(self, search: bool = True) -> IndexData:
+        """Load the active version (as load(search=search)) and check its documents against the content hashes
+        of its manifest."""
+        data = self.load(search=search)
         want = {d: m["content_hash"] for d, m in data.manifest.get("documents", {}).items()}
         have = {d: r.content_hash for d, r in data.docs.items()}
         if want != have:

@@ -254,32 +254,37 @@ class IndexStore:
         except (OSError, ValueError) as exc:
             raise _damaged(folder, exc) from exc
 
-    def load(self, expected: dict | None = None) -> IndexData:
-        """Load the active version; refuse when `expected` (expected_manifest) differs from the manifest."""
+    def load(self, expected: dict | None = None, search: bool = True) -> IndexData:
+        """Load the active version; refuse when `expected` (expected_manifest) differs from the manifest.
+        search=False (a build reading the version it replaces): the FAISS and BM25 indexes are not read."""
         folder = self.current_version()
         if folder is None:
             raise IndexMissingError(f"no index at {self.root}: run `rag index` to build it")
         try:
             manifest = _read_manifest(folder)
             check_compatible(manifest, expected or {}, self.root, keys=MATCHED if expected else ())
-            return self._load_files(folder, manifest)
+            return self._load_files(folder, manifest, search)
         except IndexMismatchError:
             raise
         except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
             raise _damaged(folder, exc) from exc
 
-    def _load_files(self, folder: Path, manifest: dict) -> IndexData:
+    def _load_files(self, folder: Path, manifest: dict, search: bool = True) -> IndexData:
         docs = {d["doc_id"]: DocRecord.from_json(d) for d in _read_jsonl(folder / "docs.jsonl")}
         chunks = [ChunkRecord.from_json(d) for d in _read_jsonl(folder / "chunks.jsonl")]
         # Memory-mapped: the exact re-scoring reads only the candidates' rows, FAISS has its own copy.
         cv = np.load(folder / "chunk_vectors.npy", allow_pickle=False, mmap_mode="r")
         sv = np.load(folder / "sentence_vectors.npy", allow_pickle=False, mmap_mode="r")
         keys = json.loads((folder / "sentence_keys.json").read_text(encoding="utf-8"))
-        lexical = LexicalIndex.load(folder / "bm25", len(chunks)) if chunks else LexicalIndex(None, 0)
+        lexical = None
+        if search:
+            lexical = LexicalIndex.load(folder / "bm25", len(chunks)) if chunks else LexicalIndex(None, 0)
         data = IndexData(manifest, docs, chunks, cv, sv, keys, lexical, folder.name)
         if len(cv) != len(chunks) or len(sv) != int(data.sentence_offsets[-1]):
             raise IndexMismatchError(f"the index at {folder} is inconsistent (vectors and chunks differ): "
                                      "run `rag index --rebuild`")
+        if not search:
+            return data
         import faiss
 
         for name in ("chunks", "sentences"):
@@ -288,9 +293,10 @@ class IndexStore:
             raise IndexMismatchError(f"the FAISS files in {folder} do not match its chunks: run `rag index --rebuild`")
         return data
 
-    def verify(self) -> IndexData:
+    def verify(self, search: bool = True) -> IndexData:
         """Check every file of the active version against the size and sha256 its manifest records, then load
-        it; raise IndexMismatchError naming what is damaged. (Loading alone, the query path, checks structure.)"""
+        it (as load(search=search)); raise IndexMismatchError naming what is damaged. (Loading alone, the query
+        path, checks structure.)"""
         folder = self.current_version()
         if folder is None:
             raise IndexMissingError(f"no index at {self.root}: run `rag index` to build it")
@@ -305,7 +311,7 @@ class IndexStore:
                     raise ValueError(f"{name} does not match the sha256 written with it")
             except (OSError, ValueError) as exc:
                 raise _damaged(folder, exc) from exc
-        return self.load()
+        return self.load(search=search)
 
     def read_tokens(self, version: str) -> list[list[str]]:
         """The BM25 tokens of every chunk of a version, in chunk order (for the next build)."""

@@ -211,3 +211,15 @@ def test_a_faiss_index_over_a_bytea_value_is_stored_in_parts(tmp_path, store, mo
     assert parts > 3 and data.dense.ntotal == len(data.chunks)
     q = FakeEmbedder().embed_queries(["kinh tế"])
     assert list(data.dense.search(q, 3)[1][0]) == list(np.argsort(-(data.chunk_vectors @ q[0]))[:3])
+
+
+def test_a_build_reads_the_version_it_replaces_without_its_search_indexes(tmp_path, store):
+    corpus = make_corpus(tmp_path / "c")
+    folder = IndexStore(tmp_path / "i")
+    for s in (store, folder):
+        build(corpus, s, FakeEmbedder())
+        full, bare = s.load(), s.verify(search=False)
+        assert bare.lexical is None and bare._faiss == {}  # neither read nor built
+        assert np.array_equal(bare.chunk_vectors, full.chunk_vectors) and bare.docs == full.docs
+        assert bare.chunks == full.chunks and bare.sentence_keys == full.sentence_keys
+    assert store.load(search=False).tokens == store.read_tokens(store.current_version().name)
