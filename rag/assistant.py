@@ -19,7 +19,7 @@ from rag.answer.reader import Reader
 from rag.answer.reading import ReadingAnswerer
 from rag.answer.refusal import RefusalDecision
 from rag.answer.generated import GeneratedAnswerer
-from rag.errors import QuestionError
+from rag.errors import QuestionError, StoreUnreachableError
 from rag.indexing.builder import Indexer, IndexReport
 from rag.indexing.lexical import tokenize
 from rag.indexing.store import IndexData, expected_manifest, open_store
@@ -81,7 +81,14 @@ class Assistant:
     def index_data(self) -> IndexData:
         """The active index, built on first use, reloaded when another process switched it."""
         with self._lock:
-            current = self.store.current_version()
+            try:
+                current = self.store.current_version()
+            except StoreUnreachableError as exc:
+                if self._data is None:
+                    raise
+                # The database is down or unreachable: the version already in memory is still served.
+                self.notify(f"{exc}; answering from the version loaded before, {self._data.version}")
+                return self._data
             if self._data is not None and current is not None and current.name == self._data.version:
                 return self._data
         if current is None:

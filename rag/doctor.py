@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-from rag.errors import RagError
+from rag.errors import RagError, StoreUnreachableError
 from rag.models import cpu
 from rag.settings import ROOT, Settings
 
@@ -200,7 +200,6 @@ def _embedder(settings: Settings) -> Check:
 
 def _index(settings: Settings) -> Check:
     from rag.indexing.store import expected_manifest
-    from rag.indexing.pgstore import StoreUnreachableError
     from rag.indexing.store import check_compatible, open_store
     from rag.ingest.corpus import load_corpus
     from rag.models.embedders import make_embedder

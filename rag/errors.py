@@ -17,6 +17,10 @@ class IndexMissingError(RagError):
     """No index has been built yet at the given folder."""
 
 
+class StoreUnreachableError(RagError):
+    """The database holding the index (RAG_STORE=postgres) cannot be reached or refuses the login."""
+
+
 class QuestionError(RagError):
     """The question is empty, too long or not text."""
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 import uuid
 from contextlib import contextmanager
@@ -32,7 +33,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from rag.errors import IndexMismatchError, IndexMissingError, RagError
+from rag.errors import IndexMismatchError, IndexMissingError, RagError, StoreUnreachableError
 from rag.indexing.lexical import LexicalIndex
 from rag.settings import redacted
 from rag.indexing.store import ChunkRecord, DocRecord, IndexData, _read_manifest_dict, build_faiss_index, \
@@ -56,10 +57,6 @@ _TABLES = ("rag_docs", "rag_chunks", "rag_sentences", "rag_faiss_parts", "rag_ve
 # A bytea value holds at most 1 GB: a FAISS index is stored in parts of this size (a million 384-dimensional
 # sentence vectors make a 1.55 GB IVF index).
 FAISS_PART_BYTES = 256 * 1024 * 1024
-
-
-class StoreUnreachableError(RagError):
-    """The database cannot be reached or refuses the login."""
 
 
 def _describe(url: str) -> str:
@@ -87,6 +84,8 @@ class PostgresStore:
         self.root = f"postgres {redacted(url)} (store {store!r})"  # in messages, as the folder's path is
         self.connect_timeout = connect_timeout
         self._schema_ready = False
+        self._reader = None  # one kept connection for current_version, asked before every question
+        self._reader_lock = threading.Lock()
 
     # ---- connections -------------------------------------------------------------------------------------
 
@@ -141,9 +140,38 @@ class PostgresStore:
                 conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
 
     def current_version(self) -> VersionRef | None:
-        with self._conn() as conn:
-            row = conn.execute("SELECT version FROM rag_current WHERE store = %s", (self.name,)).fetchone()
-        return VersionRef(row[0]) if row else None
+        """The active version's name, on a connection kept between calls (a `rag serve` asks before every
+        question whether another process switched versions); a dropped connection is made again once."""
+        import psycopg
+
+        with self._reader_lock:
+            for attempt in (1, 2):
+                if self._reader is None or self._reader.closed:
+                    self._reader = self.connect()
+                    self._reader.autocommit = True
+                try:
+                    row = self._reader.execute("SELECT version FROM rag_current WHERE store = %s",
+                                               (self.name,)).fetchone()
+                    return VersionRef(row[0]) if row else None
+                except psycopg.OperationalError:  # the server restarted or the network dropped the connection
+                    self._reader.close()
+                    self._reader = None
+                    if attempt == 2:
+                        raise StoreUnreachableError(f"the PostgreSQL server at {_describe(self.url)} dropped the "
+                                                    "connection twice: check that it is running; the index there "
+                                                    "is unchanged") from None
+
+    def close(self) -> None:
+        """Close the kept connection (the next current_version makes a new one)."""
+        with self._reader_lock:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
+
+    def __del__(self) -> None:
+        reader = getattr(self, "_reader", None)
+        if reader is not None:
+            reader.close()
 
     def exists(self) -> bool:
         return self.current_version() is not None

@@ -223,3 +223,29 @@ def test_a_build_reads_the_version_it_replaces_without_its_search_indexes(tmp_pa
         assert np.array_equal(bare.chunk_vectors, full.chunk_vectors) and bare.docs == full.docs
         assert bare.chunks == full.chunks and bare.sentence_keys == full.sentence_keys
     assert store.load(search=False).tokens == store.read_tokens(store.current_version().name)
+
+
+def test_a_serving_process_answers_from_its_loaded_version_while_the_server_is_down(tmp_path, settings,
+                                                                                   fake_embedder):
+    from rag.assistant import Assistant
+    from rag.indexing import pglocal
+
+    server = pglocal.start(tmp_path / "pgdata", cleanup_mode="stop")
+    pg = settings.replace(store="postgres", pg_url=server.get_uri())
+    notes = []
+    assistant = Assistant(pg, embedder=fake_embedder, notify=notes.append)
+    question = "Kim ngạch thương mại hai chiều ASEAN - Nhật Bản năm 2024 đạt bao nhiêu?"
+    before = assistant.ask(question)
+    version = assistant.index_data().version
+    server.cleanup()  # the server stops; the kept connection is dead
+    during = assistant.ask(question)
+    assert during.text == before.text and during.citations == before.citations
+    assert any("cannot be reached" in n and version in n for n in notes)
+    fresh = Assistant(pg, embedder=FakeEmbedder())  # a process with nothing loaded says what is wrong
+    with pytest.raises(StoreUnreachableError, match="rag pg start"):
+        fresh.ask(question)
+    server = pglocal.start(tmp_path / "pgdata", cleanup_mode="stop")  # back: the connection is made again
+    try:
+        assert assistant.store.current_version().name == version
+    finally:
+        server.cleanup()
