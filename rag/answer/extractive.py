@@ -10,6 +10,7 @@ from __future__ import annotations
 from rag.answer.answerability import RefusalRule
 from rag.answer.reader import Reader
 from rag.answer.refusal import RefusalDecision
+from rag.answer.selection import select_support
 from rag.settings import ExtractiveSettings
 from rag.types import REFUSAL, Answer, Citation, RetrievalResult
 
@@ -27,21 +28,18 @@ class ExtractiveAnswerer:
         self.reader = reader or Reader()
         self.decision = decision
 
+    def choose(self, result: RetrievalResult, readings) -> list:
+        """The reader's first sentence, and the next within the margin, in reading order."""
+        return self.reader.choose(result, self.settings.max_sentences, self.settings.relative_margin,
+                                  readings=readings)
+
     def answer(self, result: RetrievalResult, timings: dict | None = None) -> Answer:
         timings = dict(timings or {})
-        judgement = self.rule.judge(result)
-        scored = {"support_score": judgement.best_score, "low_relevance": judgement.low_relevance}
-        if not judgement.answerable:
+        selection = select_support(result, self.rule, self.reader, self.decision, self.choose)
+        chosen, scored = selection.chosen, selection.scores
+        if not chosen:
             return Answer(result.question, result.lang, REFUSAL[result.lang], True, (), result.passages,
                           self.name, timings, **scored)
-        readings = self.reader.read(result)
-        if self.decision is not None:
-            refuse, scored["refusal_probability"] = self.decision.decide(result, readings)
-            if refuse:
-                return Answer(result.question, result.lang, REFUSAL[result.lang], True, (), result.passages,
-                              self.name, timings, **scored)
-        chosen = self.reader.choose(result, self.settings.max_sentences, self.settings.relative_margin,
-                                    readings=readings)
         citations: list[Citation] = []
         parts: list[str] = []
         for n, s in enumerate(chosen, start=1):

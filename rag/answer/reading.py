@@ -30,6 +30,7 @@ from rag.answer.generated import looks_like_instruction, may_become_not_found, m
 from rag.answer.prompts import translate_messages
 from rag.answer.reader import Reader, asks_for
 from rag.answer.refusal import RefusalDecision
+from rag.answer.selection import select_support
 from rag.answer.spans import MONTHS, names, span
 from rag.errors import RagError
 from rag.settings import ExtractiveSettings, GeneratorSettings
@@ -104,8 +105,8 @@ class ReadingAnswerer:
         started = started if started is not None else time.perf_counter()
         lang = self.answer_lang(result)
         timings = dict(timings)
-        judgement = self.rule.judge(result)
-        scored = {"support_score": judgement.best_score, "low_relevance": judgement.low_relevance}
+        selection = select_support(result, self.rule, self.reader, self.decision, self.choose)
+        chosen, scored = selection.chosen, selection.scores
 
         def done(answer: Answer) -> Done:
             now = (time.perf_counter() - started) * 1000
@@ -113,14 +114,6 @@ class ReadingAnswerer:
             answer.timings["total_ms"] = now
             return Done(replace(answer, **scored))
 
-        chosen = []
-        if judgement.answerable:
-            readings = self.reader.read(result)
-            if self.decision is not None:
-                refuse, scored["refusal_probability"] = self.decision.decide(result, readings)
-                if refuse:
-                    readings = []
-            chosen = self.choose(result, readings) if readings else []
         if not chosen:
             yield done(Answer(result.question, lang, REFUSAL[lang], True, (), result.passages, self.name, timings))
             return
