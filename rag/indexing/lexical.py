@@ -65,6 +65,10 @@ class LexicalIndex:
 
         return cls(bm25s.BM25.load(str(folder), allow_pickle=False, mmap=False), size)
 
+    def documents(self) -> int:
+        """How many rows the BM25 model was built over (0 for an index of nothing)."""
+        return int(self._model.scores["num_docs"]) if self._model is not None else 0
+
     def scores(self, query_tokens: Sequence[str]) -> np.ndarray:
         """BM25 score of every row for the query (zeros when no query word is in the vocabulary)."""
         if not self.size:

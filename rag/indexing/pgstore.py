@@ -10,13 +10,17 @@ Tables (created on first use; `store` names one index, so one database can hold 
   rag_faiss_parts (store, version, name, part, data bytea)  the FAISS indexes as built, in 256 MB parts (an IVF
                                                             index is trained once, by the build, not by every
                                                             process that loads)
+  rag_files     (store, version, name, part, data bytea)    the BM25 index's files as bm25s saves them
+                                                            ("bm25/vocab.index.json", ...), in parts as well
 
 A build writes its new version and switches rag_current in one transaction: a reader sees the old version or
 the new one, never half of one, and a writer killed mid-build leaves nothing (PostgreSQL rolls it back). One
 writer at a time: a session advisory lock per store (a second `rag index` waits); readers take no lock.
 
-A loaded index is the same IndexData as the folder's: the vectors are read into memory and searched with
-FAISS in the process, BM25 is rebuilt from the stored tokens. The database is the shared, durable copy; the
+A loaded index is the same IndexData as the folder's, searched with FAISS in the process: the stored FAISS and
+BM25 indexes are read as built, and the vectors are taken out of the FAISS indexes (their flat codes are the
+float32 vectors themselves), so a load reads neither the embedding columns nor the tokens. A version saved
+before rag_files existed has its BM25 index built again from the tokens. The database is the shared, durable copy; the
 README's PostgreSQL section says what changes past one machine's memory (search in the database with HNSW).
 """
 
@@ -52,8 +56,10 @@ CREATE TABLE IF NOT EXISTS rag_sentences (store text NOT NULL, version text NOT 
     key text NOT NULL, embedding vector NOT NULL, PRIMARY KEY (store, version, idx));
 CREATE TABLE IF NOT EXISTS rag_faiss_parts (store text NOT NULL, version text NOT NULL, name text NOT NULL,
     part integer NOT NULL, data bytea NOT NULL, PRIMARY KEY (store, version, name, part));
+CREATE TABLE IF NOT EXISTS rag_files (store text NOT NULL, version text NOT NULL, name text NOT NULL,
+    part integer NOT NULL, data bytea NOT NULL, PRIMARY KEY (store, version, name, part));
 """
-_TABLES = ("rag_docs", "rag_chunks", "rag_sentences", "rag_faiss_parts", "rag_versions")
+_TABLES = ("rag_docs", "rag_chunks", "rag_sentences", "rag_faiss_parts", "rag_files", "rag_versions")
 # A bytea value holds at most 1 GB: a FAISS index is stored in parts of this size (a million 384-dimensional
 # sentence vectors make a 1.55 GB IVF index).
 FAISS_PART_BYTES = 256 * 1024 * 1024
@@ -201,52 +207,97 @@ class PostgresStore:
                 return self._read(conn, version, manifest, search)
 
     def _read(self, conn, version: str, manifest: dict, search: bool = True) -> IndexData:
-        """One version into memory, streamed in batches into preallocated arrays (a million rows of Python
-        objects at once would take many times the vectors' own size)."""
-        import faiss
-
-        from rag.settings import LexicalSettings
-
+        """One version into memory: records, keys and tokens as one JSON array per 50,000 rows, vectors into
+        preallocated arrays. search=True: the vectors come out of the stored FAISS indexes and BM25 is the
+        stored one, when the version has them; neither the embedding columns nor the tokens are read."""
         args = (self.name, version)
         dim = int(manifest["embedding"]["dimension"])
         docs = {d: DocRecord.from_json(r) for d, r in conn.execute(
             "SELECT doc_id, record FROM rag_docs WHERE store = %s AND version = %s ORDER BY doc_id", args)}
-        counts = {t: conn.execute(f"SELECT count(*) FROM {t} WHERE store = %s AND version = %s", args).fetchone()[0]
-                  for t in ("rag_chunks", "rag_sentences")}
-        cv = np.zeros((counts["rag_chunks"], dim), np.float32)
-        sv = np.zeros((counts["rag_sentences"], dim), np.float32)
-        chunks: list[ChunkRecord] = []
-        tokens: list[list[str]] = []
-        keys: list[str] = []
-        for i, (record, toks, vector) in enumerate(self._stream(
-                conn, "SELECT record, tokens, embedding FROM rag_chunks WHERE store = %s AND version = %s ORDER BY idx",
-                args)):
-            chunks.append(ChunkRecord.from_json(record))
-            tokens.append(list(toks))
-            cv[i] = _array(vector)
-        for j, (key, vector) in enumerate(self._stream(
-                conn, "SELECT key, embedding FROM rag_sentences WHERE store = %s AND version = %s ORDER BY idx", args)):
-            keys.append(key)
-            sv[j] = _array(vector)
+        faiss_indexes = self._faiss_indexes(conn, version) if search else {}
+        lexical = self._lexical(conn, version) if search else None
+        with_vectors = len(faiss_indexes) < 2  # else taken out of the FAISS indexes below
+        with_tokens = not search or lexical is None  # a build keeps them; a version without BM25 files builds it
+        n_chunks, n_sentences = self._count(conn, "rag_chunks", version), self._count(conn, "rag_sentences", version)
+        chunks = [ChunkRecord.from_json(r) for r in self._json_column(conn, "rag_chunks", "record", version, n_chunks)]
+        tokens = list(self._json_column(conn, "rag_chunks", "tokens", version, n_chunks)) if with_tokens else []
+        keys = list(self._json_column(conn, "rag_sentences", "key", version, n_sentences))
+        if with_vectors:
+            cv = self._vector_column(conn, "rag_chunks", version, n_chunks, dim)
+            sv = self._vector_column(conn, "rag_sentences", version, n_sentences, dim)
+        else:
+            cv, sv = (_vectors_of(faiss_indexes[name], dim) for name in ("chunks", "sentences"))
         if not search:
             data = IndexData(manifest, docs, chunks, cv, sv, keys, None, version, tokens=tokens)
             self._check_counts(data, version)
             return data
-        lex = manifest.get("lexical", {})
-        lexical = (LexicalIndex.build(tokens, LexicalSettings(k1=lex.get("k1", 1.2), b=lex.get("b", 0.75)))
-                   if chunks else LexicalIndex(None, 0))
+        if lexical is None:
+            from rag.settings import LexicalSettings
+
+            lex = manifest.get("lexical", {})
+            lexical = (LexicalIndex.build(tokens, LexicalSettings(k1=lex.get("k1", 1.2), b=lex.get("b", 0.75)))
+                       if chunks else LexicalIndex(None, 0))
         del tokens  # a loaded index does not keep them (builds read them again: read_tokens)
         data = IndexData(manifest, docs, chunks, cv, sv, keys, lexical, version)
         self._check_counts(data, version)
-        for name, vectors in (("chunks", cv), ("sentences", sv)):
-            blob = self._faiss_bytes(conn, version, name)
+        for name, vecs in (("chunks", cv), ("sentences", sv)):
             # The index as the build made it (an IVF index is not trained again); else built here.
-            data._faiss[name] = faiss.deserialize_index(blob) if blob is not None else build_faiss_index(vectors, dim)
-            del blob
-        if data.dense.ntotal != len(chunks) or data.sentence_index.ntotal != len(sv):
-            raise IndexMismatchError(f"the FAISS indexes of version {version} in {self.root} do not match its "
-                                     "chunks: run `rag index --rebuild`")
+            data._faiss[name] = faiss_indexes[name] if name in faiss_indexes else build_faiss_index(vecs, dim)
+        if data.dense.ntotal != len(chunks) or data.sentence_index.ntotal != len(sv) or \
+                data.lexical.documents() not in (0, len(chunks)):
+            raise IndexMismatchError(f"the FAISS or BM25 indexes of version {version} in {self.root} do not match "
+                                     "its chunks: run `rag index --rebuild`")
         return data
+
+    def _json_column(self, conn, table: str, column: str, version: str, count: int, batch: int = 50_000):
+        """A column's values in idx order, parsed, `batch` rows a query: one JSON array a batch, parsed at once
+        (a value a row costs several times as much, most of it in Python)."""
+        for start in range(0, count, batch):
+            (text,) = conn.execute(f"SELECT coalesce(json_agg({column} ORDER BY idx), '[]')::text FROM {table} "
+                                   "WHERE store = %s AND version = %s AND idx >= %s AND idx < %s",
+                                   (self.name, version, start, start + batch)).fetchone()
+            yield from json.loads(text)
+
+    def _vector_column(self, conn, table: str, version: str, count: int, dim: int) -> np.ndarray:
+        out = np.zeros((count, dim), np.float32)
+        for i, (vector,) in enumerate(self._stream(
+                conn, f"SELECT embedding FROM {table} WHERE store = %s AND version = %s ORDER BY idx",
+                (self.name, version))):
+            out[i] = _array(vector)
+        return out
+
+    def _count(self, conn, table: str, version: str) -> int:
+        return conn.execute(f"SELECT count(*) FROM {table} WHERE store = %s AND version = %s",
+                            (self.name, version)).fetchone()[0]
+
+    def _faiss_indexes(self, conn, version: str) -> dict:
+        """The version's stored FAISS indexes by name ("chunks", "sentences"); none for a version without."""
+        import faiss
+
+        out = {}
+        for name in ("chunks", "sentences"):
+            blob = self._file_bytes(conn, "rag_faiss_parts", version, name)
+            if blob is not None:
+                out[name] = faiss.deserialize_index(blob)
+            del blob
+        return out
+
+    def _lexical(self, conn, version: str) -> LexicalIndex | None:
+        """The version's stored BM25 index, or None when it was saved without one (built again from tokens)."""
+        import tempfile
+        from pathlib import Path
+
+        names = [r[0] for r in conn.execute("SELECT DISTINCT name FROM rag_files WHERE store = %s AND version = %s "
+                                            "AND name LIKE 'bm25/%%'", (self.name, version))]
+        if not names:
+            return None
+        size = self._count(conn, "rag_chunks", version)
+        if names == ["bm25/empty"]:
+            return LexicalIndex(None, 0)
+        with tempfile.TemporaryDirectory(prefix="rag-bm25-") as tmp:
+            for name in names:
+                (Path(tmp) / name.split("/", 1)[1]).write_bytes(self._file_bytes(conn, "rag_files", version, name))
+            return LexicalIndex.load(Path(tmp), size)
 
     def _check_counts(self, data: IndexData, version: str) -> None:
         chunks = len(data.chunks)
@@ -255,23 +306,26 @@ class PostgresStore:
             raise IndexMismatchError(f"the index version {version} in {self.root} is inconsistent (vectors and "
                                      "chunks differ): run `rag index --rebuild`")
 
-    def _faiss_bytes(self, conn, version: str, name: str) -> np.ndarray | None:
-        """A stored FAISS index's bytes, its parts copied one at a time into one buffer (joining a list of
-        parts would hold the index twice), or None when the version has none."""
+    def _file_bytes(self, conn, table: str, version: str, name: str) -> np.ndarray | None:
+        """A stored file's bytes (a FAISS index, a BM25 file), its parts copied one at a time into one buffer
+        (joining a list of parts would hold the file twice), or None when the version has none."""
         args = (self.name, version, name)
-        total, parts = conn.execute("SELECT coalesce(sum(length(data)), 0), count(*) FROM rag_faiss_parts "
+        total, parts = conn.execute(f"SELECT coalesce(sum(length(data)), 0), count(*) FROM {table} "
                                     "WHERE store = %s AND version = %s AND name = %s", args).fetchone()
         if not parts:
             return None
         blob = np.empty(int(total), np.uint8)
         at = 0
-        for (part,) in self._stream(conn, "SELECT data FROM rag_faiss_parts WHERE store = %s AND version = %s "
-                                          "AND name = %s ORDER BY part", args, 1):
+        for n in range(parts):  # a query a part: the client holds one part at a time (twice as fast as a cursor)
+            with conn.cursor(binary=True) as cur:
+                row = cur.execute(f"SELECT data FROM {table} WHERE store = %s AND version = %s AND name = %s "
+                                  "AND part = %s", args + (n,)).fetchone()
+            part = row[0] if row else b""
             blob[at:at + len(part)] = np.frombuffer(part, np.uint8)
             at += len(part)
-            del part
+            del part, row
         if at != total:
-            raise IndexMismatchError(f"the FAISS index {name} of version {version} in {self.root} changed while it "
+            raise IndexMismatchError(f"the stored {name} of version {version} in {self.root} changed while it "
                                      "was read: run `rag index --rebuild`")
         return blob
 
@@ -296,8 +350,8 @@ class PostgresStore:
 
     def read_tokens(self, version: str) -> list[list[str]]:
         with self._conn() as conn:
-            return [list(r[0]) for r in conn.execute(
-                "SELECT tokens FROM rag_chunks WHERE store = %s AND version = %s ORDER BY idx", (self.name, version))]
+            return list(self._json_column(conn, "rag_chunks", "tokens", version,
+                                          self._count(conn, "rag_chunks", version)))
 
     def save(self, data: IndexData, keep_previous: int = 1) -> VersionRef:
         """Write a new version and make it the active one in one transaction; drop the versions before the
@@ -334,10 +388,12 @@ class PostgresStore:
                                   "(FORMAT BINARY)") as copy:
                         copy.set_types(["text", "text", "text", "int4", "bytea"])
                         for name, index in (("chunks", data.dense), ("sentences", data.sentence_index)):
-                            blob = memoryview(faiss.serialize_index(index))
-                            for part, at in enumerate(range(0, max(len(blob), 1), FAISS_PART_BYTES)):
-                                copy.write_row((self.name, version, name, part, bytes(blob[at:at + FAISS_PART_BYTES])))
-                            del blob
+                            _write_parts(copy, self.name, version, name, faiss.serialize_index(index))
+                    with cur.copy("COPY rag_files (store, version, name, part, data) FROM STDIN "
+                                  "(FORMAT BINARY)") as copy:
+                        copy.set_types(["text", "text", "text", "int4", "bytea"])
+                        for name, content in _lexical_files(data.lexical):
+                            _write_parts(copy, self.name, version, name, content)
                 conn.execute("INSERT INTO rag_current (store, version) VALUES (%s, %s) ON CONFLICT (store) "
                              "DO UPDATE SET version = EXCLUDED.version", (self.name, version))
                 keep = [version] + ([previous[0]] if previous and keep_previous else [])
@@ -348,6 +404,52 @@ class PostgresStore:
             conn.commit()
         data.version = version
         return VersionRef(version)
+
+
+def _write_parts(copy, store: str, version: str, name: str, content) -> None:
+    """A file as rows of FAISS_PART_BYTES (a bytea value holds at most 1 GB)."""
+    blob = memoryview(content)
+    for part, at in enumerate(range(0, max(len(blob), 1), FAISS_PART_BYTES)):
+        copy.write_row((store, version, name, part, bytes(blob[at:at + FAISS_PART_BYTES])))
+
+
+def _lexical_files(lexical: LexicalIndex | None):
+    """(name, bytes) of the BM25 index's files as bm25s saves them; one "bm25/empty" for an index of nothing."""
+    import tempfile
+    from pathlib import Path
+
+    if lexical is None or lexical.size == 0 or lexical._model is None:
+        yield "bm25/empty", b""
+        return
+    with tempfile.TemporaryDirectory(prefix="rag-bm25-") as tmp:
+        lexical.save(Path(tmp))
+        for f in sorted(Path(tmp).iterdir()):
+            yield f"bm25/{f.name}", f.read_bytes()
+
+
+def _vectors_of(index, dim: int) -> np.ndarray:
+    """The float32 vectors an IndexFlat or IndexIVFFlat holds, in the order they were added."""
+    import faiss
+
+    if index.ntotal == 0:
+        return np.zeros((0, dim), np.float32)
+    ivf = faiss.try_extract_index_ivf(index)
+    if ivf is None:
+        return np.ascontiguousarray(index.reconstruct_n(0, index.ntotal), dtype=np.float32)
+    # IVFFlat: each inverted list's codes are its vectors, its ids their rows (a list at a time: reconstruct_n
+    # looks each row up on its own, three times slower here)
+    out = np.empty((index.ntotal, dim), np.float32)
+    seen = np.zeros(index.ntotal, bool)
+    lists = ivf.invlists
+    for n in range(ivf.nlist):
+        size = lists.list_size(n)
+        if size:
+            ids = faiss.rev_swig_ptr(lists.get_ids(n), size)
+            out[ids] = faiss.rev_swig_ptr(lists.get_codes(n), size * lists.code_size).view(np.float32).reshape(size, dim)
+            seen[ids] = True
+    if not seen.all():
+        raise IndexMismatchError("a stored FAISS index does not hold every row: run `rag index --rebuild`")
+    return out
 
 
 def _array(value) -> np.ndarray:

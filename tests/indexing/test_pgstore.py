@@ -249,3 +249,26 @@ def test_a_serving_process_answers_from_its_loaded_version_while_the_server_is_d
         assert assistant.store.current_version().name == version
     finally:
         server.cleanup()
+
+
+@pytest.mark.parametrize("ivf", [False, True])
+def test_a_load_takes_the_vectors_and_bm25_as_built_and_a_version_without_bm25_files_still_loads(
+        tmp_path, store, monkeypatch, ivf):
+    import rag.indexing.store as folder_store
+
+    if ivf:  # IVFFlat, as at 50,000 chunks and more: its vectors come out of the inverted lists
+        monkeypatch.setattr(folder_store, "EXACT_SEARCH_LIMIT", 10)
+    build(make_corpus(tmp_path / "c"), store, FakeEmbedder())
+    rows = store.load(search=False)  # the embedding columns
+    data = store.load()
+    assert type(data.dense).__name__ == ("IndexIVFFlat" if ivf else "IndexFlatIP")
+    assert np.array_equal(data.chunk_vectors, rows.chunk_vectors)
+    assert np.array_equal(data.sentence_vectors, rows.sentence_vectors)
+    rebuilt = folder_store.LexicalIndex.build(rows.tokens)
+    for question in (["kinh", "tế"], ["nhật", "bản", "2024"], ["không_có"]):
+        assert np.allclose(data.lexical.scores(question), rebuilt.scores(question))
+    with store.connect() as conn:  # a version saved before the BM25 files were stored
+        files = conn.execute("DELETE FROM rag_files WHERE store = %s", (store.name,)).rowcount
+        conn.commit()
+    older = store.load()
+    assert files >= 4 and np.allclose(older.lexical.scores(["kinh", "tế"]), rebuilt.scores(["kinh", "tế"]))
