@@ -247,4 +247,6 @@ def test_the_run_plan_names_the_report_and_keeps_the_default_index_out_of_it(tmp
     plan = plan_run(other, Path("dev/qa.jsonl"), sample=100)
     assert plan.out.name == "xquad-qa-sample100-extractive" and plan.private_index
     assert plan.settings.index_dir == plan.out / "index"
+    assert plan.settings.pg_store == "default-eval-xquad-qa-sample100-extractive"  # never the user's index
+    assert plan_run(default, Path("eval/qa.jsonl")).settings.pg_store == default.pg_store
     assert not plan_run(other, Path("qa.jsonl"), index_given=True).private_index
