@@ -272,3 +272,15 @@ def test_a_load_takes_the_vectors_and_bm25_as_built_and_a_version_without_bm25_f
         conn.commit()
     older = store.load()
     assert files >= 4 and np.allclose(older.lexical.scores(["kinh", "tế"]), rebuilt.scores(["kinh", "tế"]))
+
+
+def test_a_damaged_stored_faiss_index_is_refused_with_what_to_do(tmp_path, store):
+    build(make_corpus(tmp_path / "c"), store, FakeEmbedder())
+    with store.connect() as conn:
+        conn.execute("UPDATE rag_faiss_parts SET data = substring(data from 1 for 60) WHERE store = %s AND "
+                     "name = 'sentences'", (store.name,))
+        conn.commit()
+    with pytest.raises(IndexMismatchError, match="FAISS index sentences .* cannot be read .*rag index --rebuild"):
+        store.load()
+    build(make_corpus(tmp_path / "c"), store, FakeEmbedder(), rebuild=True)  # what the message says to do
+    assert store.load().sentence_index.ntotal == len(store.load().sentence_keys)
