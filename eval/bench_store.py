@@ -239,8 +239,11 @@ def bench_in_database(store, n: int, qs: np.ndarray, truth, hnsw_max: int) -> li
 
 def render(rows: list[dict], machine: dict, dim: int) -> str:
     lines = ["# Store benchmark: FAISS folder vs PostgreSQL + pgvector, one run", "",
-             f"Machine: {machine}. Synthetic clustered vectors, {dim} dimensions; chunks = sentence rows = N. "
-             "Produced by `python eval/bench_store.py`.", "",
+             f"Machine: {machine}, {time.strftime('%Y-%m-%d')}. Synthetic clustered vectors, {dim} dimensions; "
+             "chunks = sentence rows = N. One run of `python eval/bench_system.py --stores "
+             f"{','.join(str(n) for n in dict.fromkeys(r['n'] for r in rows))} --store-dim {dim}` "
+             "(eval/bench_store.py), both stores in it; each build, update and load in a fresh process, its peak "
+             "RSS beside it.", "",
              "| store | N | search | query p50 | recall@10 vs exact | build (save) | update 1 doc of 1,000 | "
              "load in a new process | peak memory: build / update / load |", "|---|---|---|---|---|---|---|---|---|"]
 
