@@ -214,11 +214,11 @@ class PostgresStore:
         dim = int(manifest["embedding"]["dimension"])
         docs = {d: DocRecord.from_json(r) for d, r in conn.execute(
             "SELECT doc_id, record FROM rag_docs WHERE store = %s AND version = %s ORDER BY doc_id", args)}
+        n_chunks, n_sentences = self._count(conn, "rag_chunks", version), self._count(conn, "rag_sentences", version)
         faiss_indexes = self._faiss_indexes(conn, version) if search else {}
-        lexical = self._lexical(conn, version) if search else None
+        lexical = self._lexical(conn, version, n_chunks) if search else None
         with_vectors = len(faiss_indexes) < 2  # else taken out of the FAISS indexes below
         with_tokens = not search or lexical is None  # a build keeps them; a version without BM25 files builds it
-        n_chunks, n_sentences = self._count(conn, "rag_chunks", version), self._count(conn, "rag_sentences", version)
         chunks = [ChunkRecord.from_json(r) for r in self._json_column(conn, "rag_chunks", "record", version, n_chunks)]
         tokens = list(self._json_column(conn, "rag_chunks", "tokens", version, n_chunks)) if with_tokens else []
         keys = list(self._json_column(conn, "rag_sentences", "key", version, n_sentences))
@@ -288,7 +288,7 @@ class PostgresStore:
                                              "`rag index --rebuild`") from exc
         return out
 
-    def _lexical(self, conn, version: str) -> LexicalIndex | None:
+    def _lexical(self, conn, version: str, size: int) -> LexicalIndex | None:
         """The version's stored BM25 index, or None when it was saved without one (built again from tokens)."""
         import tempfile
         from pathlib import Path
@@ -297,7 +297,6 @@ class PostgresStore:
                                             "AND name LIKE 'bm25/%%'", (self.name, version))]
         if not names:
             return None
-        size = self._count(conn, "rag_chunks", version)
         if names == ["bm25/empty"]:
             return LexicalIndex(None, 0)
         with tempfile.TemporaryDirectory(prefix="rag-bm25-") as tmp:
@@ -438,7 +437,7 @@ def _lexical_files(lexical: LexicalIndex | None):
     import tempfile
     from pathlib import Path
 
-    if lexical is None or lexical.size == 0 or lexical._model is None:
+    if lexical is None or lexical.documents() == 0:
         yield "bm25/empty", b""
         return
     with tempfile.TemporaryDirectory(prefix="rag-bm25-") as tmp:
@@ -448,28 +447,16 @@ def _lexical_files(lexical: LexicalIndex | None):
 
 
 def _vectors_of(index, dim: int) -> np.ndarray:
-    """The float32 vectors an IndexFlat or IndexIVFFlat holds, in the order they were added."""
+    """The float32 vectors an IndexFlat or IndexIVFFlat holds (their codes are the vectors), in the order they
+    were added; an IVF index gets its id -> list map for it (8 bytes a row)."""
     import faiss
 
     if index.ntotal == 0:
         return np.zeros((0, dim), np.float32)
     ivf = faiss.try_extract_index_ivf(index)
-    if ivf is None:
-        return np.ascontiguousarray(index.reconstruct_n(0, index.ntotal), dtype=np.float32)
-    # IVFFlat: each inverted list's codes are its vectors, its ids their rows (a list at a time: reconstruct_n
-    # looks each row up on its own, three times slower here)
-    out = np.empty((index.ntotal, dim), np.float32)
-    seen = np.zeros(index.ntotal, bool)
-    lists = ivf.invlists
-    for n in range(ivf.nlist):
-        size = lists.list_size(n)
-        if size:
-            ids = faiss.rev_swig_ptr(lists.get_ids(n), size)
-            out[ids] = faiss.rev_swig_ptr(lists.get_codes(n), size * lists.code_size).view(np.float32).reshape(size, dim)
-            seen[ids] = True
-    if not seen.all():
-        raise IndexMismatchError("a stored FAISS index does not hold every row: run `rag index --rebuild`")
-    return out
+    if ivf is not None:
+        ivf.make_direct_map()
+    return np.ascontiguousarray(index.reconstruct_n(0, index.ntotal), dtype=np.float32)
 
 
 def _array(value) -> np.ndarray:
