@@ -28,11 +28,13 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
 import threading
 import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -276,8 +278,7 @@ class PostgresStore:
 
         out = {}
         for name in ("chunks", "sentences"):
-            parts = conn.execute("SELECT count(*) FROM rag_faiss_parts WHERE store = %s AND version = %s AND "
-                                 "name = %s", (self.name, version, name)).fetchone()[0]
+            _, parts = self._parts(conn, "rag_faiss_parts", version, name)
             if parts:  # read as it arrives (a buffer of the whole index, then faiss's own copy: 1.7x slower)
                 reader = _PartReader(conn, "rag_faiss_parts", (self.name, version, name), parts)
                 try:
@@ -290,9 +291,6 @@ class PostgresStore:
 
     def _lexical(self, conn, version: str, size: int) -> LexicalIndex | None:
         """The version's stored BM25 index, or None when it was saved without one (built again from tokens)."""
-        import tempfile
-        from pathlib import Path
-
         names = [r[0] for r in conn.execute("SELECT DISTINCT name FROM rag_files WHERE store = %s AND version = %s "
                                             "AND name LIKE 'bm25/%%'", (self.name, version))]
         if not names:
@@ -313,16 +311,21 @@ class PostgresStore:
 
     def _file_bytes(self, conn, table: str, version: str, name: str) -> bytes | None:
         """A stored file's bytes (a BM25 file), or None when the version has none."""
-        args = (self.name, version, name)
-        total, parts = conn.execute(f"SELECT coalesce(sum(length(data)), 0), count(*) FROM {table} "
-                                    "WHERE store = %s AND version = %s AND name = %s", args).fetchone()
+        total, parts = self._parts(conn, table, version, name)
         if not parts:
             return None
-        data = _PartReader(conn, table, args, parts)(int(total))
+        data = _PartReader(conn, table, (self.name, version, name), parts)(total)
         if len(data) != total:
-            raise IndexMismatchError(f"the stored {name} of version {version} in {self.root} changed while it "
-                                     "was read: run `rag index --rebuild`")
+            raise IndexMismatchError(f"the stored {name} of version {version} in {self.root} is incomplete (a part "
+                                     "is missing): run `rag index --rebuild`")
         return data
+
+    def _parts(self, conn, table: str, version: str, name: str) -> tuple[int, int]:
+        """A stored file's size in bytes and its number of parts (0, 0 when the version has none)."""
+        total, parts = conn.execute(f"SELECT coalesce(sum(length(data)), 0), count(*) FROM {table} "
+                                    "WHERE store = %s AND version = %s AND name = %s",
+                                    (self.name, version, name)).fetchone()
+        return int(total), int(parts)
 
     @staticmethod
     def _stream(conn, sql: str, args: tuple, batch: int = 5000):
@@ -434,9 +437,6 @@ def _write_parts(copy, store: str, version: str, name: str, content) -> None:
 
 def _lexical_files(lexical: LexicalIndex | None):
     """(name, bytes) of the BM25 index's files as bm25s saves them; one "bm25/empty" for an index of nothing."""
-    import tempfile
-    from pathlib import Path
-
     if lexical is None or lexical.documents() == 0:
         yield "bm25/empty", b""
         return
