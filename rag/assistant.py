@@ -3,8 +3,9 @@
 It keeps the embedder (loaded on first use), the loaded index and its retriever, and reloads the index when
 a build elsewhere switched it, so a running UI sees a rebuilt index without a restart. One question's way:
 check_question -> HybridRetriever.retrieve (rag/retrieval/hybrid.py: FAISS, BM25, the sentence scores) ->
-the backend's answerer (rag/answer/extractive.py, or rag/answer/generated.py with a chat model from
-rag/models/backends.py) -> an AnswerStream of events ending in the Answer (rag/types.py).
+the answerer: the trained reader's read -> compose -> cite (rag/answer/reading.py; a chat model from
+rag/models/backends.py renders spans across languages), or, in the generate mode, a model's answer
+(rag/answer/generated.py) -> an AnswerStream of events ending in the Answer (rag/types.py).
 """
 
 from __future__ import annotations
@@ -14,11 +15,10 @@ import time
 from typing import Callable, Iterator
 
 from rag.answer.answerability import RefusalRule
-from rag.answer.extractive import ExtractiveAnswerer
-from rag.answer.reader import Reader
+from rag.answer.generated import GeneratedAnswerer
+from rag.answer.reader import Reader, SpanModel
 from rag.answer.reading import ReadingAnswerer
 from rag.answer.refusal import RefusalDecision
-from rag.answer.generated import GeneratedAnswerer
 from rag.errors import QuestionError, StoreUnreachableError
 from rag.indexing.builder import Indexer, IndexReport
 from rag.indexing.lexical import tokenize
@@ -48,8 +48,10 @@ def check_question(question: str, max_chars: int) -> str:
 
 class Assistant:
     def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None,
-                 notify: Callable[[str], None] | None = None, chat_model=None) -> None:
-        """`chat_model` (a LangChain chat model) replaces the one the generator settings name (tests pass a fake)."""
+                 notify: Callable[[str], None] | None = None, chat_model=None,
+                 span_model: SpanModel | None = None) -> None:
+        """`chat_model` (a LangChain chat model) replaces the one the generator settings name, `span_model` the
+        trained reader (rag/reader/runtime.py; tests pass fakes)."""
         self.settings = settings or Settings()
         self.embedder = embedder or make_embedder(self.settings)
         self.store = open_store(self.settings)
@@ -63,6 +65,7 @@ class Assistant:
         self._lock = threading.Lock()
         self._warm = False
         self._chat_model = chat_model
+        self._span_model = span_model
 
     def build_index(self, rebuild: bool = False, show_bar: bool = False) -> IndexReport:
         corpus = load_corpus(self.settings.corpus_dir, self.settings.max_file_bytes)
@@ -116,6 +119,8 @@ class Assistant:
         for _ in range(2):
             self.embedder.embed_queries(["warm up the question encoder"])
         tokenize("khởi động")
+        if self.settings.generator.mode == "reader" or not self.backend.generates:
+            self.span_model().read("khởi động?", ["khởi động"])
         self._warm = True
 
     def retrieve(self, question: str, k: int | None = None) -> RetrievalResult:
@@ -133,10 +138,10 @@ class Assistant:
         so that the first question pays only for its own sentences. Servers need nothing."""
         if not self.backend.local:
             return
-        from rag.answer.prompts import answer_messages, translate_messages
+        from rag.answer.prompts import answer_messages, gloss_messages
 
-        if self.settings.generator.mode == "reader":  # the model answers only across languages
-            self.chat_model().invoke(translate_messages("?", ["."], "en"), max_tokens=1)
+        if self.settings.generator.mode == "reader":  # the model only renders spans across languages
+            self.chat_model().invoke(gloss_messages(".", "?", ".", "en"), max_tokens=1)
         else:
             self.chat_model().invoke(answer_messages("?", ["."], "vi"), max_tokens=1)
 
@@ -150,9 +155,20 @@ class Assistant:
         q = self.embedder.embed_queries(claims, prompt=self.settings.retrieval.query_prompt_en)
         return q @ self.embedder.embed_passages(sentences).T
 
+    def span_model(self) -> SpanModel:
+        """The trained reader, made on first use (its weights load on its first question)."""
+        if self._span_model is None:
+            from rag.reader.runtime import SpanReader
+
+            r = self.settings.reader
+            self._span_model = SpanReader(r.weights, r.base_dir, r.max_length, threads=self.settings.threads)
+        return self._span_model
+
     def decision(self) -> RefusalDecision:
-        """The refusal decision after the floors (rag/answer/refusal.py, RefusalSettings)."""
-        return RefusalDecision(self.settings.refusal)
+        """The one refusal decision: the floors (no model), then the trained reader (rag/answer/refusal.py)."""
+        rule = RefusalRule(self.settings.answer_floors(False), check_terms=True,
+                           weak_margin=self.settings.low_relevance_margin)
+        return RefusalDecision(rule, Reader(self.span_model(), self.settings.reader))
 
     def answer_stream(self, result: RetrievalResult, timings: dict | None = None,
                       started: float | None = None) -> AnswerStream:
@@ -161,23 +177,16 @@ class Assistant:
         return AnswerStream(self._events(result, dict(timings or {}), started or time.perf_counter()))
 
     def _events(self, result: RetrievalResult, timings: dict, started: float) -> Iterator[Event]:
-        if not self.backend.generates:
-            answer = ExtractiveAnswerer(self.rule, self.settings.extractive, Reader(self.settings.reader),
-                                        self.decision()).answer(result, timings)
-            total = (time.perf_counter() - started) * 1000
-            answer.timings.update(first_token_ms=total, total_ms=total)
-            yield Done(answer)
-            return
         g = self.settings.generator
-        if g.mode == "reader":
-            rule = RefusalRule(self.settings.answer_floors(False), check_terms=True,
-                               weak_margin=self.settings.low_relevance_margin)
-            answerer = ReadingAnswerer(self.chat_model(), g, rule, Reader(self.settings.reader),
-                                       self.settings.extractive, name=g.backend, label=describe(g),
-                                       decision=self.decision())
-            yield from answerer.stream(result, timings, started=started)
+        if self.backend.generates and g.mode == "generate":
+            yield from self._generated().stream(result, timings, started=started)
             return
-        yield from self._generated().stream(result, timings, started=started)
+        model = self.chat_model() if self.backend.generates else None
+        name = g.backend if self.backend.generates else "extractive"
+        answerer = ReadingAnswerer(self.decision(), model, name=name, label=describe(g), answer_lang=g.answer_lang,
+                                   similarity=self.similarity if model is not None else None,
+                                   min_similarity=self.settings.citations.min_similarity)
+        yield from answerer.stream(result, timings, started=started)
 
     def ask_stream(self, question: str, k: int | None = None) -> AnswerStream:
         """Retrieve and answer: with a model, a Preview of what it reads, the text as it is written (TextDelta),

@@ -2,7 +2,7 @@
 
 Every number the pipeline was tuned with is a field here, so an eval report's metadata (asdict of this
 object) describes the run. Groups: chunking and lexical (part of the index manifest: changing them rebuilds),
-retrieval, extractive, citations, follow_up, generator; the refusal floors and limits are top-level fields.
+retrieval, reader, citations, follow_up, generator; the refusal floors and limits are top-level fields.
 
 The embedder is a setting too (RAG_EMBEDDER or --embedder; part of the manifest). Cosines differ in scale from one
 embedder to the next, so the numbers tuned against them (fusion weights, query prompts, refusal floors, the
@@ -93,49 +93,41 @@ class RetrievalSettings:
 
 @dataclass(frozen=True)
 class ReaderSettings:
-    """How the reader (rag/answer/reader.py) ranks sentences: cosine + overlap weight (per question language) * the
-    share of the question's content words the sentence holds + type_weight when it holds the kind of answer
-    asked for. Measured (EmbeddingGemma, first sentence holds a gold answer, answerable questions): cosine alone
-    xquad-vi-dev vi 0.797 / en 0.802, viquad2-dev 0.641, seeds 0.846 / 0.864; these weights 0.847 / 0.804,
-    0.699, 0.908 / 0.864. An English question brings only its names and numbers to the overlap, so a larger
-    English weight costs (0.2: xquad en 0.794, seeds en 0.803)."""
+    """The trained reader (rag/answer/reader.py; the model: rag/reader/): it reads the retrieval's best
+    `sentences` sentences, each with `neighbours` sentences either side, at most `max_length` tokens a window,
+    and an answer's margin over "no answer" below the threshold for the question's language is a refusal.
+    Thresholds left unset are the ones in the weights' manifest, calibrated on held-out dev questions
+    (eval/calibrate_reader.py)."""
 
-    overlap_weight_vi: float = 0.3
-    overlap_weight_en: float = 0.05
-    type_weight: float = 0.05
+    weights: Path = field(default_factory=lambda: _env_path("RAG_READER_WEIGHTS", ROOT / "rag" / "reader" / "weights"
+                                                            / "reader.safetensors"))
+    base_dir: Path = field(default_factory=lambda: _env_path("RAG_E5_DIR", ROOT / "models" / "e5-small"))
+    sentences: int = 4
+    neighbours: int = 1
+    max_length: int = 256
+    threshold_vi: float | None = None
+    threshold_en: float | None = None
 
+    def __post_init__(self) -> None:
+        if not 1 <= self.sentences <= 20 or not 0 <= self.neighbours <= 3:
+            raise RagError("the reader reads 1 to 20 sentences with 0 to 3 neighbours each")
+        if not 96 <= self.max_length <= 512:
+            raise RagError("the reader's windows are 96 to 512 tokens")
 
-@dataclass(frozen=True)
-class RefusalSettings:
-    """The refusal decision after the floors (rag/answer/refusal.py).
+    def threshold(self, lang: str) -> float:
+        """The refusal threshold for questions in `lang`: set here, or the manifest's."""
+        own = self.threshold_vi if lang == "vi" else self.threshold_en
+        if own is not None:
+            return own
+        import json
 
-    type_sentences: a question that asks for a date or a number is refused when none of the reader's first
-    `type_sentences` sentences holds one it does not already say (0: never). Measured past the floors, 3
-    sentences: it refuses 0.8% of viquad2-dev's answerable questions and 1.0% / 1.2% of xquad-vi-dev's (vi / en)
-    and none of viquad2-dev's unanswerable ones (their changed detail keeps the kind of answer); on eval/qa.jsonl
-    it refuses "Bà Takaichi Sanae nhậm chức Thủ tướng Nhật Bản vào ngày nào?", which the articles do not say.
-
-    The calibrated part: logistic weights over FEATURES, in that order, and the probability at or above which a
-    question is refused, per question language (eval/calibrate_refusal.py). Off (enabled False): fitted on
-    viquad2-dev it separates little (ROC AUC 0.60 past the floors) and does not carry over to the news
-    articles (eval/qa.jsonl, extractive: false refusals 0.031 -> 0.169 vi, refusal recall unchanged)."""
-
-    type_sentences: int = 3
-    enabled: bool = False
-    score_when_off: bool = False  # compute the probability while off (rag eval does, for its refusal curve)
-    weights: tuple[float, ...] = ()
-    bias: float = 0.0
-    threshold_vi: float = 1.0
-    threshold_en: float = 1.0
-
-
-@dataclass(frozen=True)
-class ExtractiveSettings:
-    """The extractive answer (rag/answer/extractive.py): up to `max_sentences` sentences, each within
-    `relative_margin` of the best one's cosine."""
-
-    max_sentences: int = 2
-    relative_margin: float = 0.03
+        manifest = self.weights.with_name("manifest.json")
+        try:
+            thresholds = json.loads(manifest.read_text(encoding="utf-8"))["thresholds"]
+        except (OSError, ValueError, KeyError) as exc:
+            raise RagError(f"the reader's manifest {manifest} is missing or has no thresholds: run "
+                           f"`git checkout -- {manifest.parent}`") from exc
+        return float(thresholds[lang])
 
 
 @dataclass(frozen=True)
@@ -228,9 +220,6 @@ TUNED: dict[str, dict] = {
         "answer_min_score_vi": 0.85, "answer_min_score_en": 0.79,
         "generate_min_score_vi": 0.80, "generate_min_score_en": 0.75,
         "citations": {"min_similarity": 0.75},
-        # The reader's weights were measured on EmbeddingGemma's cosines; e5's are on another scale: cosine alone.
-        "reader": {"overlap_weight_vi": 0.0, "overlap_weight_en": 0.0, "type_weight": 0.0},
-        "refusal": {},  # not calibrated: the floors alone
     },
     "embeddinggemma": {
         # Score fusion, not RRF: a BM25 score far above the rest counts for more than one rank. Measured with the
@@ -252,13 +241,9 @@ TUNED: dict[str, dict] = {
         # The best cosine of the 60 English claims of the 1.5B run on the seeds to their passages' sentences:
         # 5th percentile 0.448 (e5: 0.825), median 0.618 (e5: 0.870); e5's 0.75 and 0.05 scaled to that spread.
         "citations": {"min_similarity": 0.35, "similarity_margin": 0.1},
-        "reader": {},  # ReaderSettings' defaults
-        # eval/calibrate_refusal.py --false-refusals 0.05 (the AVX-512 machine of 2026-12-02); off: see RefusalSettings.
-        "refusal": {"enabled": False, "weights": (4.1062, -0.06, -0.7161, 0.6978, 0.431, 1.1284, -1.1845, 0.231, 0.4286,
-                                                  0.0), "bias": -4.5652, "threshold_vi": 0.2938, "threshold_en": 0.4028},
     },
 }
-_TUNED_FIELDS = ("retrieval", "citations", "reader", "refusal", "answer_min_score_vi", "answer_min_score_en", "generate_min_score_vi",
+_TUNED_FIELDS = ("retrieval", "citations", "answer_min_score_vi", "answer_min_score_en", "generate_min_score_vi",
                  "generate_min_score_en")
 
 
@@ -282,9 +267,7 @@ class Settings:
     lexical: LexicalSettings = field(default_factory=LexicalSettings)
     # Unset (None): the embedder's tuned values (TUNED).
     retrieval: RetrievalSettings | None = None
-    extractive: ExtractiveSettings = field(default_factory=ExtractiveSettings)
-    reader: ReaderSettings | None = None
-    refusal: RefusalSettings | None = None
+    reader: ReaderSettings = field(default_factory=ReaderSettings)
     citations: CitationSettings | None = None
     follow_up: FollowUpSettings = field(default_factory=FollowUpSettings)
     generator: GeneratorSettings = field(default_factory=GeneratorSettings)
@@ -312,11 +295,7 @@ class Settings:
             object.__setattr__(self, "retrieval", RetrievalSettings(**tuned["retrieval"]))
         if self.citations is None:
             object.__setattr__(self, "citations", CitationSettings(**tuned["citations"]))
-        if self.reader is None:
-            object.__setattr__(self, "reader", ReaderSettings(**tuned["reader"]))
-        if self.refusal is None:
-            object.__setattr__(self, "refusal", RefusalSettings(**tuned["refusal"]))
-        for name in _TUNED_FIELDS[4:]:
+        for name in _TUNED_FIELDS[2:]:
             if getattr(self, name) is None:
                 object.__setattr__(self, name, tuned[name])
 

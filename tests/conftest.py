@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.settings import ChunkSettings, GeneratorSettings, Settings
+from rag.settings import ChunkSettings, GeneratorSettings, ReaderSettings, Settings
 
 from .fakes import FakeEmbedder
 
@@ -47,7 +47,9 @@ def settings(tmp_path, corpus_dir) -> Settings:
                     answer_min_score_vi=0.3, answer_min_score_en=0.3,  # the fake's bag-of-words cosines are low
                     generate_min_score_vi=0.2, generate_min_score_en=0.2,
                     # tests of generation pass a fake chat model; those of the reader mode say so
-                    generator=GeneratorSettings(backend="extractive", mode="generate"))
+                    generator=GeneratorSettings(backend="extractive", mode="generate"),
+                    # the fake reader's margins (tests/fakes.FakeSpanModel) answer at 0 and above
+                    reader=ReaderSettings(threshold_vi=0.0, threshold_en=0.0))
 
 
 @pytest.fixture

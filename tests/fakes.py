@@ -112,3 +112,40 @@ def echo_first_passage(system: str, user: str) -> str:
 def cited(sentence: str, n: int = 1) -> str:
     """How the checked answer writes a sentence with its marker: before the final full stop."""
     return f"{sentence[:-1]} [{n}]{sentence[-1]}" if sentence[-1:] in ".!?" else f"{sentence} [{n}]"
+
+
+class FakeSpanModel:
+    """Reads like the trained reader (rag/reader/runtime.SpanReader), by words instead of a model: in each
+    context, the span is the run of words after the last question word in its best sentence (the sentence holding
+    most question words), up to the sentence's end; the margin is 10 * the share of the question's words that
+    sentence holds - 5. `answers` maps a word of a question to a fixed margin, to force a refusal or an answer."""
+
+    def __init__(self, margins: dict[str, float] | None = None) -> None:
+        self.margins = margins or {}
+        self.calls: list[tuple[str, list[str]]] = []
+
+    def read(self, question: str, contexts: list[str]) -> list:
+        from rag.reader.runtime import Span
+
+        self.calls.append((question, list(contexts)))
+        q = {w.lower() for w in _WORD.findall(question)}
+        out = []
+        for i, c in enumerate(contexts):
+            best = None
+            for m in re.finditer(r"[^.!?]+[.!?]?", c):
+                words = list(_WORD.finditer(m.group(0)))
+                held = [w for w in words if w.group(0).lower() in q]
+                if not words:
+                    continue
+                share = len({w.group(0).lower() for w in held}) / max(1, len(q))
+                if best is None or share > best[0]:
+                    after = held[-1].end() if held and held[-1].end() < len(m.group(0).rstrip(".!? ")) else 0
+                    text = m.group(0)[after:].rstrip(".!? ")
+                    lead = len(text) - len(text.lstrip())
+                    best = (share, m.start() + after + lead, m.start() + after + len(text))
+            if best is None:
+                continue
+            share, a, b = best
+            margin = next((v for k, v in self.margins.items() if k.lower() in question.lower()), 10 * share - 5)
+            out.append(Span(i, a, b, c[a:b], margin, margin))
+        return sorted(out, key=lambda s: -s.margin)

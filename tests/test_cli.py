@@ -7,7 +7,7 @@ import pytest
 from rag import cli
 from rag.assistant import Assistant
 
-from .fakes import FakeChatModel, FakeEmbedder, echo_first_passage
+from .fakes import FakeChatModel, FakeEmbedder, echo_first_passage, FakeSpanModel
 
 
 @pytest.fixture
@@ -20,8 +20,8 @@ def run(settings, monkeypatch, capsys):
         assert (s.corpus_dir, s.index_dir) == (settings.corpus_dir, settings.index_dir)
         return Assistant(s.replace(answer_min_score_vi=settings.answer_min_score_vi,
                                    answer_min_score_en=settings.answer_min_score_en,
-                                   generate_min_score_vi=0.2, generate_min_score_en=0.2),
-                         embedder=emb, notify=notify, chat_model=chat)
+                                   generate_min_score_vi=0.2, generate_min_score_en=0.2, reader=settings.reader),
+                         embedder=emb, notify=notify, chat_model=chat, span_model=FakeSpanModel())
 
     def _run(*argv, stdin=None):
         if stdin is not None:

@@ -33,15 +33,19 @@ class _Variant(Assistant):
     def build_index(self, rebuild: bool = False, show_bar: bool = False):
         return self._main.build_index(rebuild=rebuild, show_bar=show_bar)
 
+    def span_model(self):
+        return self._main.span_model()
+
 
 class AssistantPool:
-    """Assistants by generator settings, made on first use; all share the embedder and the index in memory
-    (a local GGUF model runs in one worker process for them all, rag/models/worker.py)."""
+    """Assistants by generator settings, made on first use; all share the embedder, the reader and the index in
+    memory (a local GGUF model runs in one worker process for them all, rag/models/worker.py)."""
 
     def __init__(self, settings: Settings, embedder=None, notify: Callable[[str], None] | None = None,
-                 chat_model=None) -> None:
-        """`chat_model` replaces every model backend's chat model (tests pass a fake)."""
-        self.main = Assistant(settings, embedder=embedder, notify=notify, chat_model=chat_model)
+                 chat_model=None, span_model=None) -> None:
+        """`chat_model` replaces every model backend's chat model, `span_model` the reader (tests pass fakes)."""
+        self.main = Assistant(settings, embedder=embedder, notify=notify, chat_model=chat_model,
+                              span_model=span_model)
         self._chat_model = chat_model
         self._variants: dict[tuple[str, str, str], Assistant] = {}
         self._lock = threading.Lock()

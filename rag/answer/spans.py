@@ -1,16 +1,15 @@
-"""Answer spans a program can copy: the date, number or name a sentence holds, and their English form.
+"""Dates, amounts and names in Vietnamese text, and their English form.
 
-A question that asks for a date, a number or a name (rag/answer/reader.py, asks_for) is answered by the span of
-that kind in the chosen sentence that the question does not already say, copied; for an English question it is
-written the English way by rule, not by a model: "10/7/2025" -> "10 July 2025", "236,6 tỷ USD" ->
-"236.6 billion USD". Names are copied as they stand.
+The reader's answer span across languages (rag/answer/reading.py) is written the English way by rule where these
+rules cover it, not by a model: "10/7/2025" -> "10 July 2025", "236,6 tỷ USD" -> "236.6 billion USD"; names and
+acronyms are copied as they stand (`english`).
 """
 
 from __future__ import annotations
 
 import re
 
-from rag.text import VI_LETTERS
+from rag.text import VI_LETTERS, names_and_numbers
 
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
           "November", "December")
@@ -88,15 +87,18 @@ def names(sentence: str) -> list[str]:
     return out
 
 
-def span(kind: str | None, sentence: str, question: str) -> tuple[str, str] | None:
-    """(as written, in English) of the first `kind` span of `sentence` that `question` does not already hold."""
-    q = question.lower()
-    if kind == "date":
-        found = [d for d in dates(sentence) if d[0].lower() not in q and d[1].lower() not in q]
-    elif kind == "number":
-        found = [a for a in amounts(sentence) if re.sub(r"\D", "", a[0]) not in re.sub(r"\D", " ", q).split()]
-    elif kind == "name":
-        found = [(n, n) for n in names(sentence) if n.lower() not in q]
-    else:
-        return None
-    return found[0] if found else None
+_RULE_WORDS = frozenset(_SCALE.values())  # English words the rules write in lower case
+
+
+def english(words: str) -> tuple[str, bool]:
+    """`words` (an answer span of a Vietnamese sentence) with their dates and amounts written the English way,
+    and whether that is all they needed: nothing is left but names, numbers, acronyms and punctuation."""
+    out = words
+    for written, eng in dates(words) + amounts(words):
+        if written and written in out:
+            out = out.replace(written, eng, 1)
+    rest = out
+    for term in sorted(names_and_numbers(out), key=len, reverse=True):
+        rest = rest.replace(term, " ")
+    left = [w for w in re.findall(r"[^\W\d_]+", rest) if w.lower() not in _RULE_WORDS]
+    return " ".join(out.split()), not left

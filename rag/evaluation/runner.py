@@ -49,9 +49,6 @@ def plan_run(settings: Settings, qa: Path, sample: int | None = None, out: Path 
     private_index = not index_given and corpus != Settings().corpus_dir.resolve()
     if private_index:  # in PostgreSQL: an index of its own name beside the user's (RAG_PG_STORE)
         settings = settings.replace(index_dir=out / "index", pg_store=f"{settings.pg_store}-eval-{run_name}")
-    # The refusal decision's calibrated probability, off or on, for the report's precision-recall curve (a
-    # question's answer is the same either way; `rag ask` and `rag serve` skip it while it is off: 15-20 ms).
-    settings = settings.replace(refusal=dataclasses.replace(settings.refusal, score_when_off=True))
     return RunPlan(settings, out, private_index)
 
 

@@ -7,7 +7,7 @@ from rag.assistant import Assistant
 from rag.errors import GeneratorError, RagError
 from rag.types import REFUSAL, Done, TextDelta
 
-from ..fakes import FakeChatModel, FakeEmbedder, cited, echo_first_passage, passages_of
+from ..fakes import FakeChatModel, FakeEmbedder, FakeSpanModel, cited, echo_first_passage, passages_of
 
 TRADE_VI = "Kim ngạch thương mại hai chiều năm 2024 đạt bao nhiêu?"
 
@@ -15,7 +15,7 @@ TRADE_VI = "Kim ngạch thương mại hai chiều năm 2024 đạt bao nhiêu?"
 def assistant(settings, reply, **generator):
     chat = FakeChatModel(reply=reply)
     s = settings.replace(generator=settings.generator.replace(backend="local", **generator))
-    return Assistant(s, embedder=FakeEmbedder(), chat_model=chat), chat
+    return Assistant(s, embedder=FakeEmbedder(), span_model=FakeSpanModel(), chat_model=chat), chat
 
 
 def test_answer_cites_the_passages_it_was_given(settings):

@@ -159,7 +159,7 @@ def test_a_run_writes_its_reports_and_compares_with_the_last_run_of_the_same_set
     from rag.assistant import Assistant
     from rag.evaluation.runner import evaluate
 
-    from ..fakes import FakeEmbedder
+    from ..fakes import FakeEmbedder, FakeSpanModel
 
     qa = tmp_path / "qa.jsonl"
     rows = [
@@ -171,7 +171,8 @@ def test_a_run_writes_its_reports_and_compares_with_the_last_run_of_the_same_set
     ]
     qa.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     out = tmp_path / "run"
-    assistant = Assistant(settings, embedder=FakeEmbedder())
+    # the reader answers the cake question wrongly: the stricter run below refuses it
+    assistant = Assistant(settings, embedder=FakeEmbedder(), span_model=FakeSpanModel({"chocolate": 5.0}))
     first = evaluate(assistant, qa, out)
     assert first["comparison"] == {} and first["metrics"]["all"]["questions"] == 2
     for name in ("report.json", "results.jsonl", "report.md", "chart.png"):
@@ -182,7 +183,7 @@ def test_a_run_writes_its_reports_and_compares_with_the_last_run_of_the_same_set
     assert lines[0]["passages"][0]["doc_id"] and lines[0]["passages"][0]["chunk_id"]
 
     stricter = Assistant(settings.replace(answer_min_score_vi=0.99, answer_min_score_en=0.99),
-                         embedder=FakeEmbedder())  # refuses everything
+                         embedder=FakeEmbedder(), span_model=FakeSpanModel())  # refuses everything
     second = evaluate(stricter, qa, out)
     assert second["comparison"]["all"]["refusal_recall"]["verdict"] == "better"
     assert second["comparison"]["all"]["false_refusals"]["verdict"] == "worse"
@@ -197,14 +198,14 @@ def test_an_eval_replaces_its_own_index_only_when_allowed(tmp_path, settings):
     from rag.errors import IndexMismatchError
     from rag.evaluation.runner import evaluate
 
-    from ..fakes import FakeEmbedder
+    from ..fakes import FakeEmbedder, FakeSpanModel
 
     qa = tmp_path / "qa.jsonl"
     qa.write_text(json.dumps(UNANSWERABLE) + "\n", encoding="utf-8")
-    Assistant(settings, embedder=FakeEmbedder(checksum="old-model")).build_index()
+    Assistant(settings, embedder=FakeEmbedder(checksum="old-model"), span_model=FakeSpanModel()).build_index()
     with pytest.raises(IndexMismatchError, match="rebuild"):
-        evaluate(Assistant(settings, embedder=FakeEmbedder()), qa, tmp_path / "r")
-    report = evaluate(Assistant(settings, embedder=FakeEmbedder()), qa, tmp_path / "r",
+        evaluate(Assistant(settings, embedder=FakeEmbedder(), span_model=FakeSpanModel()), qa, tmp_path / "r")
+    report = evaluate(Assistant(settings, embedder=FakeEmbedder(), span_model=FakeSpanModel()), qa, tmp_path / "r",
                       rebuild_on_mismatch=True)
     assert report["metrics"]["all"]["questions"] == 1
 
@@ -213,11 +214,11 @@ def test_each_question_is_retrieved_once_and_the_answer_reads_its_first_k(tmp_pa
     from rag.assistant import Assistant
     from rag.evaluation.runner import evaluate
 
-    from ..fakes import FakeEmbedder
+    from ..fakes import FakeEmbedder, FakeSpanModel
 
     qa = tmp_path / "qa.jsonl"
     qa.write_text(json.dumps(UNANSWERABLE) + "\n", encoding="utf-8")
-    assistant = Assistant(settings, embedder=FakeEmbedder())
+    assistant = Assistant(settings, embedder=FakeEmbedder(), span_model=FakeSpanModel())
     calls = []
     retrieve = assistant.retrieve
     assistant.retrieve = lambda q, k=None: calls.append(k) or retrieve(q, k=k)
@@ -228,7 +229,7 @@ def test_each_question_is_retrieved_once_and_the_answer_reads_its_first_k(tmp_pa
     # Every setting is in the report, the tuned numbers too.
     s = report["meta"]["settings"]
     assert s["citations"]["min_similarity"] == settings.citations.min_similarity
-    assert s["extractive"]["max_sentences"] == settings.extractive.max_sentences
+    assert s["reader"]["sentences"] == settings.reader.sentences
     assert s["lexical"] == {"k1": 1.2, "b": 0.75} and "openai_api_key" not in s["generator"]
 
 

@@ -21,7 +21,7 @@ from rag.ingest.corpus import load_corpus
 from rag.settings import ChunkSettings, LexicalSettings
 
 from ..conftest import ROOT
-from ..fakes import FakeEmbedder
+from ..fakes import FakeEmbedder, FakeSpanModel
 from .test_builder import ARTICLES, make_corpus
 
 
@@ -166,12 +166,12 @@ def test_the_assistant_answers_from_the_database(tmp_path, settings, pg_url, fak
     from rag.assistant import Assistant
 
     pg = settings.replace(store="postgres", pg_url=pg_url, pg_store=f"assistant-{uuid.uuid4().hex[:6]}")
-    a, b = Assistant(pg, embedder=fake_embedder), Assistant(settings, embedder=FakeEmbedder())
+    a, b = Assistant(pg, embedder=fake_embedder, span_model=FakeSpanModel()), Assistant(settings, embedder=FakeEmbedder(), span_model=FakeSpanModel())
     question = "Kim ngạch thương mại hai chiều ASEAN - Nhật Bản năm 2024 đạt bao nhiêu?"
     ours, theirs = a.ask(question), b.ask(question)  # the first question builds each index
     assert ours.text == theirs.text and [p.chunk_id for p in ours.passages] == [p.chunk_id for p in theirs.passages]
     # A second process on the same database sees the same index without building it.
-    other = Assistant(pg, embedder=FakeEmbedder())
+    other = Assistant(pg, embedder=FakeEmbedder(), span_model=FakeSpanModel())
     assert other.index_data().version == a.index_data().version
 
 
@@ -233,7 +233,7 @@ def test_a_serving_process_answers_from_its_loaded_version_while_the_server_is_d
     server = pglocal.start(tmp_path / "pgdata", cleanup_mode="stop")
     pg = settings.replace(store="postgres", pg_url=server.get_uri())
     notes = []
-    assistant = Assistant(pg, embedder=fake_embedder, notify=notes.append)
+    assistant = Assistant(pg, embedder=fake_embedder, span_model=FakeSpanModel(), notify=notes.append)
     question = "Kim ngạch thương mại hai chiều ASEAN - Nhật Bản năm 2024 đạt bao nhiêu?"
     before = assistant.ask(question)
     version = assistant.index_data().version
@@ -241,7 +241,7 @@ def test_a_serving_process_answers_from_its_loaded_version_while_the_server_is_d
     during = assistant.ask(question)
     assert during.text == before.text and during.citations == before.citations
     assert any("cannot be reached" in n and version in n for n in notes)
-    fresh = Assistant(pg, embedder=FakeEmbedder())  # a process with nothing loaded says what is wrong
+    fresh = Assistant(pg, embedder=FakeEmbedder(), span_model=FakeSpanModel())  # a process with nothing loaded says what is wrong
     with pytest.raises(StoreUnreachableError, match="rag pg start"):
         fresh.ask(question)
     server = pglocal.start(tmp_path / "pgdata", cleanup_mode="stop")  # back: the connection is made again

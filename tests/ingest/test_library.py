@@ -6,6 +6,8 @@ from rag.assistant import Assistant
 from rag.indexing.store import IndexStore
 from rag.ingest.library import Library, UploadError, safe_filename
 
+from ..fakes import FakeSpanModel
+
 ARTICLE = ("Lễ hội hoa sen Đồng Tháp 2025\n\n12/06/2025\n\nNgày 12/6/2025, tỉnh Đồng Tháp khai mạc lễ hội hoa sen "
            "lần thứ ba với 40 gian hàng nông sản. Ban tổ chức dự kiến đón 50.000 lượt khách.\n")
 
@@ -107,7 +109,7 @@ def test_delete_removes_the_file_and_refuses_unknown_ids(library, settings):
 
 def test_documents_and_status_follow_the_index(settings, fake_embedder, library):
     assert library.status().version is None and library.status().pending == 2
-    Assistant(settings, embedder=fake_embedder).build_index()
+    Assistant(settings, embedder=fake_embedder, span_model=FakeSpanModel()).build_index()
     docs = library.documents()
     assert {d.state for d in docs} == {"indexed"} and all(d.chunks and d.chunks > 0 for d in docs)
     status = library.status()

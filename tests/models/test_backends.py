@@ -11,7 +11,7 @@ from rag.errors import GeneratorError, RagError
 from rag.models.chat import LlamaCppChat, make_chat_model
 from rag.settings import GeneratorSettings, Settings
 
-from ..fakes import FakeEmbedder, cited, echo_first_passage, passages_of
+from ..fakes import FakeEmbedder, FakeSpanModel, cited, echo_first_passage, passages_of
 from ..stub_servers import chat_server
 
 TRADE_VI = "Kim ngạch thương mại hai chiều năm 2024 đạt bao nhiêu?"
@@ -33,7 +33,7 @@ def test_bad_backend_and_model_are_clear_errors(tmp_path):
     with pytest.raises(RagError, match="unknown backend 'gpt'.*local, openai, ollama, extractive"):
         make_chat_model(GeneratorSettings(backend="gpt"))
     with pytest.raises(RagError, match="unknown backend 'gpt'"):
-        Assistant(Settings(generator=GeneratorSettings(backend="gpt")), embedder=FakeEmbedder())
+        Assistant(Settings(generator=GeneratorSettings(backend="gpt")), embedder=FakeEmbedder(), span_model=FakeSpanModel())
     with pytest.raises(GeneratorError, match="no model file at .*--model 1.5b / 0.5b"):
         make_chat_model(GeneratorSettings(backend="local", model=str(tmp_path / "missing.gguf")))
     with pytest.raises(GeneratorError, match="unknown model '7b'"):
@@ -50,7 +50,7 @@ def test_a_file_that_is_not_a_model_is_a_clear_error(tmp_path):
 
 def with_backend(settings, **generator):
     s = settings.replace(generator=settings.generator.replace(**generator))
-    return Assistant(s, embedder=FakeEmbedder())
+    return Assistant(s, embedder=FakeEmbedder(), span_model=FakeSpanModel())
 
 
 def test_openai_compatible_server(settings):

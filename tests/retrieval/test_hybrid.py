@@ -9,7 +9,7 @@ from rag.errors import RagError
 from rag.settings import ChunkSettings, RetrievalSettings
 from rag.text import cross_language_terms, detect_language
 
-from ..fakes import FakeEmbedder
+from ..fakes import FakeEmbedder, FakeSpanModel
 
 DOCS = {
     "trade": "Kim ngạch thương mại hai chiều năm 2024 đạt 236,6 tỷ USD.",
@@ -116,7 +116,7 @@ def test_detect_language(text, lang):
 def test_sentence_scores_come_with_the_result_and_a_shorter_k_is_a_prefix(settings, fake_embedder):
     from rag.assistant import Assistant
 
-    a = Assistant(settings, embedder=fake_embedder)
+    a = Assistant(settings, embedder=fake_embedder, span_model=FakeSpanModel())
     q = "Kim ngạch thương mại hai chiều năm 2024 đạt bao nhiêu?"
     ten, three = a.retrieve(q, k=10), a.retrieve(q, k=3)
     assert a.retriever() is a.retriever()  # one retriever per index version

@@ -6,7 +6,7 @@ from rag.errors import RagError
 from ui.feedback import FeedbackLog, default_feedback_path
 from ui.session import AssistantPool, ChatEngine, ChatTurn
 
-from ..fakes import FakeChatModel, echo_first_passage
+from ..fakes import FakeChatModel, echo_first_passage, FakeSpanModel
 
 DATE_Q = "Hội nghị Bộ trưởng Ngoại giao Mekong - Nhật Bản lần thứ 16 diễn ra vào ngày nào?"
 MEETING_Q = "Các nước ASEAN đề nghị Nhật Bản hỗ trợ gì tại Hội nghị Cấp cao ASEAN - Nhật Bản lần thứ 28?"
@@ -14,7 +14,7 @@ MEETING_Q = "Các nước ASEAN đề nghị Nhật Bản hỗ trợ gì tại H
 
 @pytest.fixture
 def pool(settings, fake_embedder):
-    pool = AssistantPool(settings, embedder=fake_embedder, chat_model=FakeChatModel(reply=echo_first_passage))
+    pool = AssistantPool(settings, embedder=fake_embedder, span_model=FakeSpanModel(), chat_model=FakeChatModel(reply=echo_first_passage))
     pool.main.build_index()
     return pool
 
@@ -39,9 +39,9 @@ def test_pool_makes_one_assistant_per_generator_setting_sharing_the_index(pool):
         pool.get("gpt-9")
 
 
-def test_an_extractive_answer_is_one_done_event_with_citations(engine):
+def test_an_extractive_answer_is_its_sentences_then_done_with_citations(engine):
     kinds, turn, _ = ask(engine, DATE_Q)
-    assert kinds == ["done"]
+    assert kinds == ["preview", "done"]
     assert turn.answer.citations and "10/7/2025" in turn.answer.text
     assert turn.backend == "extractive" and turn.rewrite_method == "none" and turn.standalone == DATE_Q
     assert turn.index_version.startswith("v-") and turn.best_score > 0.5 and not turn.low_relevance
@@ -50,7 +50,7 @@ def test_an_extractive_answer_is_one_done_event_with_citations(engine):
 def test_a_follow_up_is_rewritten_before_retrieval(engine):
     _, first, _ = ask(engine, MEETING_Q)
     kinds, turn, _ = ask(engine, "Còn Nhật Bản cam kết gì?", [first])
-    assert kinds == ["rewritten", "done"]
+    assert kinds == ["rewritten", "preview", "done"]
     assert turn.standalone == "Nhật Bản cam kết gì tại Hội nghị Cấp cao ASEAN - Nhật Bản lần thứ 28?"
     assert turn.answer.question == turn.standalone and turn.rewrite_method == "rule"
 
@@ -76,7 +76,7 @@ def test_a_model_backend_rewrites_follow_ups_with_the_model(settings, fake_embed
             return "Nhật Bản cam kết gì tại hội nghị lần thứ 28?"
         return echo_first_passage(system, user)
 
-    pool = AssistantPool(settings, embedder=fake_embedder, chat_model=FakeChatModel(reply=reply))
+    pool = AssistantPool(settings, embedder=fake_embedder, span_model=FakeSpanModel(), chat_model=FakeChatModel(reply=reply))
     pool.main.build_index()
     engine = ChatEngine(pool)
     _, first, _ = ask(engine, MEETING_Q, backend="local")
@@ -99,10 +99,10 @@ def test_errors_end_in_a_message_not_a_traceback(engine, pool, monkeypatch):
 def test_answers_close_to_the_refusal_line_are_flagged(engine, settings, fake_embedder):
     _, turn, _ = ask(engine, DATE_Q)
     best = turn.best_score
-    near = AssistantPool(settings.replace(answer_min_score_vi=best - 0.01), embedder=fake_embedder)
+    near = AssistantPool(settings.replace(answer_min_score_vi=best - 0.01), embedder=fake_embedder, span_model=FakeSpanModel())
     _, turn, _ = ask(ChatEngine(near), DATE_Q)
     assert not turn.answer.refused and turn.low_relevance and turn.best_score == pytest.approx(best)
-    below = AssistantPool(settings.replace(answer_min_score_vi=best + 0.01), embedder=fake_embedder)
+    below = AssistantPool(settings.replace(answer_min_score_vi=best + 0.01), embedder=fake_embedder, span_model=FakeSpanModel())
     _, turn, _ = ask(ChatEngine(below), DATE_Q)
     assert turn.answer.refused and turn.low_relevance
 

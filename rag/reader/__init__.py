@@ -1,0 +1,1 @@
+"""The trained reader: its data, network, training command and runtime."""

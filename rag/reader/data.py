@@ -1,0 +1,214 @@
+"""The reader's examples: (question, context, answer span or none), read from the data folders outside the project.
+
+Sources (../shared/data by default, `RAG_DATA_DIR`): every file of reader-train/ (SQuAD 2.0 parts in English and
+machine-translated Vietnamese, underspecified rewrites, Vietnamese person questions), and part of xquad-vi-dev
+and viquad2-dev (English and Vietnamese questions over Vietnamese paragraphs). Those two are split by article:
+`held_out(articles)` says which articles are dev, and only they are measured. A viquad2-dev unanswerable question
+names no paragraph; it is paired with the paragraph BM25 ranks first for it (what retrieval would give the reader)
+and takes that paragraph's article. Changed-detail negatives are made by program from answerable training
+questions (`changed_detail`): a number of the question that its context holds is replaced by one it does not.
+
+None of this data enters the project: the weights trained on it do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from rag.errors import RagError
+
+READER_TRAIN_FILES = (
+    "squad2-train-part.en.jsonl",
+    "squad2-dev-sample-answerable.en.jsonl",
+    "squad2-dev-unanswerable.en.jsonl",
+    "squad2-dev-unanswerable.vi-mt.jsonl",
+    "squad2-underspecified.en.jsonl",
+    "vi-person-questions.vi.jsonl",
+)
+BENCH_SETS = ("xquad-vi-dev", "viquad2-dev")
+
+
+@dataclass(frozen=True)
+class Example:
+    id: str
+    source: str  # file or benchmark it came from
+    question: str
+    context: str
+    answer_start: int  # -1: the context does not answer
+    answer_text: str
+    lang_question: str
+    lang_context: str
+    answers: tuple[str, ...] = ()  # every accepted answer (dev metrics); answer_text first
+
+    @property
+    def answerable(self) -> bool:
+        return self.answer_start >= 0
+
+
+def held_out(articles: set[str]) -> set[str]:
+    """The dev third of a benchmark set's articles: those first by the sha256 of their names (xquad-vi-dev: 8 of
+    24). The same split for training, calibration and `rag eval --split dev`."""
+    ranked = sorted(articles, key=lambda a: hashlib.sha256(a.encode("utf-8")).hexdigest())
+    return set(ranked[: round(len(ranked) / 3)])
+
+
+def article_of(bench: str, doc_id: str, text: str) -> str:
+    """xquad-vi-dev: the article number in the document id (xquad-vi-07-3 -> 07); viquad2-dev: the title line."""
+    if bench == "xquad-vi-dev":
+        return doc_id.rsplit("-", 1)[0]
+    return text.split("\n", 1)[0].strip()
+
+
+def _jsonl(path: Path) -> list[dict]:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return [json.loads(line) for line in fh if line.strip()]
+    except OSError as exc:
+        raise RagError(f"cannot read {path} ({exc.strerror}): point RAG_DATA_DIR at the shared data folder") from exc
+
+
+def reader_train(folder: Path) -> list[Example]:
+    out = []
+    for name in READER_TRAIN_FILES:
+        for row in _jsonl(folder / "reader-train" / name):
+            answers = row.get("answers") or []
+            first = answers[0] if row["answerable"] and answers else None
+            out.append(Example(row["id"], name, row["question"], row["context"],
+                               first["start"] if first else -1, first["text"] if first else "",
+                               row["lang_question"], row["lang_context"],
+                               tuple(a["text"] for a in answers)))
+    return out
+
+
+def _bench_docs(folder: Path, bench: str) -> dict[str, str]:
+    corpus = folder / bench / "corpus"
+    if not corpus.is_dir():
+        raise RagError(f"{corpus} is missing: point RAG_DATA_DIR at the shared data folder")
+    return {p.stem: p.read_text(encoding="utf-8") for p in sorted(corpus.glob("*.txt"))}
+
+
+def _best_paragraph(questions: list[str], docs: dict[str, str]) -> list[str]:
+    """The document BM25 ranks first for each question (pyvi words, as the index tokenises)."""
+    import bm25s
+
+    from rag.indexing.lexical import tokenize
+
+    ids = list(docs)
+    bm = bm25s.BM25()
+    bm.index([tokenize(docs[i]) for i in ids], show_progress=False)
+    out = []
+    for q in questions:
+        scores = bm.get_scores(tokenize(q))
+        out.append(ids[int(scores.argmax())])
+    return out
+
+
+def bench_examples(folder: Path, bench: str) -> list[tuple[str, Example]]:
+    """(article, example) for every question of a benchmark set; the context is its gold paragraph (the one BM25
+    ranks first for an unanswerable question)."""
+    docs = _bench_docs(folder, bench)
+    rows = _jsonl(folder / bench / "qa.jsonl")
+    orphans = [r for r in rows if not r["gold_doc_ids"]]
+    paired = dict(zip((r["id"] for r in orphans), _best_paragraph([r["question"] for r in orphans], docs)))
+    out = []
+    for r in rows:
+        doc = r["gold_doc_ids"][0] if r["gold_doc_ids"] else paired[r["id"]]
+        text = docs[doc]
+        start, answer = -1, ""
+        if r["answerable"]:
+            for cand in list(r["gold_passages"]) + list(r["answers"]):
+                if cand and text.find(cand) >= 0:
+                    start, answer = text.find(cand), cand
+                    break
+            if start < 0:  # a gold answer not written in the paragraph: unusable for span training
+                continue
+        out.append((article_of(bench, doc, text),
+                    Example(r["id"], bench, r["question"], text, start, answer, r["lang"], "vi",
+                            tuple(dict.fromkeys([answer, *r["answers"]])) if answer else ())))
+    return out
+
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def changed_detail(examples: list[Example], seed: int) -> list[Example]:
+    """Unanswerable copies of answerable questions with one number changed: a number of the question that its
+    context holds becomes one the context does not hold (a year moved by 1-9, another count). The hard negative
+    of UIT-ViQuAD 2.0 and SQuAD 2.0: the passage is on topic, one detail differs."""
+    rng = random.Random(seed)
+    out = []
+    for ex in examples:
+        if not ex.answerable:
+            continue
+        found = [m for m in _NUMBER.finditer(ex.question) if m.group() in ex.context]
+        if not found:
+            continue
+        m = rng.choice(found)
+        digits = m.group()
+        if not digits.isdigit():
+            continue
+        for _ in range(10):
+            new = str(int(digits) + rng.choice([-1, 1]) * rng.randint(1, 9))
+            if int(new) > 0 and not re.search(rf"(?<!\d){new}(?!\d)", ex.context):
+                break
+        else:
+            continue
+        q = ex.question[:m.start()] + new + ex.question[m.end():]
+        out.append(replace(ex, id=ex.id + "-changed", source=ex.source + "+changed", question=q,
+                           answer_start=-1, answer_text="", answers=()))
+    return out
+
+
+def dev_question_ids(folder: Path, bench: str) -> set[str]:
+    """The ids of a benchmark set's questions on held-out articles (`rag eval --split dev`), answerable or not;
+    an answerable question whose gold answer is not in its paragraph counts by its paragraph's article too."""
+    docs = _bench_docs(folder, bench)
+    rows = _jsonl(folder / bench / "qa.jsonl")
+    orphans = [r for r in rows if not r["gold_doc_ids"]]
+    paired = dict(zip((r["id"] for r in orphans), _best_paragraph([r["question"] for r in orphans], docs)))
+    article = {r["id"]: article_of(bench, d, docs[d])
+               for r in rows for d in [r["gold_doc_ids"][0] if r["gold_doc_ids"] else paired[r["id"]]]}
+    dev = held_out(set(article.values()))
+    return {q for q, a in article.items() if a in dev}
+
+
+@dataclass(frozen=True)
+class Splits:
+    train: list[Example]
+    dev: list[Example]
+    changed: int  # how many of train are changed-detail negatives
+
+
+def load_splits(folder: Path, seed: int = 0) -> Splits:
+    """Training examples (reader-train, the training articles of both benchmark sets, changed-detail negatives of
+    their answerable questions) and dev examples (the held-out articles; real questions only)."""
+    train = reader_train(folder)
+    dev: list[Example] = []
+    bench_train: list[Example] = []
+    for bench in BENCH_SETS:
+        rows = bench_examples(folder, bench)
+        dev_articles = held_out({a for a, _ in rows})
+        for article, ex in rows:
+            (dev if article in dev_articles else bench_train).append(ex)
+    changed = changed_detail(train + bench_train, seed)
+    return Splits(train + bench_train + changed, dev, len(changed))
+
+
+def file_hashes(folder: Path) -> dict[str, str]:
+    """sha256 of every data file training reads, by path under `folder`."""
+    paths = [folder / "reader-train" / n for n in READER_TRAIN_FILES]
+    for bench in BENCH_SETS:
+        paths.append(folder / bench / "qa.jsonl")
+        paths += sorted((folder / bench / "corpus").glob("*.txt"))
+    out = {}
+    for p in paths:
+        out[str(p.relative_to(folder))] = hashlib.sha256(p.read_bytes()).hexdigest()
+    for bench in BENCH_SETS:  # a corpus folder: one hash over its files' names and hashes
+        names = sorted(k for k in out if k.startswith(f"{bench}/corpus/"))
+        out[f"{bench}/corpus/"] = hashlib.sha256("".join(f"{k}:{out.pop(k)}\n" for k in names).encode()).hexdigest()
+    return out

@@ -1,0 +1,123 @@
+"""The trained reader at answer time: for a question and the passages retrieval found, the best answer span of
+each passage and how much more likely it is than "no answer".
+
+Scores follow the SQuAD 2.0 readers: a span's score is its start + end logits; a window's null score is the
+start + end logits at position 0 (<s>); `margin` = best span score - null score of the span's window. A
+question is answerable when the best margin over the passages clears the threshold calibrated on held-out dev
+data (rag/reader/weights/manifest.json; RefusalSettings may override it).
+
+Models load on first use: the e5-small folder's weights (set-up builds it), with the shipped trained weights
+(rag/reader/weights/reader.safetensors, int8 rows) laid over them.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rag.errors import ModelError
+from rag.reader.features import Featurizer, pad_batch
+
+
+@dataclass(frozen=True)
+class Span:
+    context: int  # index of the passage it was read from
+    start: int  # character offsets in that passage's text
+    end: int
+    text: str
+    score: float  # start + end logits
+    margin: float  # score - the null score of its window: > threshold means "answered"
+
+
+class SpanReader:
+    def __init__(self, weights: Path, base_folder: Path, max_length: int = 384, stride: int = 128,
+                 max_answer_tokens: int = 40, threads: int | None = None) -> None:
+        self.weights = Path(weights)
+        self.base_folder = Path(base_folder)
+        self.featurizer = Featurizer(self.base_folder / "tokenizer.json", max_length, stride)
+        self.max_answer_tokens = max_answer_tokens
+        self.threads = threads
+        self._net = None
+        self._lock = threading.Lock()
+
+    @property
+    def net(self):
+        with self._lock:
+            if self._net is None:
+                self._net = self._load()
+            return self._net
+
+    def _load(self):
+        import json
+
+        import torch
+        from safetensors.numpy import load_file
+
+        from rag.reader.model import build_net, load_base, load_trained
+
+        for path, what in ((self.weights, "the reader's weights"), (self.base_folder / "model.safetensors",
+                                                                     "the e5-small folder")):
+            if not path.is_file():
+                raise ModelError(f"{what} ({path}) are missing: run `bash scripts/setup.sh` (or `git checkout -- "
+                                 f"rag/reader/weights` for the reader)")
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        config = json.loads((self.base_folder / "config.json").read_text(encoding="utf-8"))
+        net = build_net(config)
+        load_base(net, load_file(str(self.base_folder / "model.safetensors")))
+        trained = load_trained(self.weights)
+        own = net.state_dict()
+        unknown = [k for k in trained if k not in own]
+        if unknown:
+            raise ModelError(f"{self.weights} does not fit the reader network ({unknown[:2]}): "
+                             f"run `git checkout -- rag/reader/weights`")
+        net.load_state_dict({k: torch.as_tensor(v) for k, v in trained.items()}, strict=False)
+        net.eval()
+        return net
+
+    def read(self, question: str, contexts: list[str]) -> list[Span]:
+        """The best span of each context (at most one each), best margin first; [] for no contexts."""
+        if not contexts:
+            return []
+        import torch
+
+        windows = self.featurizer.windows_batch([question] * len(contexts), contexts)
+        flat = [(ci, w) for ci, ws in enumerate(windows) for w in ws]
+        ids, mask = pad_batch([w for _, w in flat], self.featurizer.pad)
+        net = self.net
+        with torch.inference_mode():
+            st, en = net(torch.from_numpy(ids), torch.from_numpy(mask))
+        st, en = st.float().numpy(), en.float().numpy()
+        best: dict[int, Span] = {}
+        for row, (ci, w) in enumerate(flat):
+            span = self._best_span(st[row], en[row], w)
+            if span is None:
+                continue
+            s_tok, e_tok, score = span
+            a, b = w.offsets[s_tok][0], w.offsets[e_tok][1]
+            text = contexts[ci]
+            while a < b and text[a].isspace():
+                a += 1
+            cand = Span(ci, a, b, text[a:b], score, score - float(st[row, 0] + en[row, 0]))
+            if ci not in best or cand.margin > best[ci].margin:
+                best[ci] = cand
+        return sorted(best.values(), key=lambda s: -s.margin)
+
+    def _best_span(self, st: np.ndarray, en: np.ndarray, w) -> tuple[int, int, float] | None:
+        """The best (start, end) among the window's context tokens, end >= start, at most max_answer_tokens."""
+        lo = w.context_start
+        hi = lo + sum(o is not None for o in w.offsets[lo:])
+        if hi <= lo:
+            return None
+        s, e = st[lo:hi], en[lo:hi]
+        n = hi - lo
+        k = self.max_answer_tokens
+        scores = s[:, None] + e[None, :]
+        i, j = np.indices((n, n))
+        scores = np.where((j >= i) & (j - i < k), scores, -np.inf)
+        flat = int(np.argmax(scores))
+        a, b = divmod(flat, n)
+        return lo + a, lo + b, float(scores[a, b])
