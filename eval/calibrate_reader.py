@@ -17,6 +17,7 @@ threshold, the reader's ROC AUC past the floors, and how often the read span or 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import pickle
@@ -74,11 +75,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--false-refusals", type=float, default=0.05, help="the rate each language's threshold allows")
     ap.add_argument("--work", type=Path, default=ROOT / "build")
     ap.add_argument("--dry-run", action="store_true", help="print, do not write the manifest")
+    ap.add_argument("--sentences", type=int, default=None, help="sentences the reader reads (ReaderSettings)")
+    ap.add_argument("--neighbours", type=int, default=None, help="neighbours of each, either side")
     args = ap.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     settings = Settings()
-    assistant = Assistant(settings)
-    decision = assistant.decision()
+    changed = {k: getattr(args, k) for k in ("sentences", "neighbours") if getattr(args, k) is not None}
+    settings = settings.replace(reader=dataclasses.replace(settings.reader, **changed))
+    decision = Assistant(settings).decision()
     rows = []  # dataset, lang, answerable, margin (-inf: the floors refused), found (span or sentence holds an answer)
     started, read = time.perf_counter(), 0
     for name in DATASETS:

@@ -182,9 +182,10 @@ def cmd_setup_model(args) -> int:
 def cmd_eval(args) -> int:
     from rag.evaluation.runner import evaluate, plan_run
 
-    plan = plan_run(_settings(args), args.qa, sample=args.sample, out=args.out, index_given=args.index is not None)
+    plan = plan_run(_settings(args), args.qa, sample=args.sample, out=args.out, held_out=args.held_out,
+                    index_given=args.index is not None)
     assistant = args.make_assistant(plan.settings, lambda msg: print(msg, file=sys.stderr))
-    report = evaluate(assistant, args.qa, plan.out, limit=args.limit, sample=args.sample,
+    report = evaluate(assistant, args.qa, plan.out, limit=args.limit, sample=args.sample, held_out=args.held_out,
                       show_bar=sys.stderr.isatty() and not args.json, rebuild_on_mismatch=plan.private_index)
     out = plan.out
     if args.json:
@@ -290,6 +291,8 @@ def build_parser() -> argparse.ArgumentParser:
     generator_options(p)
     p.add_argument("--limit", type=int, default=None, help="only the first N questions")
     p.add_argument("--sample", type=int, default=None, help="N questions drawn at random (the same N every run)")
+    p.add_argument("--held-out", action="store_true", help="xquad-vi-dev, viquad2-dev: only the questions on the "
+                   "articles the reader was not trained on")
     p.add_argument("--out", type=Path, default=None, help="report folder (default eval/runs/<corpus>-<qa name>/)")
     p.set_defaults(func=cmd_eval)
 

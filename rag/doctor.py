@@ -198,6 +198,36 @@ def _embedder(settings: Settings) -> Check:
                  f"{emb.precision}, one sentence embedded in {seconds:.1f} s (load included)")
 
 
+def _reader(settings: Settings) -> Check:
+    """The trained reader: its weights' sha256 as the manifest records it, and one answer span."""
+    import hashlib
+    import json
+
+    from rag.reader.runtime import SpanReader
+
+    r = settings.reader
+    fix = f"git checkout -- {r.weights.parent} (the weights ship in the repository), then {SETUP}"
+    try:
+        manifest = json.loads(r.weights.with_name("manifest.json").read_text(encoding="utf-8"))
+        digest = hashlib.sha256(r.weights.read_bytes()).hexdigest()
+    except (OSError, ValueError) as exc:
+        return Check("reader", FAIL, f"the reader's weights or manifest cannot be read: {exc}", fix)
+    if digest != manifest["weights"]["sha256"]:
+        return Check("reader", FAIL, f"{r.weights}: sha256 {digest[:16]}…, the manifest says "
+                     f"{manifest['weights']['sha256'][:16]}…", fix)
+    t0 = time.perf_counter()
+    try:
+        spans = SpanReader(r.weights, r.base_dir, r.max_length, threads=settings.threads).read(
+            "Hội nghị diễn ra ở đâu?", ["Ngày 10/7/2025, hội nghị diễn ra tại Kuala Lumpur, Malaysia."])
+    except RagError as exc:
+        return Check("reader", FAIL, str(exc), fix)
+    if not spans or "Kuala Lumpur" not in spans[0].text:
+        return Check("reader", FAIL, f"the test question was answered {spans[0].text if spans else None!r}, "
+                     "not Kuala Lumpur", fix)
+    return Check("reader", OK, f"sha256 {digest[:16]}… as the manifest records; answered {spans[0].text!r} in "
+                 f"{time.perf_counter() - t0:.1f} s (load included)")
+
+
 def _index(settings: Settings) -> Check:
     from rag.indexing.store import expected_manifest
     from rag.indexing.store import check_compatible, open_store
@@ -262,7 +292,8 @@ def _chromium(settings: Settings) -> Check:
 
 
 CHECKS: tuple[Callable[[Settings], Check | list[Check]], ...] = (
-    _python, _packages, _cpu, _llama_build, _gguf_checks, _local_answer, _embedder, _corpus, _index, _chromium)
+    _python, _packages, _cpu, _llama_build, _gguf_checks, _local_answer, _embedder, _reader, _corpus, _index,
+    _chromium)
 
 
 def run_checks(settings: Settings, checks=None, on_check: Callable[[Check], None] | None = None) -> list[Check]:

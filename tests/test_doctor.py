@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from rag import doctor
 from rag.cli import main
 from rag.doctor import FAIL, OK, WARN, Check
@@ -86,3 +88,19 @@ def test_packages_reads_a_requirement_with_extras_by_its_distribution_name(setti
     check = doctor._packages(settings)
     assert check.status == FAIL
     assert check.detail == "1 of 2 pinned packages wrong: numpy 2.0 (pinned 1.0)"
+
+
+@pytest.mark.integration
+def test_the_reader_check_loads_the_shipped_weights_and_refuses_other_ones(tmp_path):
+    from dataclasses import replace
+
+    from rag.settings import Settings
+
+    s = Settings()
+    ok = doctor._reader(s)
+    assert ok.status == OK and "Kuala Lumpur" in ok.detail, ok
+    bad = tmp_path / "reader.safetensors"
+    bad.write_bytes(s.reader.weights.read_bytes()[:-8] + b"\0" * 8)
+    (tmp_path / "manifest.json").write_text(s.reader.weights.with_name("manifest.json").read_text())
+    c = doctor._reader(s.replace(reader=replace(s.reader, weights=bad)))
+    assert c.status == FAIL and "sha256" in c.detail and "git checkout" in c.fix

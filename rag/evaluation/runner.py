@@ -35,7 +35,7 @@ class RunPlan:
     private_index: bool  # the run's own index, in the report folder, rebuilt without asking on a mismatch
 
 
-def plan_run(settings: Settings, qa: Path, sample: int | None = None, out: Path | None = None,
+def plan_run(settings: Settings, qa: Path, sample: int | None = None, out: Path | None = None, held_out: bool = False,
              index_given: bool = False) -> RunPlan:
     """The report folder eval/runs/<corpus>-<qa>[-sampleN]-<backend>[-model]/ (or `out`). A corpus other than
     the default gets its own index beside the report, unless an index was given: the default index is the
@@ -44,7 +44,8 @@ def plan_run(settings: Settings, qa: Path, sample: int | None = None, out: Path 
     g = settings.generator
     model = (f"-{g.model if g.model in MODELS else Path(g.model).stem}" if backend(g.backend).local else "")
     mode = "-generate" if backend(g.backend).generates and g.mode == "generate" else ""
-    run_name = f"{corpus.name}-{Path(qa).stem}" + (f"-sample{sample}" if sample else "") + f"-{g.backend}" + model + mode
+    run_name = (f"{corpus.name}-{Path(qa).stem}" + ("-heldout" if held_out else "") + (f"-sample{sample}" if sample else "")
+                + f"-{g.backend}" + model + mode)
     out = out or ROOT / "eval" / "runs" / run_name
     private_index = not index_given and corpus != Settings().corpus_dir.resolve()
     if private_index:  # in PostgreSQL: an index of its own name beside the user's (RAG_PG_STORE)
@@ -94,7 +95,7 @@ def write_report(out: Path, results: list[QuestionResult], meta: dict) -> dict:
         except (OSError, ValueError):
             previous = None
     same_set = previous is not None and "metrics" in previous and all(
-        previous.get("meta", {}).get(k) == meta.get(k) for k in ("qa", "corpus", "questions", "sample", "backend"))
+        previous.get("meta", {}).get(k) == meta.get(k) for k in ("qa", "corpus", "questions", "sample", "held_out", "backend"))
     comparison = compare(summary, previous["metrics"]) if same_set else {}
     report = {"meta": meta, "metrics": summary, "comparison": comparison,
               "previous": previous.get("meta") if previous else None}
@@ -118,9 +119,24 @@ def sample_rows(rows: list[dict], n: int, seed: int = 0) -> list[dict]:
     return [r for i, r in enumerate(rows) if i in keep]
 
 
+def held_out_ids(qa_path: Path) -> set[str]:
+    """The questions of a benchmark set (xquad-vi-dev, viquad2-dev: the QA file's folder) on the articles the
+    reader was not trained on (rag/reader/data.py)."""
+    from rag.reader.data import BENCH_SETS, dev_question_ids
+
+    folder = Path(qa_path).resolve().parent
+    if folder.name not in BENCH_SETS:
+        raise RagError(f"--held-out works on the reader's benchmark sets ({', '.join(BENCH_SETS)}), not {qa_path}")
+    return dev_question_ids(folder.parent, folder.name)
+
+
 def evaluate(assistant, qa_path: Path, out: Path, limit: int | None = None,
-             show_bar: bool = False, rebuild_on_mismatch: bool = False, sample: int | None = None) -> dict:
+             show_bar: bool = False, rebuild_on_mismatch: bool = False, sample: int | None = None,
+             held_out: bool = False) -> dict:
     rows = load_qa(qa_path)
+    if held_out:
+        keep = held_out_ids(qa_path)
+        rows = [r for r in rows if r["id"] in keep]
     if sample:
         rows = sample_rows(rows, sample)
     if limit:
@@ -136,7 +152,7 @@ def evaluate(assistant, qa_path: Path, out: Path, limit: int | None = None,
     manifest = assistant.index_data().manifest
     meta = {
         "qa": str(Path(qa_path).resolve()), "corpus": str(Path(assistant.settings.corpus_dir).resolve()), "index_version": index_report.version,
-        "backend": describe(assistant.settings.generator), "questions": len(rows), "sample": sample, "seconds": round(time.perf_counter() - t0, 1),
+        "backend": describe(assistant.settings.generator), "questions": len(rows), "sample": sample, "held_out": held_out, "seconds": round(time.perf_counter() - t0, 1),
         "embedding": manifest.get("embedding", {}).get("name"), "chunking": manifest.get("chunking"),
         "lexical": manifest.get("lexical"),
         # Every setting the run used, tuned numbers included (Settings.to_json).

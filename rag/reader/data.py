@@ -108,16 +108,21 @@ def _best_paragraph(questions: list[str], docs: dict[str, str]) -> list[str]:
     return out
 
 
-def bench_examples(folder: Path, bench: str) -> list[tuple[str, Example]]:
-    """(article, example) for every question of a benchmark set; the context is its gold paragraph (the one BM25
-    ranks first for an unanswerable question)."""
+def _bench_rows(folder: Path, bench: str) -> tuple[dict[str, str], list[tuple[dict, str]]]:
+    """The set's documents, and each question with its paragraph: the gold one, or for an unanswerable question
+    (which names none) the one BM25 ranks first for it."""
     docs = _bench_docs(folder, bench)
     rows = _jsonl(folder / bench / "qa.jsonl")
     orphans = [r for r in rows if not r["gold_doc_ids"]]
     paired = dict(zip((r["id"] for r in orphans), _best_paragraph([r["question"] for r in orphans], docs)))
+    return docs, [(r, r["gold_doc_ids"][0] if r["gold_doc_ids"] else paired[r["id"]]) for r in rows]
+
+
+def bench_examples(folder: Path, bench: str) -> list[tuple[str, Example]]:
+    """(article, example) for every question of a benchmark set whose answer its paragraph writes."""
+    docs, rows = _bench_rows(folder, bench)
     out = []
-    for r in rows:
-        doc = r["gold_doc_ids"][0] if r["gold_doc_ids"] else paired[r["id"]]
+    for r, doc in rows:
         text = docs[doc]
         start, answer = -1, ""
         if r["answerable"]:
@@ -131,6 +136,14 @@ def bench_examples(folder: Path, bench: str) -> list[tuple[str, Example]]:
                     Example(r["id"], bench, r["question"], text, start, answer, r["lang"], "vi",
                             tuple(dict.fromkeys([answer, *r["answers"]])) if answer else ())))
     return out
+
+
+def dev_question_ids(folder: Path, bench: str) -> set[str]:
+    """The ids of a benchmark set's questions on held-out articles (`rag eval --held-out`), every one of them."""
+    docs, rows = _bench_rows(folder, bench)
+    article = {r["id"]: article_of(bench, doc, docs[doc]) for r, doc in rows}
+    dev = held_out(set(article.values()))
+    return {q for q, a in article.items() if a in dev}
 
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
@@ -164,24 +177,43 @@ def changed_detail(examples: list[Example], seed: int) -> list[Example]:
     return out
 
 
-def dev_question_ids(folder: Path, bench: str) -> set[str]:
-    """The ids of a benchmark set's questions on held-out articles (`rag eval --split dev`), answerable or not;
-    an answerable question whose gold answer is not in its paragraph counts by its paragraph's article too."""
-    docs = _bench_docs(folder, bench)
-    rows = _jsonl(folder / bench / "qa.jsonl")
-    orphans = [r for r in rows if not r["gold_doc_ids"]]
-    paired = dict(zip((r["id"] for r in orphans), _best_paragraph([r["question"] for r in orphans], docs)))
-    article = {r["id"]: article_of(bench, d, docs[d])
-               for r in rows for d in [r["gold_doc_ids"][0] if r["gold_doc_ids"] else paired[r["id"]]]}
-    dev = held_out(set(article.values()))
-    return {q for q, a in article.items() if a in dev}
+_CAPITAL_RUN = re.compile(r"(?<=\w\s)(?:[A-ZÀ-ỸĐ][\w'’-]+)(?:\s+[A-ZÀ-ỸĐ][\w'’-]+)*", re.U)
+
+
+def changed_name(examples: list[Example], seed: int) -> list[Example]:
+    """Unanswerable copies of answerable questions with one name changed: a run of capitalised words of the
+    question (not its first word) that its context holds becomes a name of another question in the same language
+    that the context does not hold ("Who founded Intel?" -> "Who founded Motorola?")."""
+    rng = random.Random(seed + 1)
+    pool: dict[str, list[str]] = {}
+    for ex in examples:
+        for m in _CAPITAL_RUN.finditer(ex.question):
+            pool.setdefault(ex.lang_question, []).append(m.group())
+    out = []
+    for ex in examples:
+        if not ex.answerable:
+            continue
+        found = [m for m in _CAPITAL_RUN.finditer(ex.question) if m.group() in ex.context]
+        if not found or not pool.get(ex.lang_question):
+            continue
+        m = rng.choice(found)
+        for _ in range(10):
+            new = rng.choice(pool[ex.lang_question])
+            if new.lower() not in ex.context.lower() and new != m.group():
+                break
+        else:
+            continue
+        q = ex.question[:m.start()] + new + ex.question[m.end():]
+        out.append(replace(ex, id=ex.id + "-renamed", source=ex.source + "+renamed", question=q,
+                           answer_start=-1, answer_text="", answers=()))
+    return out
 
 
 @dataclass(frozen=True)
 class Splits:
     train: list[Example]
     dev: list[Example]
-    changed: int  # how many of train are changed-detail negatives
+    changed: int  # how many of train are changed-detail negatives (a number or a name changed)
 
 
 def load_splits(folder: Path, seed: int = 0) -> Splits:
@@ -191,11 +223,10 @@ def load_splits(folder: Path, seed: int = 0) -> Splits:
     dev: list[Example] = []
     bench_train: list[Example] = []
     for bench in BENCH_SETS:
-        rows = bench_examples(folder, bench)
-        dev_articles = held_out({a for a, _ in rows})
-        for article, ex in rows:
-            (dev if article in dev_articles else bench_train).append(ex)
-    changed = changed_detail(train + bench_train, seed)
+        dev_ids = dev_question_ids(folder, bench)
+        for _, ex in bench_examples(folder, bench):
+            (dev if ex.id in dev_ids else bench_train).append(ex)
+    changed = changed_detail(train + bench_train, seed) + changed_name(train + bench_train, seed)
     return Splits(train + bench_train + changed, dev, len(changed))
 
 

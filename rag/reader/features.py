@@ -47,7 +47,7 @@ class Featurizer:
             tok.no_padding()
             self._tok = tok
             vocab = tok.get_vocab()
-            self.bos, self.eos, self.pad = vocab["<s>"], vocab["</s>"], vocab["<pad>"]
+            self.bos, self.eos, self.pad, self.unk = vocab["<s>"], vocab["</s>"], vocab["<pad>"], vocab["<unk>"]
         return self._tok
 
     def _encode(self, texts: list[str]):

