@@ -82,7 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     changed = {k: getattr(args, k) for k in ("sentences", "neighbours") if getattr(args, k) is not None}
     settings = settings.replace(reader=dataclasses.replace(settings.reader, **changed))
-    decision = Assistant(settings).decision()
+    # Margins are read with no threshold (they are what sets it); the manifest's is not needed.
+    measuring = settings.replace(reader=dataclasses.replace(settings.reader, threshold_vi=-1e9, threshold_en=-1e9))
+    decision = Assistant(measuring).decision()
     rows = []  # dataset, lang, answerable, margin (-inf: the floors refused), found (span or sentence holds an answer)
     started, read = time.perf_counter(), 0
     for name in DATASETS:

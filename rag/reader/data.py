@@ -177,43 +177,11 @@ def changed_detail(examples: list[Example], seed: int) -> list[Example]:
     return out
 
 
-_CAPITAL_RUN = re.compile(r"(?<=\w\s)(?:[A-ZÀ-ỸĐ][\w'’-]+)(?:\s+[A-ZÀ-ỸĐ][\w'’-]+)*", re.U)
-
-
-def changed_name(examples: list[Example], seed: int) -> list[Example]:
-    """Unanswerable copies of answerable questions with one name changed: a run of capitalised words of the
-    question (not its first word) that its context holds becomes a name of another question in the same language
-    that the context does not hold ("Who founded Intel?" -> "Who founded Motorola?")."""
-    rng = random.Random(seed + 1)
-    pool: dict[str, list[str]] = {}
-    for ex in examples:
-        for m in _CAPITAL_RUN.finditer(ex.question):
-            pool.setdefault(ex.lang_question, []).append(m.group())
-    out = []
-    for ex in examples:
-        if not ex.answerable:
-            continue
-        found = [m for m in _CAPITAL_RUN.finditer(ex.question) if m.group() in ex.context]
-        if not found or not pool.get(ex.lang_question):
-            continue
-        m = rng.choice(found)
-        for _ in range(10):
-            new = rng.choice(pool[ex.lang_question])
-            if new.lower() not in ex.context.lower() and new != m.group():
-                break
-        else:
-            continue
-        q = ex.question[:m.start()] + new + ex.question[m.end():]
-        out.append(replace(ex, id=ex.id + "-renamed", source=ex.source + "+renamed", question=q,
-                           answer_start=-1, answer_text="", answers=()))
-    return out
-
-
 @dataclass(frozen=True)
 class Splits:
     train: list[Example]
     dev: list[Example]
-    changed: int  # how many of train are changed-detail negatives (a number or a name changed)
+    changed: int  # how many of train are changed-detail negatives
 
 
 def load_splits(folder: Path, seed: int = 0) -> Splits:
@@ -226,7 +194,7 @@ def load_splits(folder: Path, seed: int = 0) -> Splits:
         dev_ids = dev_question_ids(folder, bench)
         for _, ex in bench_examples(folder, bench):
             (dev if ex.id in dev_ids else bench_train).append(ex)
-    changed = changed_detail(train + bench_train, seed) + changed_name(train + bench_train, seed)
+    changed = changed_detail(train + bench_train, seed)
     return Splits(train + bench_train + changed, dev, len(changed))
 
 
