@@ -48,8 +48,9 @@ def settings(tmp_path, corpus_dir) -> Settings:
                     generate_min_score_vi=0.2, generate_min_score_en=0.2,
                     # tests of generation pass a fake chat model; those of the reader mode say so
                     generator=GeneratorSettings(backend="extractive", mode="generate"),
-                    # the fake reader's margins (tests/fakes.FakeSpanModel) answer at 0 and above
-                    reader=ReaderSettings(threshold_vi=0.0, threshold_en=0.0))
+                    # the fake reader's margins (tests/fakes.FakeSpanModel) answer at 0 and above; it reads the
+                    # best 4 sentences, as the fake embedder ranks them roughly
+                    reader=ReaderSettings(sentences=4, threshold_vi=0.0, threshold_en=0.0))
 
 
 @pytest.fixture

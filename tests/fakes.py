@@ -118,7 +118,7 @@ class FakeSpanModel:
     """Reads like the trained reader (rag/reader/runtime.SpanReader), by words instead of a model: in each
     context, the span is the run of words after the last question word in its best sentence (the sentence holding
     most question words), up to the sentence's end; the margin is 10 * the share of the question's words that
-    sentence holds - 5. `answers` maps a word of a question to a fixed margin, to force a refusal or an answer."""
+    sentence holds - 1. `margins` maps a word of a question to a fixed margin, to force a refusal or an answer."""
 
     def __init__(self, margins: dict[str, float] | None = None) -> None:
         self.margins = margins or {}
@@ -146,6 +146,6 @@ class FakeSpanModel:
             if best is None:
                 continue
             share, a, b = best
-            margin = next((v for k, v in self.margins.items() if k.lower() in question.lower()), 10 * share - 5)
+            margin = next((v for k, v in self.margins.items() if k.lower() in question.lower()), 10 * share - 1)
             out.append(Span(i, a, b, c[a:b], margin, margin))
         return sorted(out, key=lambda s: -s.margin)
