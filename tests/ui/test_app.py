@@ -6,8 +6,10 @@ import pytest
 
 from rag import cli
 from rag.errors import RagError
+from rag.settings import ServerSettings, Settings
 from rag.types import Answer, Citation
 from ui import app
+from ui.access import Access, is_loopback
 from ui.session import ChatTurn
 
 from ..conftest import ROOT
@@ -33,26 +35,56 @@ def test_build_app_lays_out_the_page(settings, fake_embedder, tmp_path):
     assert pool.settings is settings
 
 
-def test_auth_comes_from_the_environment(monkeypatch):
-    monkeypatch.delenv("RAG_UI_USER", raising=False)
-    monkeypatch.delenv("RAG_UI_PASSWORD", raising=False)
-    assert app.auth_from_env() is None
+def test_logins_and_editors_come_from_the_environment(monkeypatch):
+    for name in ("RAG_UI_USER", "RAG_UI_PASSWORD", "RAG_UI_USERS", "RAG_UI_EDITORS"):
+        monkeypatch.delenv(name, raising=False)
+    assert ServerSettings().logins() == ()
     monkeypatch.setenv("RAG_UI_USER", "an")
     with pytest.raises(RagError, match="set both"):
-        app.auth_from_env()
+        ServerSettings().logins()
     monkeypatch.setenv("RAG_UI_PASSWORD", "secret")
-    assert app.auth_from_env() == ("an", "secret")
+    monkeypatch.setenv("RAG_UI_USERS", "binh:pw1, chi:pw:2")
+    monkeypatch.setenv("RAG_UI_EDITORS", "an")
+    server = ServerSettings()
+    assert server.logins() == (("an", "secret"), ("binh", "pw1"), ("chi", "pw:2")) and server.editors == ("an",)
+    assert "secret" not in repr(server) and "pw1" not in repr(server)
+    assert "secret" not in str(Settings(server=server).to_json())
+    monkeypatch.setenv("RAG_UI_EDITORS", "dung")
+    with pytest.raises(RagError, match="RAG_UI_EDITORS names 'dung', which is not a login"):
+        ServerSettings().logins()
+    monkeypatch.setenv("RAG_UI_USERS", "binh")
+    with pytest.raises(RagError, match="name:password pairs"):
+        ServerSettings().logins()
+
+
+def test_roles_reader_editor_and_no_login():
+    logins = (("an", "pw"), ("binh", "pw"))
+    access = Access(logins, frozenset({"an"}), loopback=False)
+    assert access.can_edit("an") and not access.can_edit("binh") and not access.can_edit(None)
+    assert access.edit_refusal("binh") == ("'binh' may ask questions but not change the corpus: an editor login can "
+                                           "(the server's owner lists editors in RAG_UI_EDITORS)")
+    assert Access().can_edit(None)  # no login, loopback: the one person at this machine
+    open_access = Access(loopback=False)
+    assert not open_access.can_edit(None) and "RAG_UI_EDITORS" in open_access.edit_refusal(None)
+
+
+@pytest.mark.parametrize("host, loopback", [("127.0.0.1", True), ("localhost", True), ("::1", True),
+                                            ("127.0.0.2", True), ("0.0.0.0", False), ("192.168.1.5", False)])
+def test_loopback_hosts(host, loopback):
+    assert is_loopback(host) is loopback
 
 
 def test_rag_serve_passes_its_options(monkeypatch, tmp_path):
     seen = {}
-    monkeypatch.setattr(app, "serve", lambda settings, host, port, config: seen.update(
-        settings=settings, host=host, port=port, auth=config.auth))
+    monkeypatch.setattr(app, "serve", lambda settings, host, port, open_without_login: seen.update(
+        settings=settings, host=host, port=port, open=open_without_login))
     monkeypatch.setenv("RAG_UI_USER", "an")
     monkeypatch.setenv("RAG_UI_PASSWORD", "secret")
     assert cli.main(["serve", "--corpus", str(tmp_path), "--backend", "extractive", "--port", "8123"]) == 0
-    assert (seen["host"], seen["port"], seen["auth"]) == ("127.0.0.1", 8123, ("an", "secret"))
+    assert (seen["host"], seen["port"], seen["open"]) == ("127.0.0.1", 8123, False)
     assert seen["settings"].corpus_dir == tmp_path and seen["settings"].generator.backend == "extractive"
+    assert seen["settings"].server.logins() == (("an", "secret"),)
+    assert cli.main(["serve", "--host", "0.0.0.0", "--open-to-network-without-login"]) == 0 and seen["open"]
 
 
 def test_rag_serve_reports_a_half_set_login(monkeypatch, capsys):

@@ -142,3 +142,26 @@ def test_feedback_is_appended_as_json_lines(engine, tmp_path, monkeypatch):
     assert default_feedback_path(tmp_path / "index") == tmp_path / "index" / "feedback.jsonl"
     monkeypatch.setenv("RAG_FEEDBACK", str(tmp_path / "f.jsonl"))
     assert default_feedback_path(tmp_path / "index") == tmp_path / "f.jsonl"
+
+
+def test_a_tab_answers_its_waiting_questions_in_order_with_one_worker(engine):
+    from ui.session import Conversation
+
+    conv = Conversation()
+    conv.add(DATE_Q)
+    assert conv.claim() and not conv.claim()  # one worker per tab
+    question, epoch = conv.next_question()
+    conv.add(MEETING_Q)  # sent while the first is answered: waits
+    assert conv.current.question == DATE_Q and conv.waiting == [MEETING_Q]
+    turn = list(engine.ask(question, conv.turns))[-1].turn
+    assert conv.finish(turn, epoch) == 0
+    question, epoch = conv.next_question()  # the same worker takes it
+    assert question == MEETING_Q and conv.waiting == []
+    conv.clear()  # cleared meanwhile: the answer from before the clear is dropped
+    assert conv.finish(list(engine.ask(question, []))[-1].turn, epoch) is None and conv.turns == []
+    assert conv.next_question() is None and conv.claim() is False  # nothing waits
+    conv.add("AZEC là gì?")
+    assert conv.claim()
+    from copy import deepcopy
+    fresh = deepcopy(conv)  # a new tab's state
+    assert fresh.turns == [] and fresh.waiting == [] and fresh.claim() is False

@@ -1,0 +1,69 @@
+import threading
+import time
+
+import pytest
+
+from rag.errors import BusyError
+from ui.gate import GatedChatModel, ModelGate
+
+from ..fakes import FakeChatModel
+
+
+def test_the_gate_serves_one_call_at_a_time_in_arrival_order():
+    gate = ModelGate(max_waiting=5)
+    served, inside = [], []
+
+    def call(i):
+        with gate.turn():
+            inside.append(i)
+            assert len(inside) == 1
+            time.sleep(0.02)
+            served.append(i)
+            inside.remove(i)
+
+    with gate.turn():  # held: the others line up behind it in the order they come
+        threads = []
+        for i in range(4):
+            t = threading.Thread(target=call, args=(i,))
+            t.start()
+            threads.append(t)
+            while gate.waiting < i + 1:
+                time.sleep(0.001)
+    for t in threads:
+        t.join(5)
+    assert served == [0, 1, 2, 3] and gate.waiting == 0
+
+
+def test_past_max_waiting_a_call_is_told_the_server_is_busy():
+    gate = ModelGate(max_waiting=1)
+    release = threading.Event()
+    with gate.turn():
+        t = threading.Thread(target=gate_enter, args=(gate, release))
+        t.start()
+        while gate.waiting < 1:
+            time.sleep(0.001)
+        with pytest.raises(BusyError, match="the server is busy: 1 questions are already waiting for the model; "
+                                            "try again in a minute"):
+            with gate.turn():
+                pass
+    release.set()
+    t.join(5)
+    with gate.turn():  # the line is free again
+        pass
+
+
+def gate_enter(gate, release):
+    with gate.turn():
+        release.wait(5)
+
+
+def test_the_gated_model_is_made_on_first_use_and_streams_through_the_gate():
+    made = []
+    fake = FakeChatModel(reply=lambda system, user: "một hai ba")
+    model = GatedChatModel(make=lambda: made.append(1) or fake, gate=ModelGate(max_waiting=0))
+    assert made == []
+    assert "".join(c.content for c in model.stream("câu hỏi")) == "một hai ba"
+    assert model.invoke("câu hỏi").content == "một hai ba" and made == [1] and len(fake.prompts) == 2
+    with model.gate.turn():  # the model is busy and no one may wait
+        with pytest.raises(BusyError):
+            model.invoke("câu hỏi")

@@ -1,0 +1,80 @@
+"""The model's line: every call to a chat model from the served app waits here, and the model serves one call at a
+time in the order they came. Answers that need no model (quotes, refusals, retrieval) never enter it, so they
+never wait behind the model. At most `max_waiting` calls wait; one more is refused at once with BusyError
+("busy, try again") rather than waiting without end. No Gradio here.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from pydantic import ConfigDict
+
+from rag.errors import BusyError
+
+
+class ModelGate:
+    """A first-come, first-served line for one model (a llama.cpp context answers one prompt at a time)."""
+
+    def __init__(self, max_waiting: int) -> None:
+        self.max_waiting = max_waiting
+        self._cond = threading.Condition()
+        self._next_ticket = 0
+        self._serving = 0  # the ticket whose turn it is
+
+    @property
+    def waiting(self) -> int:
+        """Calls in line, not counting the one being served."""
+        with self._cond:
+            return max(0, self._next_ticket - self._serving - 1)
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        with self._cond:
+            in_line = self._next_ticket - self._serving  # the one served and those waiting
+            if in_line > self.max_waiting:
+                raise BusyError(f"the server is busy: {in_line - 1} questions are already waiting for the model; "
+                                "try again in a minute")
+            ticket = self._next_ticket
+            self._next_ticket += 1
+            while ticket != self._serving:
+                self._cond.wait()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._serving += 1
+                self._cond.notify_all()
+
+
+class GatedChatModel(BaseChatModel):
+    """A chat model whose calls go through a ModelGate; the model itself is made on first use by `make`."""
+
+    make: Callable[[], BaseChatModel]
+    gate: Any  # ModelGate
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    _inner: BaseChatModel | None = None
+
+    @property
+    def _llm_type(self) -> str:
+        return "gated"
+
+    @property
+    def inner(self) -> BaseChatModel:
+        if self._inner is None:
+            self._inner = self.make()
+        return self._inner
+
+    def _stream(self, messages, stop=None, run_manager=None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        inner = self.inner
+        with self.gate.turn():
+            yield from inner._stream(messages, stop=stop, run_manager=run_manager, **kwargs)
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs: Any) -> ChatResult:
+        inner = self.inner
+        with self.gate.turn():
+            return inner._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
