@@ -109,6 +109,9 @@ def endpoint(client) -> str:
 
 
 def last_reply(result) -> str:
+    """The answer /ask returns (a string), or the last chat message /respond returned."""
+    if isinstance(result, str):
+        return result
     messages = result[0] if isinstance(result, (list, tuple)) and result else []
     replies = [m for m in messages if isinstance(m, dict) and m.get("role") == "assistant"]
     content = replies[-1].get("content") if replies else ""
@@ -195,8 +198,9 @@ def summary(rows: list[dict]) -> dict:
 
 def markdown(report: dict) -> str:
     fmt = lambda v: "–" if v is None else f"{v:.2f}"  # noqa: E731
+    load = " / ".join(f"{x:.1f}" for x in report["load_before"])
     lines = [f"`{report['command']}` · {report['machine']} ({report['cores']} cores) · {report['date']} · "
-             f"code {report['code']}", "",
+             f"code {report['code']} · load average before the run {load} (1/5/15 min)", "",
              "| questions | clients | answered | p50 (s) | p95 (s) | max (s) | busy | errors | dropped |",
              "|---|---|---|---|---|---|---|---|---|"]
     names = {"vi": "Vietnamese (no model)", "en": "English (local model)"}
@@ -238,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         api = endpoint(warm)
         for q in (questions(2)):
             warm.predict(q[1], "auto", args.backend, args.model, args.k, api_name=api)
+        load_before = os.getloadavg()
         t0 = time.perf_counter()
         rows = run_clients(url, auth, questions(args.clients), args.time_limit, args)
         wall = time.perf_counter() - t0
@@ -253,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
               "machine": machine(), "cores": os.cpu_count(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
               "code": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                                      text=True).stdout.strip(),
-              "languages": summary(rows), "peak_memory_mb": peak, "wall_s": wall, "time_limit_s": args.time_limit}
+              "load_before": load_before, "languages": summary(rows), "peak_memory_mb": peak, "wall_s": wall, "time_limit_s": args.time_limit}
     text = markdown(report)
     print(text)
     if args.out:

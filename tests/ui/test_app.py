@@ -1,7 +1,11 @@
+import os
+import socket
 import subprocess
 import sys
+import time
 
 import gradio as gr
+import httpx
 import pytest
 
 from rag import cli
@@ -12,7 +16,7 @@ from ui import app
 from ui.access import Access, is_loopback
 from ui.session import ChatTurn
 
-from ..conftest import ROOT
+from ..conftest import MODEL_DIR, ROOT, SEEDS
 
 
 def test_the_core_does_not_import_gradio():
@@ -116,3 +120,44 @@ def test_an_answer_message_shows_rewrite_answer_warning_and_timings():
     assert app._assistant_markdown(quoting, 0).split("\n\n") == [
         "From the article (in Vietnamese): “236,6 tỷ USD” \\[1\\]", "*▌ đang viết câu trả lời · writing the answer…*"]
     assert app._assistant_markdown(quoting, 0, "Trade was").endswith("\n\n*Trade was ▌*")
+
+
+def _serve(args, tmp_path, **kw):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_UI_")}
+    env.update(GRADIO_ANALYTICS_ENABLED="False", RAG_MODEL_DIR=str(MODEL_DIR))
+    return subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--embedder", "e5-small", "--backend",
+                             "extractive", "--corpus", str(SEEDS), "--index", str(tmp_path / "index"), *args],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+@pytest.mark.integration
+def test_rag_serve_beyond_loopback_needs_a_login_or_the_explicit_flag(tmp_path):
+    refused = _serve(["--host", "0.0.0.0"], tmp_path)
+    out, err = refused.communicate(timeout=120)
+    assert refused.returncode == 2 and len(err.strip().splitlines()) == 1, err
+    assert err.startswith("rag: error: --host 0.0.0.0 without a login would let anyone who can reach it read every "
+                          "article and use the model: set RAG_UI_USER and RAG_UI_PASSWORD")
+    assert "--open-to-network-without-login" in err and not (tmp_path / "index").exists()  # nothing was loaded
+
+    port = _free_port()
+    opened = _serve(["--host", "0.0.0.0", "--port", str(port), "--open-to-network-without-login"], tmp_path)
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline and opened.poll() is None:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/config", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        assert opened.poll() is None, opened.stderr.read()
+        assert httpx.get(f"http://127.0.0.1:{port}/config", timeout=5).status_code == 200
+    finally:
+        opened.terminate()
+        _, err = opened.communicate(timeout=60)
+    assert "serving on 0.0.0.0 without a login" in err and "the corpus cannot be changed" in err
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
