@@ -6,6 +6,7 @@ never wait behind the model. At most `max_waiting` calls wait; one more is refus
 
 from __future__ import annotations
 
+import os
 import threading
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
@@ -72,9 +73,36 @@ class GatedChatModel(BaseChatModel):
     def _stream(self, messages, stop=None, run_manager=None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
         inner = self.inner
         with self.gate.turn():
-            yield from inner._stream(messages, stop=stop, run_manager=run_manager, **kwargs)
+            for i, chunk in enumerate(inner._stream(messages, stop=stop, run_manager=run_manager, **kwargs)):
+                if i == 0:
+                    yield_cpu(inner)
+                yield chunk
 
     def _generate(self, messages, stop=None, run_manager=None, **kwargs: Any) -> ChatResult:
         inner = self.inner
         with self.gate.turn():
-            return inner._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+            try:
+                return inner._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+            finally:
+                yield_cpu(inner)
+
+
+WORKER_NICE = 10
+
+
+def yield_cpu(model) -> None:
+    """Run a local model's worker process (rag/models/worker.py) at a lower CPU priority than the server, every
+    thread of it: on a machine with few cores an answer that needs no model (retrieval, ~30 ms of CPU) then
+    gets the CPU before the model's next token, instead of sharing it with a model that writes for seconds.
+    Nothing for a model without a worker (servers, fakes); a worker started again after a crash is lowered on
+    its first call."""
+    worker = getattr(model, "worker", None)
+    pid = getattr(worker, "pid", None) if worker is not None else None
+    if not pid:
+        return
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):  # Linux: a nice value is per thread
+            if os.getpriority(os.PRIO_PROCESS, int(tid)) < WORKER_NICE:
+                os.setpriority(os.PRIO_PROCESS, int(tid), WORKER_NICE)
+    except (OSError, ValueError):
+        pass  # not Linux, or the worker just ended: the answer goes on at its priority

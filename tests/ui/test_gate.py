@@ -67,3 +67,35 @@ def test_the_gated_model_is_made_on_first_use_and_streams_through_the_gate():
     with model.gate.turn():  # the model is busy and no one may wait
         with pytest.raises(BusyError):
             model.invoke("câu hỏi")
+
+
+def test_a_local_models_worker_process_runs_below_the_server(monkeypatch):
+    import os
+    import subprocess
+    import sys
+
+    from ui import gate as gate_module
+
+    proc = subprocess.Popen([sys.executable, "-c", "import threading, time; "
+                             "threading.Thread(target=time.sleep, args=(30,)).start(); time.sleep(30)"])
+    try:
+        time.sleep(0.5)
+
+        class Worker:
+            pid = proc.pid
+
+        class WithWorker(FakeChatModel):
+            @property
+            def worker(self):
+                return Worker()
+
+        fake = WithWorker(reply=lambda system, user: "một hai")
+        model = GatedChatModel(make=lambda: fake, gate=ModelGate(max_waiting=1))
+        assert "".join(c.content for c in model.stream("câu hỏi")) == "một hai"
+        tids = os.listdir(f"/proc/{proc.pid}/task")
+        assert len(tids) == 2
+        assert {os.getpriority(os.PRIO_PROCESS, int(t)) for t in tids} == {gate_module.WORKER_NICE}
+        assert os.getpriority(os.PRIO_PROCESS, 0) < gate_module.WORKER_NICE  # the server itself is unchanged
+    finally:
+        proc.kill()
+        proc.wait()
