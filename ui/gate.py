@@ -52,6 +52,38 @@ class ModelGate:
                 self._cond.notify_all()
 
 
+class PriorityLine:
+    """At most `slots` callers at once; the others wait, lower `priority` first, then in arrival order. The
+    server's retrievals pass through it (ui/session.ChatEngine): with as many slots as cores, twenty questions at
+    once no longer share the CPU twenty ways, and the questions that need no model go first."""
+
+    def __init__(self, slots: int) -> None:
+        self.slots = max(1, slots)
+        self._cond = threading.Condition()
+        self._running = 0
+        self._waiting: list[tuple[int, int]] = []  # (priority, ticket), kept sorted
+        self._tickets = 0
+
+    @contextmanager
+    def turn(self, priority: int = 0) -> Iterator[None]:
+        with self._cond:
+            me = (priority, self._tickets)
+            self._tickets += 1
+            self._waiting.append(me)
+            self._waiting.sort()
+            while self._running >= self.slots or self._waiting[0] != me:
+                self._cond.wait()
+            self._waiting.pop(0)
+            self._running += 1
+            self._cond.notify_all()  # the next in line may take a free slot too
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._running -= 1
+                self._cond.notify_all()
+
+
 class GatedChatModel(BaseChatModel):
     """A chat model whose calls go through a ModelGate; the model itself is made on first use by `make`."""
 

@@ -16,10 +16,11 @@ from rag.errors import RagError
 from rag.indexing.store import IndexData
 from rag.models.backends import backend
 from rag.settings import Settings
+from rag.text import detect_language
 from rag.types import Answer
 
 from . import render
-from .gate import GatedChatModel, ModelGate
+from .gate import GatedChatModel, ModelGate, PriorityLine
 
 
 class _Variant(Assistant):
@@ -47,6 +48,7 @@ class AssistantPool:
         """`chat_model` replaces every model backend's chat model (tests pass a fake)."""
         self._chat_model = chat_model
         self.gate = ModelGate(settings.server.max_waiting)
+        self.retrievals = PriorityLine(settings.threads)  # as many at once as cores (ui/gate.py)
         self.main = Assistant(settings, embedder=embedder, notify=notify, chat_model=self._gated(settings))
         self._variants: dict[tuple[str, str, str], Assistant] = {}
         self._lock = threading.Lock()
@@ -176,6 +178,18 @@ class ChatEvent:
     text: str = ""  # the answer so far, for "text"
 
 
+def needs_model(assistant: Assistant, question: str) -> bool:
+    """Will the answer likely call the model? Only a guess for the order of retrievals: the extractive backend
+    never does; the reader mode only to answer in another language than Vietnamese (it quotes the articles, in
+    Vietnamese, as written); the generate mode always."""
+    g = assistant.settings.generator
+    if not assistant.backend.generates:
+        return False
+    if g.mode != "reader":
+        return True
+    return (detect_language(question) if g.answer_lang == "auto" else g.answer_lang) != "vi"
+
+
 class ChatEngine:
     def __init__(self, pool: AssistantPool, log_error: Callable[[BaseException], None] | None = None) -> None:
         self.pool = pool
@@ -194,7 +208,8 @@ class ChatEngine:
             turn.standalone, turn.rewrite_method = rewrite.standalone, rewrite.method
             if rewrite.changed:
                 yield ChatEvent("rewritten", turn)
-            stream = assistant.ask_stream(rewrite.standalone, k=turn.k)
+            with self.pool.retrievals.turn(1 if needs_model(assistant, rewrite.standalone) else 0):
+                stream = assistant.ask_stream(rewrite.standalone, k=turn.k)  # retrieves now
             for event in stream:
                 if event.kind == "preview":
                     turn.preview = event.answer

@@ -99,3 +99,26 @@ def test_a_local_models_worker_process_runs_below_the_server(monkeypatch):
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_the_retrieval_line_lets_model_free_questions_go_first_then_arrival_order():
+    from ui.gate import PriorityLine
+
+    line = PriorityLine(slots=1)
+    order = []
+
+    def take(name, priority):
+        with line.turn(priority):
+            order.append(name)
+
+    with line.turn():  # the one slot is busy
+        threads = []
+        for name, priority in (("en-1", 1), ("vi-1", 0), ("en-2", 1), ("vi-2", 0)):
+            t = threading.Thread(target=take, args=(name, priority))
+            t.start()
+            threads.append(t)
+            while len(line._waiting) < len(threads):
+                time.sleep(0.001)
+    for t in threads:
+        t.join(5)
+    assert order == ["vi-1", "vi-2", "en-1", "en-2"]

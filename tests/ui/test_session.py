@@ -204,3 +204,15 @@ def test_a_complete_question_after_another_is_answered_as_asked(tmp_path, corpus
     assert not turn.answer.refused
     assert "Công ty Cổ phần Năng lượng Sông Hồng làm chủ đầu tư" in turn.answer.text
     assert "2.150 tỷ đồng" in turn.answer.text and turn.answer.citations[0].doc_id == "hon_trong"
+
+
+def test_which_questions_are_expected_to_need_the_model(settings, fake_embedder):
+    from ui.session import needs_model
+
+    pool = AssistantPool(settings.replace(generator=settings.generator.replace(mode="reader")), embedder=fake_embedder)
+    assert not needs_model(pool.get("extractive"), "Who co-chaired the meeting?")
+    reader = pool.get("local")
+    assert not needs_model(reader, DATE_Q) and needs_model(reader, "Who co-chaired the meeting?")
+    assert needs_model(pool.get("local", None, "en"), DATE_Q)
+    generate = AssistantPool(settings, embedder=fake_embedder).get("local")  # the fixture's generate mode
+    assert needs_model(generate, DATE_Q)
