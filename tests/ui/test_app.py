@@ -161,3 +161,25 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_only_a_file_in_the_upload_folder_is_taken_and_each_is_removed_after(tmp_path):
+    folder = tmp_path / "uploads"
+    (folder / "a1b2").mkdir(parents=True)
+    sent = folder / "a1b2" / "bài.txt"
+    sent.write_text("Bài báo.", encoding="utf-8")
+    assert app.uploaded_path(sent, folder) == sent
+    secret = tmp_path / "secret_note.md"
+    secret.write_text("CANARY-7781", encoding="utf-8")
+    link = folder / "a1b2" / "link.md"
+    link.symlink_to(secret)
+    for path in (secret, link, folder / ".." / "secret_note.md", tmp_path / "missing.txt"):
+        with pytest.raises(RagError, match="only a file uploaded from your computer through this page can be added"):
+            app.uploaded_path(path, folder)
+    app.discard_upload(link, folder)  # a link is never followed out of the folder
+    assert secret.exists() and link.is_symlink()
+    link.unlink()
+    app.discard_upload(sent, folder)
+    assert not sent.exists() and not (folder / "a1b2").exists() and folder.is_dir()
+    app.discard_upload(secret, folder)  # outside the folder: left alone
+    assert secret.exists()
