@@ -367,14 +367,14 @@ def build_app(pool: AssistantPool, library: Library, feedback: FeedbackLog,
     upload_count = iter(range(1, 1 << 62))
 
     def upload(files, replace: bool, request: gr.Request):
-        paths = files if isinstance(files, list) else [files] if files else []
-        paths = [Path(p if isinstance(p, (str, Path)) else getattr(p, "name", p)) for p in paths]
+        sent = files if isinstance(files, list) else [files] if files else []
+        sent = [Path(p if isinstance(p, (str, Path)) else getattr(p, "name", p)) for p in sent]
         results = []
         try:
-            if not access.can_edit(request.username if request else None):
+            editor = access.can_edit(request.username if request else None)
+            if not editor:
                 results.append(render.message_html(f"✗ {access.edit_refusal(request.username)}", "error"))
-                paths = []
-            for path in paths:
+            for path in sent if editor else []:
                 try:
                     uploaded = uploaded_path(path, upload_folder)
                     added = library.add_file(uploaded, name=path.name, replace=bool(replace))
@@ -388,8 +388,7 @@ def build_app(pool: AssistantPool, library: Library, feedback: FeedbackLog,
                     results.append(render.message_html(f"✗ {path.name}: it could not be read ({exc.strerror})",
                                                        "error"))
         finally:
-            for path in (Path(p if isinstance(p, (str, Path)) else getattr(p, "name", p))
-                         for p in (files if isinstance(files, list) else [files] if files else [])):
+            for path in sent:  # added, refused or not looked at: no temporary copy stays
                 discard_upload(path, upload_folder)
         # The counter makes every result new, so the page shows it again after hiding a stale one.
         return (f"<!-- {next(upload_count)} -->" + "".join(results), None, *corpus_view())
