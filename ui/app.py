@@ -494,9 +494,10 @@ def build_app(pool: AssistantPool, library: Library, feedback: FeedbackLog,
                 .then(answer_waiting, [conv, lang, backend, model, k], [chatbot, cards], trigger_mode="multiple",
                       **answer)
         examples.click(lambda sample: sample[0] if sample else "", examples, question, queue=False,
-                       api_visibility="undocumented") \
+                       trigger_mode="multiple", api_visibility="undocumented") \
             .then(send_question, [question, conv], [question, chatbot], queue=False, api_visibility="undocumented") \
-            .then(answer_waiting, [conv, lang, backend, model, k], [chatbot, cards], **answer)
+            .then(answer_waiting, [conv, lang, backend, model, k], [chatbot, cards], trigger_mode="multiple",
+                  **answer)
         gr.api(ask_api, api_name="ask", concurrency_id="answer", concurrency_limit=settings.server.answer_threads)
         cards.click(show_citation, [conv], source, concurrency_limit=4, api_visibility="undocumented")
         chatbot.like(rate, [conv], None, api_visibility="undocumented")
