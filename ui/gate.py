@@ -38,8 +38,8 @@ class ModelGate:
         with self._cond:
             in_line = self._next_ticket - self._serving  # the one served and those waiting
             if in_line > self.max_waiting:
-                raise BusyError(f"the server is busy: {in_line - 1} questions are already waiting for the model; "
-                                "try again in a minute")
+                raise BusyError(f"the server is busy: the model has {in_line} question{'s' * (in_line != 1)} before yours (at most "
+                                f"{self.max_waiting} may wait); try again in a minute")
             ticket = self._next_ticket
             self._next_ticket += 1
             while ticket != self._serving:

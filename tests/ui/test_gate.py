@@ -42,8 +42,8 @@ def test_past_max_waiting_a_call_is_told_the_server_is_busy():
         t.start()
         while gate.waiting < 1:
             time.sleep(0.001)
-        with pytest.raises(BusyError, match="the server is busy: 1 questions are already waiting for the model; "
-                                            "try again in a minute"):
+        with pytest.raises(BusyError, match=r"the server is busy: the model has 2 questions before yours \(at most "
+                                            r"1 may wait\); try again in a minute"):
             with gate.turn():
                 pass
     release.set()

@@ -216,3 +216,33 @@ def test_which_questions_are_expected_to_need_the_model(settings, fake_embedder)
     assert needs_model(pool.get("local", None, "en"), DATE_Q)
     generate = AssistantPool(settings, embedder=fake_embedder).get("local")  # the fixture's generate mode
     assert needs_model(generate, DATE_Q)
+
+
+def test_a_question_past_the_models_line_is_told_to_try_again(settings, fake_embedder):
+    import threading
+
+    from rag.settings import ServerSettings
+
+    started, release = threading.Event(), threading.Event()
+
+    def slow(system, user):
+        started.set()
+        release.wait(10)
+        return echo_first_passage(system, user)
+
+    pool = AssistantPool(settings.replace(server=ServerSettings(max_waiting=0)), embedder=fake_embedder,
+                         chat_model=FakeChatModel(reply=slow))
+    pool.main.build_index()
+    engine = ChatEngine(pool)
+    first = []
+    t = threading.Thread(target=lambda: first.append(ask(engine, DATE_Q, backend="local")))
+    t.start()
+    assert started.wait(10)
+    kinds, turn, _ = ask(engine, MEETING_Q, backend="local")  # the model is busy and no one may wait
+    assert kinds[-1] == "error" and turn.error == ("the server is busy: the model has 1 question before yours (at "
+                                                   "most 0 may wait); try again in a minute")
+    kinds, turn, _ = ask(engine, DATE_Q)  # an answer without the model does not wait for it
+    assert kinds == ["done"] and "10/7/2025" in turn.answer.text
+    release.set()
+    t.join(10)
+    assert first[0][0][-1] == "done"
