@@ -291,6 +291,7 @@ def build_app(pool: AssistantPool, library: Library, feedback: FeedbackLog,
         if not conv.claim():
             yield gr.skip(), gr.skip()
             return
+        ended = False  # next_question() gave None: the tab's line is free, another worker may already run
         try:
             while (item := conv.next_question()) is not None:
                 question, epoch = item
@@ -308,8 +309,10 @@ def build_app(pool: AssistantPool, library: Library, feedback: FeedbackLog,
                     else:
                         conv.show(event.turn, event.text)
                         yield _chat(conv), render.cards_html(None, 0)
+            ended = True
         finally:
-            conv.release()
+            if not ended:  # stopped mid-answer (the tab closed, an error): free the line
+                conv.release()
 
     def ask_api(question: str, lang: str = "auto", backend: str = "", model: str = "", k: int = 0) -> str:
         """One question, no conversation: the answer as the chat shows it (Markdown), or the one-line error."""
