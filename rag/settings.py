@@ -231,12 +231,16 @@ class ServerSettings:
     editors: tuple[str, ...] = field(default_factory=lambda: _env_names("RAG_UI_EDITORS"))
     # Questions that may wait for the model (one is answered at a time); one more is told the server is busy.
     max_waiting: int = field(default_factory=lambda: int(os.environ.get("RAG_UI_MAX_WAITING") or 16))
-    # Answers made at once (the model-free ones take ~30 ms; those for the model wait in its line).
-    answer_threads: int = 24
 
     def __post_init__(self) -> None:
         if self.max_waiting < 0:
             raise RagError(f"RAG_UI_MAX_WAITING={self.max_waiting}: use 0 or more")
+
+    @property
+    def answer_threads(self) -> int:
+        """Answers made at once: the model's line (the one answered and max_waiting) plus 7 more, so questions
+        that need no model always find a thread free."""
+        return self.max_waiting + 8
 
     def logins(self) -> tuple[tuple[str, str], ...]:
         """(name, password) pairs; raises RagError on a half-set or malformed login, or an editor who is not one."""

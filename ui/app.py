@@ -20,6 +20,7 @@ import dataclasses
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -568,7 +569,15 @@ def private_upload_folder() -> str:
     folder = tempfile.mkdtemp(prefix="rag-serve-uploads-")  # mode 0700
     os.environ["GRADIO_TEMP_DIR"] = folder
     atexit.register(shutil.rmtree, folder, True)
+    try:  # SIGTERM (kill, a service manager) stops the server as Ctrl-C does, so the folder is removed too
+        signal.signal(signal.SIGTERM, _interrupt)
+    except ValueError:  # not the main thread: only Ctrl-C and a normal exit clean up
+        pass
     return folder
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860, open_without_login: bool = False,
