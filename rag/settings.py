@@ -231,10 +231,15 @@ class ServerSettings:
     editors: tuple[str, ...] = field(default_factory=lambda: _env_names("RAG_UI_EDITORS"))
     # Questions that may wait for the model (one is answered at a time); one more is told the server is busy.
     max_waiting: int = field(default_factory=lambda: int(os.environ.get("RAG_UI_MAX_WAITING") or 16))
+    # The local model's worker process runs at this nice value (0: as the server), so that answers without the
+    # model get the CPU first (ui/gate.py).
+    model_nice: int = field(default_factory=lambda: int(os.environ.get("RAG_UI_MODEL_NICE") or 10))
 
     def __post_init__(self) -> None:
         if self.max_waiting < 0:
             raise RagError(f"RAG_UI_MAX_WAITING={self.max_waiting}: use 0 or more")
+        if not 0 <= self.model_nice <= 19:
+            raise RagError(f"RAG_UI_MODEL_NICE={self.model_nice}: use 0 (as the server) to 19 (lowest priority)")
 
     @property
     def answer_threads(self) -> int:

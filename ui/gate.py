@@ -89,6 +89,7 @@ class GatedChatModel(BaseChatModel):
 
     make: Callable[[], BaseChatModel]
     gate: Any  # ModelGate
+    nice: int = 10  # the local model's worker process priority (yield_cpu); 0 leaves it as it is
     model_config = ConfigDict(arbitrary_types_allowed=True)
     _inner: BaseChatModel | None = None
 
@@ -107,7 +108,7 @@ class GatedChatModel(BaseChatModel):
         with self.gate.turn():
             for i, chunk in enumerate(inner._stream(messages, stop=stop, run_manager=run_manager, **kwargs)):
                 if i == 0:
-                    yield_cpu(inner)
+                    yield_cpu(inner, self.nice)
                 yield chunk
 
     def _generate(self, messages, stop=None, run_manager=None, **kwargs: Any) -> ChatResult:
@@ -116,25 +117,23 @@ class GatedChatModel(BaseChatModel):
             try:
                 return inner._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
             finally:
-                yield_cpu(inner)
+                yield_cpu(inner, self.nice)
 
 
-WORKER_NICE = 10
-
-
-def yield_cpu(model) -> None:
-    """Run a local model's worker process (rag/models/worker.py) at a lower CPU priority than the server, every
-    thread of it: on a machine with few cores an answer that needs no model (retrieval, ~30 ms of CPU) then
-    gets the CPU before the model's next token, instead of sharing it with a model that writes for seconds.
-    Nothing for a model without a worker (servers, fakes); a worker started again after a crash is lowered on
-    its first call."""
-    worker = getattr(model, "worker", None)
+def yield_cpu(model, nice: int) -> None:
+    """Run a local model's worker process (rag/models/worker.py) at a lower CPU priority (`nice`) than the
+    server, every thread of it: on a machine with few cores an answer that needs no model (retrieval, ~30 ms of
+    CPU) then gets the CPU before the model's next token, instead of sharing it with a model that writes for
+    seconds. The price: on a machine shared with other busy processes the model yields to them too. Nothing for
+    nice 0 or a model without a worker (servers, fakes); a worker started again after a crash is lowered on its
+    first call."""
+    worker = getattr(model, "worker", None) if nice > 0 else None
     pid = getattr(worker, "pid", None) if worker is not None else None
     if not pid:
         return
     try:
         for tid in os.listdir(f"/proc/{pid}/task"):  # Linux: a nice value is per thread
-            if os.getpriority(os.PRIO_PROCESS, int(tid)) < WORKER_NICE:
-                os.setpriority(os.PRIO_PROCESS, int(tid), WORKER_NICE)
+            if os.getpriority(os.PRIO_PROCESS, int(tid)) < nice:
+                os.setpriority(os.PRIO_PROCESS, int(tid), nice)
     except (OSError, ValueError):
         pass  # not Linux, or the worker just ended: the answer goes on at its priority

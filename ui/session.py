@@ -57,7 +57,7 @@ class AssistantPool:
         """The chat model of `settings`' backend behind the pool's gate, made on its first call."""
         g = settings.generator
         make = (lambda: self._chat_model) if self._chat_model is not None else (lambda: backend(g.backend).chat_model(g))
-        return GatedChatModel(make=make, gate=self.gate)
+        return GatedChatModel(make=make, gate=self.gate, nice=settings.server.model_nice)
 
     @property
     def settings(self) -> Settings:
