@@ -208,10 +208,10 @@ def cmd_eval(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from ui.app import UIConfig, auth_from_env, serve
+    from ui.app import serve
 
-    config = UIConfig(auth=auth_from_env())  # RAG_UI_USER / RAG_UI_PASSWORD
-    serve(_settings(args), host=args.host, port=args.port, config=config)
+    # Logins and editors: RAG_UI_USER / RAG_UI_PASSWORD, RAG_UI_USERS, RAG_UI_EDITORS (Settings.server).
+    serve(_settings(args), host=args.host, port=args.port, open_without_login=args.open_to_network_without_login)
     return 0
 
 
@@ -331,8 +331,12 @@ def build_parser() -> argparse.ArgumentParser:
     embedder_option(p)
     generator_options(p)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only; "
-                   "set RAG_UI_USER and RAG_UI_PASSWORD before opening it to others)")
+                   "another address needs a login: RAG_UI_USER and RAG_UI_PASSWORD, RAG_UI_USERS for more, "
+                   "RAG_UI_EDITORS for who may change the corpus)")
     p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    p.add_argument("--open-to-network-without-login", action="store_true",
+                   help="serve beyond this machine with no login: anyone who can reach it reads every article and "
+                        "asks questions; the corpus cannot be changed")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("pg", help="start or stop a local PostgreSQL with pgvector for RAG_STORE=postgres")
@@ -353,6 +357,11 @@ def main(argv: list[str] | None = None, make_assistant=None) -> int:
         return args.func(args)
     except RagError as exc:
         print(f"rag: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a folder that cannot be made or written: --index at a file, under a file, in /proc
+        where = exc.filename or "a path"
+        print(f"rag: error: cannot use {where} ({exc.strerror or exc}): give --index and --corpus folders this user "
+              "can create and write", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("rag: interrupted (the index on disk is unchanged unless a build had finished)", file=sys.stderr)

@@ -31,3 +31,12 @@ class GeneratorError(RagError):
 
 class ModelError(RagError):
     """The embedding model folder is missing or fails its check."""
+
+
+class BusyError(RagError):
+    """Too many questions are already waiting for the model; the user should ask again shortly."""
+
+
+class AccessError(RagError):
+    """The caller may not do this (e.g. change the corpus without an editor login), or the server would be open
+    to others without a login."""

@@ -208,6 +208,62 @@ class GeneratorSettings:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
+def _env_names(name: str) -> tuple[str, ...]:
+    return tuple(n.strip() for n in os.environ.get(name, "").split(",") if n.strip())
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """`rag serve` (ui/): who may log in, who may change the corpus, how many questions may wait for the model.
+
+    Logins: RAG_UI_USER with RAG_UI_PASSWORD (one), and RAG_UI_USERS ("name:password,name:password", more).
+    RAG_UI_EDITORS names the logins that may upload, delete and rebuild (editors); the other logins read and ask
+    (readers). Without any login, the corpus can be changed only when the server listens on loopback."""
+
+    user: str | None = field(default_factory=lambda: os.environ.get("RAG_UI_USER") or None)
+    password: str | None = field(default_factory=lambda: os.environ.get("RAG_UI_PASSWORD") or None, repr=False)
+    users: str = field(default_factory=lambda: os.environ.get("RAG_UI_USERS", ""), repr=False)
+    editors: tuple[str, ...] = field(default_factory=lambda: _env_names("RAG_UI_EDITORS"))
+    # Questions that may wait for the model (one is answered at a time); one more is told the server is busy.
+    max_waiting: int = field(default_factory=lambda: int(os.environ.get("RAG_UI_MAX_WAITING") or 16))
+    # The local model's worker process runs at this nice value (0: as the server), so that answers without the
+    # model get the CPU first (ui/gate.py).
+    model_nice: int = field(default_factory=lambda: int(os.environ.get("RAG_UI_MODEL_NICE") or 10))
+
+    def __post_init__(self) -> None:
+        if self.max_waiting < 0:
+            raise RagError(f"RAG_UI_MAX_WAITING={self.max_waiting}: use 0 or more")
+        if not 0 <= self.model_nice <= 19:
+            raise RagError(f"RAG_UI_MODEL_NICE={self.model_nice}: use 0 (as the server) to 19 (lowest priority)")
+
+    @property
+    def answer_threads(self) -> int:
+        """Answers made at once: the model's line (the one answered and max_waiting) plus 7 more, so questions
+        that need no model always find a thread free."""
+        return self.max_waiting + 8
+
+    def logins(self) -> tuple[tuple[str, str], ...]:
+        """(name, password) pairs; raises RagError on a half-set or malformed login, or an editor who is not one."""
+        if bool(self.user) != bool(self.password):
+            raise RagError("set both RAG_UI_USER and RAG_UI_PASSWORD for a login, or neither for none")
+        pairs = [(self.user, self.password)] if self.user else []
+        for item in (i.strip() for i in self.users.split(",")):
+            if not item:
+                continue
+            name, colon, password = item.partition(":")
+            if not colon or not name.strip() or not password:
+                raise RagError("RAG_UI_USERS takes name:password pairs separated by commas (no comma in a password)")
+            pairs.append((name.strip(), password))
+        names = [n for n, _ in pairs]
+        if len(set(names)) != len(names):
+            raise RagError("a login name is given twice in RAG_UI_USER / RAG_UI_USERS: keep one")
+        unknown = [e for e in self.editors if e not in names]
+        if unknown:
+            raise RagError(f"RAG_UI_EDITORS names {unknown[0]!r}, which is not a login: add it to RAG_UI_USERS "
+                           "(name:password) or remove it")
+        return tuple(pairs)
+
+
 # The embedders (rag/models/embedders.py makes them); the first is the default.
 EMBEDDERS = ("embeddinggemma", "e5-small")
 
@@ -274,6 +330,7 @@ class Settings:
     citations: CitationSettings | None = None
     follow_up: FollowUpSettings = field(default_factory=FollowUpSettings)
     generator: GeneratorSettings = field(default_factory=GeneratorSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
     answer_min_score_vi: float | None = None
     answer_min_score_en: float | None = None
     generate_min_score_vi: float | None = None
@@ -309,12 +366,12 @@ class Settings:
         return {"vi": self.answer_min_score_vi, "en": self.answer_min_score_en}
 
     def to_json(self) -> dict:
-        """Every setting, for an eval report's metadata (paths as text; the API key left out, the database
-        password hidden)."""
+        """Every setting, for an eval report's metadata (paths as text; the API key and the UI's passwords left
+        out, the database password hidden)."""
         def plain(value):
             if isinstance(value, dict):
                 return {k: (redacted(v) if k == "pg_url" and v else plain(v)) for k, v in value.items()
-                        if "api_key" not in k}
+                        if "api_key" not in k and k not in ("password", "users")}
             return str(value) if isinstance(value, Path) else value
 
         return plain(dataclasses.asdict(self))

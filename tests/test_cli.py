@@ -146,3 +146,16 @@ def test_unknown_backend_is_refused_by_the_parser(run, capsys):
     with pytest.raises(SystemExit) as exit_:
         run("ask", "AZEC?", "--backend", "gpt")
     assert exit_.value.code == 2 and "invalid choice: 'gpt'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("where", ["a file", "under a file", "/proc/x"])
+def test_an_index_folder_that_cannot_be_made_is_a_one_line_error(settings, tmp_path, capsys, where):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    index = {"a file": str(blocker), "under a file": str(blocker / "index"), "/proc/x": "/proc/x"}[where]
+    make = lambda s, notify: Assistant(s, embedder=FakeEmbedder(), notify=notify)  # noqa: E731
+    code = cli.main(["index", "--corpus", str(settings.corpus_dir), "--index", index], make_assistant=make)
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert err.startswith(f"rag: error: cannot use {index} (")
+    assert err.rstrip().endswith("give --index and --corpus folders this user can create and write")

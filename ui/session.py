@@ -14,10 +14,13 @@ from rag.answer.followup import FollowUpRewriter, Rewrite, Turn
 from rag.assistant import Assistant
 from rag.errors import RagError
 from rag.indexing.store import IndexData
+from rag.models.backends import backend
 from rag.settings import Settings
+from rag.text import detect_language
 from rag.types import Answer
 
 from . import render
+from .gate import GatedChatModel, ModelGate, PriorityLine
 
 
 class _Variant(Assistant):
@@ -39,16 +42,26 @@ class _Variant(Assistant):
 
 class AssistantPool:
     """Assistants by generator settings, made on first use; all share the embedder, the reader and the index in
-    memory (a local GGUF model runs in one worker process for them all, rag/models/worker.py)."""
+    memory (a local GGUF model runs in one worker process for them all, rag/models/worker.py), and every call to a
+    model goes through one line, `gate` (ui/gate.py): one call at a time, in order, a busy message past
+    settings.server.max_waiting. Answers without a model never enter it."""
 
     def __init__(self, settings: Settings, embedder=None, notify: Callable[[str], None] | None = None,
                  chat_model=None, span_model=None) -> None:
         """`chat_model` replaces every model backend's chat model, `span_model` the reader (tests pass fakes)."""
-        self.main = Assistant(settings, embedder=embedder, notify=notify, chat_model=chat_model,
-                              span_model=span_model)
         self._chat_model = chat_model
+        self.gate = ModelGate(settings.server.max_waiting)
+        self.retrievals = PriorityLine(settings.threads)  # as many at once as cores (ui/gate.py)
+        self.main = Assistant(settings, embedder=embedder, notify=notify, chat_model=self._gated(settings),
+                              span_model=span_model)
         self._variants: dict[tuple[str, str, str], Assistant] = {}
         self._lock = threading.Lock()
+
+    def _gated(self, settings: Settings) -> GatedChatModel:
+        """The chat model of `settings`' backend behind the pool's gate, made on its first call."""
+        g = settings.generator
+        make = (lambda: self._chat_model) if self._chat_model is not None else (lambda: backend(g.backend).chat_model(g))
+        return GatedChatModel(make=make, gate=self.gate, nice=settings.server.model_nice)
 
     @property
     def settings(self) -> Settings:
@@ -64,8 +77,8 @@ class AssistantPool:
         key = (generator.backend, generator.model, generator.answer_lang)
         with self._lock:
             if key not in self._variants:
-                self._variants[key] = _Variant(self.main, self.main.settings.replace(generator=generator),
-                                               chat_model=self._chat_model)
+                settings = self.main.settings.replace(generator=generator)
+                self._variants[key] = _Variant(self.main, settings, chat_model=self._gated(settings))
             return self._variants[key]
 
 
@@ -94,6 +107,72 @@ class ChatTurn:
         return self.answer.text if self.answer else ""
 
 
+class Conversation:
+    """One browser tab's chat: the answered turns, the turn being answered and the questions waiting their turn.
+
+    A question sent while an answer is being written is added to `waiting`, shown as waiting, and answered after
+    the ones before it by the tab's one worker (`claim` / `next_question` / `finish`). Every event of the tab
+    renders from this object, so they all show the same chat. Kept in a gr.State: each tab gets a fresh one."""
+
+    def __init__(self) -> None:
+        self.turns: list[ChatTurn] = []
+        self.current: ChatTurn | None = None  # being answered
+        self.streamed: str | None = None  # the current answer as written so far
+        self.waiting: list[str] = []
+        self._lock = threading.Lock()
+        self._working = False
+        self._epoch = 0  # a clear starts a new epoch: an answer from before it is dropped
+
+    def __deepcopy__(self, memo) -> "Conversation":
+        return Conversation()  # a new tab's state
+
+    def add(self, question: str) -> None:
+        with self._lock:
+            self.waiting.append(question)
+
+    def claim(self) -> bool:
+        """True when the caller becomes the tab's worker (none was answering)."""
+        with self._lock:
+            if self._working or not self.waiting:
+                return False
+            self._working = True
+            return True
+
+    def next_question(self) -> tuple[str, int] | None:
+        """The worker's next question and the epoch it belongs to; None (and the worker stops) when none waits."""
+        with self._lock:
+            if not self.waiting:
+                self._working = False
+                self.current, self.streamed = None, None
+                return None
+            self.current, self.streamed = ChatTurn(self.waiting[0]), None
+            return self.waiting.pop(0), self._epoch
+
+    def release(self) -> None:
+        """The worker ended early (the tab closed): another may start."""
+        with self._lock:
+            self._working = False
+            self.current, self.streamed = None, None
+
+    def show(self, turn: ChatTurn, streamed: str | None = None) -> None:
+        self.current, self.streamed = turn, streamed
+
+    def finish(self, turn: ChatTurn, epoch: int) -> int | None:
+        """Keep an answered turn; its index, or None when the chat was cleared meanwhile."""
+        with self._lock:
+            self.current, self.streamed = None, None
+            if epoch != self._epoch:
+                return None
+            self.turns.append(turn)
+            return len(self.turns) - 1
+
+    def clear(self) -> None:
+        with self._lock:
+            self.turns, self.waiting = [], []
+            self.current, self.streamed = None, None
+            self._epoch += 1
+
+
 @dataclass(frozen=True)
 class ChatEvent:
     """A step of answering: "rewritten", "preview", "text" (more of the answer), "done" or "error"."""
@@ -101,6 +180,18 @@ class ChatEvent:
     kind: str
     turn: ChatTurn
     text: str = ""  # the answer so far, for "text"
+
+
+def needs_model(assistant: Assistant, question: str) -> bool:
+    """Will the answer likely call the model? Only a guess for the order of retrievals: the extractive backend
+    never does; the reader mode only to answer in another language than Vietnamese (it quotes the articles, in
+    Vietnamese, as written); the generate mode always."""
+    g = assistant.settings.generator
+    if not assistant.backend.generates:
+        return False
+    if g.mode != "reader":
+        return True
+    return (detect_language(question) if g.answer_lang == "auto" else g.answer_lang) != "vi"
 
 
 class ChatEngine:
@@ -121,7 +212,8 @@ class ChatEngine:
             turn.standalone, turn.rewrite_method = rewrite.standalone, rewrite.method
             if rewrite.changed:
                 yield ChatEvent("rewritten", turn)
-            stream = assistant.ask_stream(rewrite.standalone, k=turn.k)
+            with self.pool.retrievals.turn(1 if needs_model(assistant, rewrite.standalone) else 0):
+                stream = assistant.ask_stream(rewrite.standalone, k=turn.k)  # retrieves now
             for event in stream:
                 if event.kind == "preview":
                     turn.preview = event.answer

@@ -2,7 +2,9 @@
 meeting becomes a question that names the meeting.
 
 A question is treated as a follow-up when it is short and reads as one: it starts with "còn" / "and" /
-"what about", ends with "thì sao", or leans on a pronoun such as "họ", "it", "hội nghị đó" (is_follow_up).
+"what about", ends with "thì sao", or leans on a pronoun such as "họ", "it", "hội nghị đó" without naming a
+subject of its own (is_follow_up). A complete question ("Who invested in the Hon Trong wind farm and how much did
+it cost?") is used as typed.
 With a chat model, the model rewrites it from the last turns (the named templates in rag/answer/prompts.py); its
 output is checked (one line, a question, the question's language, not too long) and the rules are the
 fallback. Without a model (the extractive backend), the rules: the follow-up gets the setting of the previous
@@ -12,6 +14,7 @@ question, its "tại / at ..." phrase when it has one, else its key terms.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -72,13 +75,31 @@ def _words(text: str) -> int:
     return len(text.split())
 
 
+# A name: a capitalised word after the first one ("Hon Trong", "Nhật Bản", "ASEAN"), or a word with a digit
+# ("2024", "16th").
+_NAME = re.compile(r"(?<=\S)\s+(?:[^\W\d_][\w'’-]*)", re.U)
+
+
+def names_its_subject(question: str) -> bool:
+    """Does the question name what it asks about: a capitalised word after its first word (a name, an acronym)
+    or a number? "Who invested in the Hon Trong wind farm and how much did it cost?" does ("it" is the wind
+    farm); "When was it held?" and "Hội nghị đó diễn ra ở đâu?" do not."""
+    q = _strip_end(" ".join(question.split()))
+    if any(c.isdigit() for c in q):
+        return True
+    return any(m.group(0).strip()[:1].isupper() for m in _NAME.finditer(q))
+
+
 def is_follow_up(question: str, max_words: int = _DEFAULT.max_words) -> bool:
-    """Does a short question lean on the conversation (an opening like "Còn", a closing like "thì sao", a pronoun)?"""
+    """Does a short question lean on the conversation? An opening like "Còn" / "What about" or a closing like
+    "thì sao" always does; a pronoun ("it", "họ", "hội nghị đó") only in a question that names no subject of
+    its own (names_its_subject): a complete question is never rewritten."""
     q = " ".join(question.split())
     if not q or _words(q) > max_words:
         return False
-    return bool(_VI_OPENING.search(q) or _VI_CLOSING.search(q) or _VI_POINTERS.search(q)
-                or _EN_OPENING.search(q) or _EN_POINTERS.search(q))
+    if _VI_OPENING.search(q) or _VI_CLOSING.search(q) or _EN_OPENING.search(q):
+        return True
+    return bool(_VI_POINTERS.search(q) or _EN_POINTERS.search(q)) and not names_its_subject(q)
 
 
 def _strip_end(text: str) -> str:
@@ -138,18 +159,45 @@ def _terms(previous: str, lang: str) -> str:
     return " ".join(_VI_QUESTION_WORDS.sub(" ", _strip_end(previous)).split())
 
 
+def _fold(text: str) -> str:
+    """Lower case without diacritics, so that "Hon Trong" matches "Hòn Trống"."""
+    t = unicodedata.normalize("NFD", text.lower().replace("đ", "d"))
+    return "".join(c for c in t if not unicodedata.combining(c))
+
+
+def _subject(previous: str) -> str:
+    """What the previous question was about: its setting ("tại ... / at ..."), else its key terms."""
+    lang = detect_language(previous)
+    return _setting(previous, lang) or _terms(previous, lang)
+
+
+def has_its_subject(question: str, previous: str) -> bool:
+    """Does `question` already name every name (a capitalised word or a number) of the previous question's
+    subject? "And how much did the Hon Trong wind farm cost?" after "Nhà máy điện gió Hòn Trống được khánh thành
+    ngày nào?" does: nothing of the previous question is added to it."""
+    first, _, rest = _strip_end(previous).partition(" ")
+    subject = set(_TOKEN.findall(_fold(_subject(previous))))
+    names = {_fold(w) for w in _TOKEN.findall(rest) if w[:1].isupper() or any(c.isdigit() for c in w)}
+    names &= subject
+    return bool(names) and names <= set(_TOKEN.findall(_fold(question)))
+
+
+def _asks(body: str) -> bool:
+    return bool((_VI_ASKS if detect_language(body) == "vi" else _EN_ASKS).search(body))
+
+
 def rule_rewrite(question: str, history: Sequence[Turn], max_words: int = _DEFAULT.max_words) -> str:
     """The standalone question by the rules; the question itself when it does not read as a follow-up."""
     if not history or not is_follow_up(question, max_words):
         return " ".join(question.split())
     previous = history[-1].question
-    lang = detect_language(question)
     body = _body(question)
     if not body:
         return previous
-    asks = (_VI_ASKS if lang == "vi" else _EN_ASKS).search(body)
-    if not asks:  # "Còn Nhật Bản thì sao?": the previous question, about this
+    if not _asks(body):  # "Còn Nhật Bản thì sao?": the previous question, about this
         return f"{_strip_end(previous)} ({body})?"
+    if has_its_subject(body, previous):
+        return f"{body}?"
     setting = _setting(previous, detect_language(previous))
     if setting and setting.lower() not in body.lower():
         return f"{body} {setting}?"
@@ -171,6 +219,9 @@ class FollowUpRewriter:
         q = " ".join(question.split())
         if not history or not is_follow_up(q, self.settings.max_words):
             return Rewrite(q, q, "none")
+        body = _body(q)
+        if body and _asks(body) and has_its_subject(body, history[-1].question):
+            return Rewrite(q, q, "none")  # "And how much did the Hon Trong wind farm cost?": complete as it is
         if self.chat_model is not None:
             standalone = self._ask_model(q, history)
             if standalone is not None and standalone != q:  # a follow-up repeated as it is: the rules do better

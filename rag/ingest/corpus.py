@@ -6,6 +6,7 @@ Bad files (not UTF-8, binary, empty, too large) are skipped with one line saying
 from __future__ import annotations
 
 import html
+import os
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -136,6 +137,12 @@ def corpus_paths(folder: Path):
             yield unicodedata.normalize("NFC", path.stem), path
 
 
+def dangling_links(folder: Path) -> list[Path]:
+    """Links to article files that do not exist (corpus_paths passes them over, since they are not files)."""
+    return sorted(p for p in folder.rglob("*") if p.is_symlink() and not p.exists() and p.suffix.lower() in SUFFIXES
+                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+
+
 def load_corpus(folder: Path, max_bytes: int = Settings.max_file_bytes) -> Corpus:
     """Every supported file under `folder`; raises CorpusError when none is usable."""
     folder = Path(folder)
@@ -155,6 +162,9 @@ def load_corpus(folder: Path, max_bytes: int = Settings.max_file_bytes) -> Corpu
             skipped.append(Skipped(str(path), str(exc)))
         except OSError as exc:
             skipped.append(Skipped(str(path), f"it cannot be read ({exc.strerror})"))
+    for link in dangling_links(folder):
+        skipped.append(Skipped(str(link), f"it is a link to {os.readlink(link)}, which does not exist: fix the link "
+                                          "or remove it"))
     if not docs:
         why = f" ({len(skipped)} file(s) skipped: {skipped[0].reason})" if skipped else ""
         raise CorpusError(f"no usable article in {folder}{why}: add .txt, .md or .html files in UTF-8")

@@ -102,3 +102,29 @@ def test_a_follow_up_the_model_repeats_unchanged_goes_to_the_rules():
 def test_clean_model_rewrite_takes_the_first_line_unquoted():
     assert clean_model_rewrite("«When was the meeting held?»\nmore", "When was it held?") == "When was the meeting held?"
     assert clean_model_rewrite("  \n", "When?") is None
+
+
+WIND_FARM = Turn("Nhà máy điện gió Hòn Trống được khánh thành ngày nào?", "Ngày 20/3/2025 [1].")
+INVESTOR_Q = "Who invested in the Hon Trong wind farm and how much did it cost?"
+
+
+@pytest.mark.parametrize("question", [
+    INVESTOR_Q,  # "it" is the wind farm the question names
+    "Nhà máy điện gió Hòn Trống có công suất bao nhiêu, nó do ai đầu tư?",
+    "How much did it cost in 2024?",  # a number: the question sets its own subject
+])
+def test_a_question_that_names_its_subject_is_complete(question):
+    assert not is_follow_up(question)
+    model = FakeChatModel(reply=lambda system, user: "Nhà máy điện gió Hòn Trống được khánh thành ngày nào?")
+    r = FollowUpRewriter(model).rewrite(question, [WIND_FARM])
+    assert (r.method, r.standalone) == ("none", question)
+    assert model.prompts == []  # the model is not asked either
+
+
+def test_a_follow_up_that_already_names_the_previous_subject_gets_nothing_appended():
+    q = "And how much did the Hon Trong wind farm cost?"  # "Hon Trong" is "Hòn Trống" without its accents
+    assert rule_rewrite(q, [WIND_FARM]) == "How much did the Hon Trong wind farm cost?"
+    model = FakeChatModel(reply=lambda system, user: "unused")
+    assert FollowUpRewriter(model).rewrite(q, [WIND_FARM]).method == "none" and model.prompts == []
+    # Without its subject the follow-up still gets it.
+    assert "Hòn Trống" in rule_rewrite("And how much did it cost?", [WIND_FARM])

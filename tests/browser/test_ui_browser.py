@@ -164,7 +164,8 @@ def test_bad_uploads_show_their_errors_and_change_nothing(page, live):
     expect(result).to_contain_text("✗ bad.txt was not added: it looks binary (NUL bytes); save it as UTF-8 text")
     expect(result).to_contain_text("✗ copy-of-a-seed.txt was not added: the same article is already in the corpus "
                                    "as 000_fbd71147380da296.txt")
-    expect(result).to_contain_text("✗ 'report.pdf' is not a .txt, .md or .html file")
+    # The page itself refuses a type the box does not take (the server says why too: test_server_access.py).
+    expect(page.get_by_text("Invalid file type: report.pdf. Only .txt, .md, .html allowed.")).to_be_visible()
     expect(page.locator("#index-status")).to_contain_text("up to date")
     shot(page, "bad-upload")
     assert sorted(p.name for p in live.settings.corpus_dir.iterdir()) == before
@@ -229,3 +230,49 @@ def test_two_tabs_ask_at_the_same_time(browser, live):
         expect(p.locator("#cards .cite-card").first).to_contain_text(MEKONG_TITLE)
     for p in pages:
         p.context.close()
+
+
+USER = '#chat [data-testid="user"]'
+
+
+def test_questions_sent_while_an_answer_is_written_wait_and_are_answered_in_turn(page):
+    page.click("#settings")
+    choose(page, "#backend", "local")  # the slow fake model writes English answers, a word every 0.1 s
+    page.locator("#answer-lang").get_by_text("English").click()
+    page.fill("#question textarea", VI_Q)
+    page.press("#question textarea", "Enter")
+    page.wait_for_function("sel => { const b = document.querySelectorAll(sel); "
+                           "return b.length && b[b.length - 1].innerText.includes('▌'); }", arg=BOT)
+    page.fill("#question textarea", EN_Q)
+    page.click("#send")  # by the button, mid-answer
+    expect(page.locator(BOT).nth(1)).to_contain_text("waiting")
+    page.fill("#question textarea", MEETING_Q)
+    page.press("#question textarea", "Enter")  # and by Enter
+    expect(page.locator(BOT).nth(2)).to_contain_text("waiting")
+    expect(page.locator("#question textarea")).to_have_value("")
+    assert "▌" in page.locator(BOT).nth(0).inner_text()  # both were sent before the first answer ended
+    shot(page, "questions-waiting")
+    first, second, third = wait_answer(page, 1), wait_answer(page, 2), wait_answer(page, 3)
+    assert page.locator(USER).all_inner_texts() == [VI_Q, EN_Q, MEETING_Q]
+    expect(first).to_contain_text("local 1.5b · retrieval")
+    expect(second).to_contain_text("Mekong")
+    expect(third).to_contain_text("local 1.5b · retrieval")
+    expect(page.locator(BOT)).to_have_count(3)
+    expect(page.locator("#chat")).not_to_contain_text("waiting")
+
+
+def test_the_upload_box_filters_by_type_and_a_file_over_the_limit_clears_the_last_result(page, live, tmp_path):
+    open_tab(page, "Tài liệu · Corpus")
+    accept = page.locator("#upload input[type=file]").get_attribute("accept")
+    assert {t.strip() for t in accept.split(",")} >= {".txt", ".md", ".html"}
+    page.set_input_files("#upload input[type=file]", [{"name": "bad.txt", "mimeType": "text/plain",
+                                                       "buffer": b"\x00\x01" * 64}])
+    expect(page.locator("#upload-result")).to_contain_text("✗ bad.txt was not added")
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"a" * (live.settings.max_file_bytes + 1))
+    page.set_input_files("#upload input[type=file]", str(big))
+    expect(page.get_by_text("maximum allowed size of 4.8 Mb")).to_be_visible()
+    expect(page.locator("#upload-result .rag-msg")).to_be_hidden()
+    expect(page.locator("#upload")).to_contain_text("up to 4.8 MB (5,000,000 bytes) each")
+    shot(page, "upload-over-the-limit")
+    assert "big.txt" not in [p.name for p in live.settings.corpus_dir.iterdir()]

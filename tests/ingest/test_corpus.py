@@ -28,6 +28,19 @@ def test_bad_files_are_skipped_with_a_reason(tmp_path):
     assert all(str(s).startswith("skipped ") for s in corpus.skipped)
 
 
+def test_a_dangling_link_is_skipped_by_name(tmp_path):
+    folder = tmp_path / "c"
+    folder.mkdir()
+    write(folder, "good.txt", "Bài báo tốt. Nội dung hợp lệ.".encode())
+    (folder / "gone.txt").symlink_to(tmp_path / "moved-away.txt")
+    (folder / "picture.png").symlink_to(tmp_path / "nowhere.png")  # not an article: not named
+    corpus = load_corpus(folder)
+    assert [d.doc_id for d in corpus.documents] == ["good"]
+    assert [str(s) for s in corpus.skipped] == [
+        f"skipped {folder / 'gone.txt'}: it is a link to {tmp_path / 'moved-away.txt'}, which does not exist: fix the "
+        "link or remove it"]
+
+
 def test_empty_corpus_is_a_clear_error(tmp_path):
     (tmp_path / "c").mkdir()
     with pytest.raises(CorpusError, match="no usable article"):

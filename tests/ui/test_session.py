@@ -142,3 +142,108 @@ def test_feedback_is_appended_as_json_lines(engine, tmp_path, monkeypatch):
     assert default_feedback_path(tmp_path / "index") == tmp_path / "index" / "feedback.jsonl"
     monkeypatch.setenv("RAG_FEEDBACK", str(tmp_path / "f.jsonl"))
     assert default_feedback_path(tmp_path / "index") == tmp_path / "f.jsonl"
+
+
+def test_a_tab_answers_its_waiting_questions_in_order_with_one_worker(engine):
+    from ui.session import Conversation
+
+    conv = Conversation()
+    conv.add(DATE_Q)
+    assert conv.claim() and not conv.claim()  # one worker per tab
+    question, epoch = conv.next_question()
+    conv.add(MEETING_Q)  # sent while the first is answered: waits
+    assert conv.current.question == DATE_Q and conv.waiting == [MEETING_Q]
+    turn = list(engine.ask(question, conv.turns))[-1].turn
+    assert conv.finish(turn, epoch) == 0
+    question, epoch = conv.next_question()  # the same worker takes it
+    assert question == MEETING_Q and conv.waiting == []
+    conv.clear()  # cleared meanwhile: the answer from before the clear is dropped
+    assert conv.finish(list(engine.ask(question, []))[-1].turn, epoch) is None and conv.turns == []
+    assert conv.next_question() is None and conv.claim() is False  # nothing waits
+    conv.add("AZEC là gì?")
+    assert conv.claim()
+    from copy import deepcopy
+    fresh = deepcopy(conv)  # a new tab's state
+    assert fresh.turns == [] and fresh.waiting == [] and fresh.claim() is False
+
+
+WIND_FARM = """Khánh thành Nhà máy điện gió Hòn Trống
+
+20/03/2025
+
+Ngày 20/3/2025, tại tỉnh Quảng Trị, Nhà máy điện gió Hòn Trống được khánh thành sau 18 tháng xây dựng.
+Nhà máy do Công ty Cổ phần Năng lượng Sông Hồng làm chủ đầu tư, với tổng vốn đầu tư 2.150 tỷ đồng.
+Nhà máy có 12 tua-bin gió, tổng công suất 48 MW, mỗi năm cung cấp khoảng 150 triệu kWh điện.
+
+Nguồn: bài viết thử nghiệm (test data)
+"""
+
+
+@pytest.mark.integration
+def test_a_complete_question_after_another_is_answered_as_asked(tmp_path, corpus_dir):
+    """Issue 22's case on the real extractive path with the default embedder (EmbeddingGemma) and its tuned
+    floors: the English question names its own subject, so it is not rewritten with the previous one and its
+    answer is the investor and the cost."""
+    from rag.models.gemma import GemmaEmbedder
+    from rag.models.gemma_folder import ensure_gemma_folder
+    from rag.settings import ROOT, GeneratorSettings, Settings
+
+    folder = ROOT / "models" / "embeddinggemma"
+    ensure_gemma_folder(folder)  # fails with what to run when set-up has not built it
+    (corpus_dir / "hon_trong.txt").write_text(WIND_FARM, encoding="utf-8")
+    settings = Settings(corpus_dir=corpus_dir, index_dir=tmp_path / "index", embedder="embeddinggemma",
+                        model_dir=folder, generator=GeneratorSettings(backend="extractive"))
+    pool = AssistantPool(settings, embedder=GemmaEmbedder(folder, threads=2))
+    pool.main.build_index()
+    engine = ChatEngine(pool)
+    _, first, _ = ask(engine, "Nhà máy điện gió Hòn Trống được khánh thành ngày nào?")
+    assert "20/3/2025" in first.answer.text
+    kinds, turn, _ = ask(engine, "Who invested in the Hon Trong wind farm and how much did it cost?", [first])
+    assert kinds == ["done"] and turn.rewrite_method == "none"
+    assert turn.standalone == "Who invested in the Hon Trong wind farm and how much did it cost?"
+    assert not turn.answer.refused
+    assert "Công ty Cổ phần Năng lượng Sông Hồng làm chủ đầu tư" in turn.answer.text
+    assert "2.150 tỷ đồng" in turn.answer.text and turn.answer.citations[0].doc_id == "hon_trong"
+
+
+def test_which_questions_are_expected_to_need_the_model(settings, fake_embedder):
+    from ui.session import needs_model
+
+    pool = AssistantPool(settings.replace(generator=settings.generator.replace(mode="reader")), embedder=fake_embedder,
+                         span_model=FakeSpanModel())
+    assert not needs_model(pool.get("extractive"), "Who co-chaired the meeting?")
+    reader = pool.get("local")
+    assert not needs_model(reader, DATE_Q) and needs_model(reader, "Who co-chaired the meeting?")
+    assert needs_model(pool.get("local", None, "en"), DATE_Q)
+    generate = AssistantPool(settings, embedder=fake_embedder, span_model=FakeSpanModel()).get("local")  # the fixture's generate mode
+    assert needs_model(generate, DATE_Q)
+
+
+def test_a_question_past_the_models_line_is_told_to_try_again(settings, fake_embedder):
+    import threading
+
+    from rag.settings import ServerSettings
+
+    started, release = threading.Event(), threading.Event()
+
+    def slow(system, user):
+        started.set()
+        release.wait(10)
+        return echo_first_passage(system, user)
+
+    pool = AssistantPool(settings.replace(server=ServerSettings(max_waiting=0)), embedder=fake_embedder,
+                         chat_model=FakeChatModel(reply=slow), span_model=FakeSpanModel())
+    pool.main.build_index()
+    engine = ChatEngine(pool)
+    first = []
+    t = threading.Thread(target=lambda: first.append(ask(engine, DATE_Q, backend="local")))
+    t.start()
+    assert started.wait(10)
+    kinds, turn, _ = ask(engine, MEETING_Q, backend="local")  # the model is busy and no one may wait
+    assert kinds[-1] == "error" and turn.error == ("the server is busy: the model has 1 question before yours (at "
+                                                   "most 0 may wait); try again in a minute")
+    kinds, turn, _ = ask(engine, DATE_Q)  # an answer without the model does not wait for it
+    assert kinds == ["preview", "done"] and "10/7/2025" in turn.answer.text
+    release.set()
+    t.join(10)
+    assert first[0][0][-1] == "done"
