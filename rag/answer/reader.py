@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from rag.settings import ReaderSettings
+from rag.text import is_vietnamese
 from rag.types import Passage, RetrievalResult, Support
 
 
@@ -47,7 +48,9 @@ class _Window:
 
 def windows(result: RetrievalResult, sentences: int, neighbours: int) -> list[_Window]:
     """The best `sentences` sentences by cosine, each with `neighbours` sentences either side in its passage;
-    windows of one passage that overlap or touch are merged. In rank order of their best sentence."""
+    windows of one passage that overlap or touch are merged. In rank order of their best sentence. A Vietnamese
+    question reads Vietnamese sentences when the passages have any: news articles carry English photo captions
+    that restate a Vietnamese sentence's subject, and their cosine can come first."""
     by_passage: dict[str, list[Support]] = {}
     for s in result.sentences:
         got = by_passage.setdefault(s.passage.chunk_id, [])
@@ -58,7 +61,10 @@ def windows(result: RetrievalResult, sentences: int, neighbours: int) -> list[_W
     spans: dict[str, list[list[int]]] = {}
     order: list[str] = []
     passages: dict[str, Passage] = {}
-    for best in result.supports[:sentences]:
+    ranked = list(result.supports)
+    if result.lang == "vi":
+        ranked = [s for s in ranked if is_vietnamese(s.text)] or ranked
+    for best in ranked[:sentences]:
         pid = best.passage.chunk_id
         row = by_passage[pid]
         i = next(k for k, s in enumerate(row) if s.start == best.start)

@@ -47,3 +47,15 @@ def test_a_reading_carries_the_span_in_document_offsets_and_the_sentence_it_star
 
 def test_nothing_retrieved_is_nothing_read():
     assert Reader(Fixed("x", 1.0)).read(RetrievalResult("?", "vi", ())) == []
+
+
+def test_a_vietnamese_question_reads_a_vietnamese_sentence_before_an_english_caption():
+    caption = "The conference took place in Hanoi."
+    p = Passage(1, "doc", "doc-0", "Tin", f"{caption} {DOC}", 0, len(caption) + 1 + len(DOC), 0.9)
+    sents = (Support(p, 0, len(caption), caption, 0.95),
+             Support(p, len(caption) + 1 + DOC.index("Hội"), len(caption) + 1 + DOC.index("Câu ba") - 1,
+                     "Hội nghị diễn ra tại Hà Nội.", 0.9))
+    vi = RetrievalResult("Hội nghị diễn ra ở đâu?", "vi", (p,), sentences=sents)
+    assert windows(vi, sentences=1, neighbours=0)[0].text == "Hội nghị diễn ra tại Hà Nội."
+    en = RetrievalResult("Where was the conference?", "en", (p,), sentences=sents)
+    assert windows(en, sentences=1, neighbours=0)[0].text == caption
