@@ -43,7 +43,11 @@ class _Window:
 
     @property
     def text(self) -> str:
-        return self.passage.text[self.start - self.passage.start:self.end - self.passage.start]
+        return self.words(self.start, self.end)
+
+    def words(self, start: int, end: int) -> str:
+        """The passage's text between two document offsets."""
+        return self.passage.text[start - self.passage.start:end - self.passage.start]
 
 
 def windows(result: RetrievalResult, sentences: int, neighbours: int) -> list[_Window]:
@@ -87,10 +91,6 @@ def windows(result: RetrievalResult, sentences: int, neighbours: int) -> list[_W
     return out
 
 
-def result_text(w: _Window, start: int, end: int) -> str:
-    return w.passage.text[start - w.passage.start:end - w.passage.start]
-
-
 class Reader:
     def __init__(self, model: SpanModel, settings: ReaderSettings | None = None) -> None:
         self.model = model
@@ -114,5 +114,5 @@ class Reader:
             start = w.start + span.start - starts[i]
             end = min(w.end, w.start + span.end - starts[i])
             sentence = next((s for s in reversed(w.sentences) if s.start <= start), w.sentences[0])
-            out.append(Reading(sentence, result_text(w, start, end), start, end, span.margin))
+            out.append(Reading(sentence, w.words(start, end), start, end, span.margin))
         return sorted(out, key=lambda r: -r.margin)

@@ -69,13 +69,6 @@ class ReadingAnswerer:
         self.similarity = similarity
         self.min_similarity = min_similarity
 
-    def answer(self, result: RetrievalResult, timings: dict | None = None, started: float | None = None) -> Answer:
-        done = None
-        for event in self.stream(result, dict(timings or {}), started):
-            if isinstance(event, Done):
-                done = event
-        return done.answer
-
     def stream(self, result: RetrievalResult, timings: dict, started: float | None = None) -> Iterator[Event]:
         started = started if started is not None else time.perf_counter()
         lang = result.lang if self.answer_lang == "auto" else self.answer_lang
