@@ -14,7 +14,7 @@ import pytest
 from rag.settings import GeneratorSettings, Settings
 
 from ..conftest import MODEL_DIR, ROOT, SEEDS
-from ..fakes import FakeChatModel, echo_first_passage
+from ..fakes import FakeChatModel
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -74,7 +74,8 @@ def start_app(root: Path, embedder, generator: GeneratorSettings, chat=None):
 def live(tmp_path_factory, real_embedder):
     """The app on the extractive backend; every model backend uses a slow fake chat model."""
     live, demo = start_app(tmp_path_factory.mktemp("ui"), real_embedder, GeneratorSettings(backend="extractive"),
-                           chat=SlowChatModel(reply=echo_first_passage))
+                           chat=SlowChatModel(reply=lambda system, user: "the Asia Zero Emission Community, as the "
+                                              "fake model writes it word by word"))
     yield live
     demo.close()
 

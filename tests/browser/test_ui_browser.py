@@ -16,6 +16,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration]
 VI_Q = "Hội nghị Bộ trưởng Ngoại giao Mekong - Nhật Bản lần thứ 16 diễn ra vào ngày nào?"
 EN_Q = "Who co-chaired the 16th Mekong-Japan Foreign Ministers' Meeting?"
 MEETING_Q = "Các nước ASEAN đề nghị Nhật Bản hỗ trợ gì tại Hội nghị Cấp cao ASEAN - Nhật Bản lần thứ 28?"
+GLOSS_Q = "AZEC là gì?"  # its answer's words are no date, amount or name: the model renders them in English
 MEKONG_TITLE = "Các nước Mekong - Nhật Bản thúc đẩy hợp tác kinh tế số, hạ tầng và phát triển bền vững"
 SUMMIT_TITLE = "Thủ tướng Phạm Minh Chính dự Hội nghị Cấp cao ASEAN - Nhật Bản lần thứ 28"
 
@@ -75,8 +76,8 @@ def test_vietnamese_and_english_questions_get_answers_with_citation_cards(page):
 def test_a_marker_or_a_card_opens_the_article_with_the_passage_highlighted(page):
     ask(page, VI_Q, 1)
     cards = page.locator("#cards .cite-card")
-    expect(cards).to_have_count(2)
-    quotes = [cards.nth(i).locator("mark").inner_text() for i in range(2)]
+    expect(cards).to_have_count(1)  # the reader's answer cites the sentence its span is in
+    quotes = [cards.first.locator("mark").inner_text()]
 
     page.locator(BOT).first.locator('a[href="#cite-0-1"]').click()
     expect(page.locator("#source .source-title")).to_have_text(MEKONG_TITLE)
@@ -84,8 +85,9 @@ def test_a_marker_or_a_card_opens_the_article_with_the_passage_highlighted(page)
     assert "#cite" not in page.url  # the marker opened the source, it did not navigate
     expect(page.locator("#source .source-text")).to_contain_text("Hội nghị cũng thống nhất sẽ nối lại")  # whole article
 
-    cards.nth(1).click()
-    expect(page.locator("#source mark.focus")).to_have_text(quotes[1])
+    page.locator("#source .source-title").click()  # away from the card, then the card itself opens it again
+    cards.first.click()
+    expect(page.locator("#source mark.focus")).to_have_text(quotes[0])
     shot(page, "source-view")
 
 
@@ -100,7 +102,7 @@ def test_a_follow_up_is_rewritten_and_the_rewrite_shown(page):
 
 def test_planted_markup_renders_as_text(page):
     answer = ask(page, "Lễ hội kẹo dẻo Hải Phòng có bao nhiêu gian hàng?", 1)
-    expect(answer).to_contain_text("<script>window.__pwned = 1</script> Lễ hội kẹo dẻo Hải Phòng")
+    expect(answer).to_contain_text('<img src=x onerror="window.__pwned = 2">')
     card = page.locator("#cards .cite-card").first
     expect(card).to_contain_text('<img src=x onerror="window.__pwned = 2">')
     card.click()
@@ -198,7 +200,7 @@ def test_a_model_backend_streams_its_answer_in_the_chosen_language(page, live):
     page.click("#settings")  # open the settings
     choose(page, "#backend", "local")
     page.locator("#answer-lang").get_by_text("English").click()
-    page.fill("#question textarea", VI_Q)
+    page.fill("#question textarea", GLOSS_Q)
     page.press("#question textarea", "Enter")
     page.wait_for_function("sel => { const b = document.querySelectorAll(sel); "
                            "return b.length && b[b.length - 1].innerText.includes('▌'); }", arg=BOT)
@@ -206,9 +208,8 @@ def test_a_model_backend_streams_its_answer_in_the_chosen_language(page, live):
     answer = wait_answer(page, 1)
     expect(answer).to_contain_text("local 1.5b · retrieval")
     expect(answer).not_to_contain_text("▌")
-    expect(page.locator("#cards .cite-card").first).to_contain_text(MEKONG_TITLE)
-    # The reader mode: the model reads the chosen sentences and answers across languages.
-    assert live.chat.prompts[-1][1].rstrip().endswith("Answer in English:")
+    # The reader's span, in Vietnamese words, is rendered in English by the model.
+    assert live.chat.prompts[-1][1].rstrip().endswith("The answer in English:")
     shot(page, "model-answer-done")
 
 
@@ -239,7 +240,7 @@ def test_questions_sent_while_an_answer_is_written_wait_and_are_answered_in_turn
     page.click("#settings")
     choose(page, "#backend", "local")  # the slow fake model writes English answers, a word every 0.1 s
     page.locator("#answer-lang").get_by_text("English").click()
-    page.fill("#question textarea", VI_Q)
+    page.fill("#question textarea", GLOSS_Q)
     page.press("#question textarea", "Enter")
     page.wait_for_function("sel => { const b = document.querySelectorAll(sel); "
                            "return b.length && b[b.length - 1].innerText.includes('▌'); }", arg=BOT)
@@ -253,9 +254,9 @@ def test_questions_sent_while_an_answer_is_written_wait_and_are_answered_in_turn
     assert "▌" in page.locator(BOT).nth(0).inner_text()  # both were sent before the first answer ended
     shot(page, "questions-waiting")
     first, second, third = wait_answer(page, 1), wait_answer(page, 2), wait_answer(page, 3)
-    assert page.locator(USER).all_inner_texts() == [VI_Q, EN_Q, MEETING_Q]
+    assert page.locator(USER).all_inner_texts() == [GLOSS_Q, EN_Q, MEETING_Q]
     expect(first).to_contain_text("local 1.5b · retrieval")
-    expect(second).to_contain_text("Mekong")
+    expect(second).to_contain_text("local 1.5b · retrieval")
     expect(third).to_contain_text("local 1.5b · retrieval")
     expect(page.locator(BOT)).to_have_count(3)
     expect(page.locator("#chat")).not_to_contain_text("waiting")
