@@ -12,6 +12,8 @@ cross-language citation cosine) are kept per embedder in TUNED: a field left uns
 from __future__ import annotations
 
 import dataclasses
+import functools
+import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -120,17 +122,17 @@ class ReaderSettings:
     def threshold(self, lang: str) -> float:
         """The refusal threshold for questions in `lang`: set here, or the manifest's."""
         own = self.threshold_vi if lang == "vi" else self.threshold_en
-        if own is not None:
-            return own
-        import json
+        return own if own is not None else _manifest_thresholds(self.weights.with_name("manifest.json"))[lang]
 
-        manifest = self.weights.with_name("manifest.json")
-        try:
-            thresholds = json.loads(manifest.read_text(encoding="utf-8"))["thresholds"]
-        except (OSError, ValueError, KeyError) as exc:
-            raise RagError(f"the reader's manifest {manifest} is missing or has no thresholds: run "
-                           f"`git checkout -- {manifest.parent}`") from exc
-        return float(thresholds[lang])
+
+@functools.lru_cache(maxsize=8)
+def _manifest_thresholds(manifest: Path) -> dict[str, float]:
+    """The thresholds of a reader's manifest, read once per process (it ships with the weights)."""
+    try:
+        return {k: float(v) for k, v in json.loads(manifest.read_text(encoding="utf-8"))["thresholds"].items()}
+    except (OSError, ValueError, KeyError) as exc:
+        raise RagError(f"the reader's manifest {manifest} is missing or has no thresholds: run "
+                       f"`git checkout -- {manifest.parent}`") from exc
 
 
 @dataclass(frozen=True)
