@@ -77,7 +77,7 @@ class ReadingAnswerer:
         decision = self.decision.decide(result)
         timings["read_ms"] = (time.perf_counter() - t0) * 1000
         score = refusal_score(decision.margin, self.decision.threshold(result.lang))
-        scores = {"support_score": decision.scores["support_score"], "low_relevance": decision.scores["low_relevance"],
+        scores = {"support_score": decision.judgement.best_score, "low_relevance": decision.judgement.low_relevance,
                   "refusal_probability": score}
 
         def done(text: str, refused: bool, citations=(), draft: str = "") -> Done:

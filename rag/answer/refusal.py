@@ -13,7 +13,7 @@ Two checks, in order:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from rag.answer.answerability import Judgement, RefusalRule
 from rag.answer.reader import Reader, Reading
@@ -26,7 +26,6 @@ class Decision:
     readings: list[Reading]  # best first; empty when the rule refused
     judgement: Judgement
     margin: float | None = None  # the best reading's, when the reader ran
-    scores: dict = field(default_factory=dict)  # for the Answer: support_score, low_relevance, reader_margin
 
 
 class RefusalDecision:
@@ -39,11 +38,9 @@ class RefusalDecision:
 
     def decide(self, result: RetrievalResult) -> Decision:
         judgement = self.rule.judge(result)
-        scores = {"support_score": judgement.best_score, "low_relevance": judgement.low_relevance}
         if not judgement.answerable:
-            return Decision(True, [], judgement, None, scores)
+            return Decision(True, [], judgement)
         readings = self.reader.read(result)
         margin = readings[0].margin if readings else None
-        scores["reader_margin"] = margin
         refused = margin is None or margin < self.threshold(result.lang)
-        return Decision(refused, readings, judgement, margin, scores)
+        return Decision(refused, readings, judgement, margin)

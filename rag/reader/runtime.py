@@ -4,7 +4,7 @@ each passage and how much more likely it is than "no answer".
 Scores follow the SQuAD 2.0 readers: a span's score is its start + end logits; a window's null score is the
 start + end logits at position 0 (<s>); `margin` = best span score - null score of the span's window. A
 question is answerable when the best margin over the passages clears the threshold calibrated on held-out dev
-data (rag/reader/weights/manifest.json; RefusalSettings may override it).
+data (rag/reader/weights/manifest.json; ReaderSettings may override it).
 
 Models load on first use: the e5-small folder's weights (set-up builds it), with the shipped trained weights
 (rag/reader/weights/reader.safetensors, int8 rows) laid over them.
