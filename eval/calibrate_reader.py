@@ -34,7 +34,7 @@ from rag.assistant import Assistant  # noqa: E402
 from rag.evaluation.metrics import answer_correct  # noqa: E402
 from rag.reader.data import dev_question_ids  # noqa: E402
 from rag.reader.paths import data_dir  # noqa: E402
-from rag.reader.train import roc_auc  # noqa: E402
+from rag.reader.evaluate import roc_auc  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 
 DATASETS = ("viquad2-dev", "xquad-vi-dev")

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.reader.train import roc_auc
 
 _PUNCT = set(string.punctuation) | {"“", "”", "‘", "’", "–", "—", "…", "«", "»"}
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
@@ -89,3 +88,21 @@ def figures(preds: list[Prediction], threshold: float | None = None) -> dict:
         "false_refusals": round(float((~answers[has]).mean()), 4) if has.any() else None,
         "roc_auc": round(roc_auc(margins, has), 4) if has.any() and (~has).any() else None,
     }
+
+
+def roc_auc(scores: np.ndarray, positive: np.ndarray) -> float:
+    """Probability that a positive outranks a negative (ties count half)."""
+    pos, neg = scores[positive], scores[~positive]
+    if not len(pos) or not len(neg):
+        return float("nan")
+    order = np.argsort(np.concatenate([pos, neg]), kind="mergesort")
+    ranks = np.empty(len(order))
+    allv = np.concatenate([pos, neg])[order]
+    i = 0
+    while i < len(allv):  # average ranks of ties
+        j = i
+        while j + 1 < len(allv) and allv[j + 1] == allv[i]:
+            j += 1
+        ranks[order[i:j + 1]] = (i + j) / 2 + 1
+        i = j + 1
+    return float((ranks[:len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))

@@ -10,7 +10,8 @@ from rag.reader.base import read_pack
 from rag.reader.data import Example
 from rag.reader.features import Featurizer
 from rag.reader.model import load_trained, quantize_rows, save_trained
-from rag.reader.train import FitSettings, fit, roc_auc, write_prepared
+from rag.reader.evaluate import roc_auc
+from rag.reader.train import FitSettings, fit, write_prepared
 
 from ..conftest import MODEL_DIR
 
@@ -76,3 +77,33 @@ def test_int8_rows_round_trip_within_their_scale(tmp_path):
 def test_roc_auc_counts_ties_half():
     assert roc_auc(np.array([3.0, 2.0, 1.0]), np.array([True, False, False])) == 1.0
     assert roc_auc(np.array([1.0, 1.0]), np.array([True, False])) == 0.5
+
+
+def test_reading_windows_cut_a_paragraph_as_answers_read_it():
+    from rag.reader.data import reading_windows
+
+    para = ("Câu đầu nói về thời tiết. Câu hai nói về giá vàng. Hội nghị diễn ra tại Kuala Lumpur. "
+            "Câu bốn nói về thể thao. Câu năm nói về du lịch. Câu sáu nói về giáo dục.")
+    ans = Example("a", "t", "Hội nghị diễn ra ở đâu?", para, para.index("Kuala"), "Kuala Lumpur", "vi", "vi",
+                  ("Kuala Lumpur",))
+    no = Example("n", "t", "Giá vàng hôm nay thế nào?", para, -1, "", "vi", "vi")
+    wins = {w.id: w for w in reading_windows([ans, no], seed=1)}
+    hit, other, unanswered = wins["a"], wins["a-other"], wins["n"]
+    assert hit.context[hit.answer_start:hit.answer_start + len("Kuala Lumpur")] == "Kuala Lumpur"
+    assert hit.context.count(".") <= 3 and "Hội nghị" in hit.context
+    assert not other.answerable and "Kuala" not in other.context
+    assert not unanswered.answerable and "giá vàng" in unanswered.context and unanswered.context.count(".") <= 3
+
+
+def test_batches_hold_every_answer_window_once_and_pad_little():
+    from rag.reader.train import _batches
+
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(20, 200, size=400)
+    answers = np.arange(400) % 3 == 0
+    batches = _batches(answers, lengths, 8, seed=1, epoch=0, negative_share=0.4)
+    rows = np.concatenate(batches)
+    assert sorted(rows[answers[rows]].tolist()) == np.flatnonzero(answers).tolist()
+    assert len(set(rows.tolist())) == len(rows)
+    spread = np.mean([lengths[b].max() - lengths[b].min() for b in batches])
+    assert spread < 40  # sorted within runs of batches: a random batch of 8 spans ~140 tokens
