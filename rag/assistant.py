@@ -161,7 +161,8 @@ class Assistant:
             from rag.reader.runtime import SpanReader
 
             r = self.settings.reader
-            self._span_model = SpanReader(r.weights, r.base_dir, r.max_length, threads=self.settings.threads)
+            self._span_model = SpanReader(r.weights, r.base_dir, r.max_length, r.stride, threads=self.settings.threads,
+                                          runtime=r.runtime)
         return self._span_model
 
     def decision(self) -> RefusalDecision:

@@ -217,15 +217,17 @@ def _reader(settings: Settings) -> Check:
                      f"{manifest['weights']['sha256'][:16]}…", fix)
     t0 = time.perf_counter()
     try:
-        spans = SpanReader(r.weights, r.base_dir, r.max_length, threads=settings.threads).read(
-            "Hội nghị diễn ra ở đâu?", ["Ngày 10/7/2025, hội nghị diễn ra tại Kuala Lumpur, Malaysia."])
+        reader = SpanReader(r.weights, r.base_dir, r.max_length, r.stride, threads=settings.threads,
+                            runtime=r.runtime)
+        spans = reader.read("Hội nghị diễn ra ở đâu?",
+                            ["Ngày 10/7/2025, hội nghị diễn ra tại Kuala Lumpur, Malaysia."])
     except RagError as exc:
         return Check("reader", FAIL, str(exc), fix)
     if not spans or "Kuala Lumpur" not in spans[0].text:
         return Check("reader", FAIL, f"the test question was answered {spans[0].text if spans else None!r}, "
                      "not Kuala Lumpur", fix)
-    return Check("reader", OK, f"sha256 {digest[:16]}… as the manifest records; answered {spans[0].text!r} in "
-                 f"{time.perf_counter() - t0:.1f} s (load included)")
+    return Check("reader", OK, f"sha256 {digest[:16]}… as the manifest records; {r.runtime} runtime; answered "
+                 f"{spans[0].text!r} in {time.perf_counter() - t0:.1f} s (load included)")
 
 
 def _index(settings: Settings) -> Check:

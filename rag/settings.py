@@ -109,7 +109,10 @@ class ReaderSettings:
     base_dir: Path = field(default_factory=lambda: _env_path("RAG_E5_DIR", ROOT / "models" / "e5-small"))
     sentences: int = 1
     neighbours: int = 1
-    max_length: int = 256
+    max_length: int = 192
+    stride: int = 64  # tokens two windows of a longer text share
+    fusion: float = 0.0  # readings rank by margin + fusion x the cosine of their window's best sentence
+    runtime: str = "torch"  # "torch" (float32, as trained) or "onnx-int8" (rag/reader/runtime.py)
     threshold_vi: float | None = None
     threshold_en: float | None = None
 
@@ -118,6 +121,8 @@ class ReaderSettings:
             raise RagError("the reader reads 1 to 20 sentences with 0 to 3 neighbours each")
         if not 96 <= self.max_length <= 512:
             raise RagError("the reader's windows are 96 to 512 tokens")
+        if self.runtime not in ("torch", "onnx-int8"):
+            raise RagError(f"reader runtime {self.runtime!r}: use torch or onnx-int8")
 
     def threshold(self, lang: str) -> float:
         """The refusal threshold for questions in `lang`: set here, or the manifest's."""

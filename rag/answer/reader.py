@@ -1,12 +1,13 @@
 """The reader: which words of the retrieved sentences answer the question, read by the trained model
 (rag/reader/runtime.py) with the question, and how sure it is that they do.
 
-It reads the retrieval's best sentences (`ReaderSettings.sentences` of them, by cosine), each with its
-neighbours in the passage (`neighbours` on each side: the model was trained on paragraphs, and a pronoun's
-referent is often the sentence before), windows of one passage that touch merged into one. Reading those
-instead of whole passages keeps a question to a few hundred tokens. Each window gives its best span and that
-span's margin over "no answer"; the readings come best margin first, each with the sentence its span starts in
-(the sentence the answer cites).
+It reads the retrieval's best sentences (`ReaderSettings.sentences` of them, by cosine, from any of the retrieved
+passages), each with its neighbours in the passage (`neighbours` on each side: a pronoun's referent is often the
+sentence before), windows of one passage that touch merged into one. The windows are read apart, in one batch:
+the model was trained on such windows, with windows of the same article that do not hold the answer as
+"no answer" examples, so that their margins compare. Each window gives its best span and that span's margin over
+"no answer"; the readings come best first by margin + `fusion` x the cosine of the window's best sentence, each
+with the sentence its span starts in (the sentence the answer cites).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class Reading:
     start: int  # the span's characters in the document
     end: int
     margin: float  # the model's span score minus its no-answer score
+    rank: float = 0.0  # what orders readings: margin fused with retrieval's cosine
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ class _Window:
     start: int  # document offsets
     end: int
     sentences: tuple[Support, ...]
+    score: float = 0.0  # the best cosine of the retrieved sentences it was opened for
 
     @property
     def text(self) -> str:
@@ -62,7 +65,7 @@ def windows(result: RetrievalResult, sentences: int, neighbours: int) -> list[_W
             got.append(s)
     for got in by_passage.values():
         got.sort(key=lambda s: s.start)
-    spans: dict[str, list[list[int]]] = {}
+    spans: dict[str, list[list[float]]] = {}
     order: list[str] = []
     passages: dict[str, Passage] = {}
     ranked = list(result.supports)
@@ -73,21 +76,21 @@ def windows(result: RetrievalResult, sentences: int, neighbours: int) -> list[_W
         row = by_passage[pid]
         i = next(k for k, s in enumerate(row) if s.start == best.start)
         lo, hi = max(0, i - neighbours), min(len(row) - 1, i + neighbours)
-        spans.setdefault(pid, []).append([lo, hi])
+        spans.setdefault(pid, []).append([lo, hi, best.score])
         passages[pid] = best.passage
         if pid not in order:
             order.append(pid)
     out = []
     for pid in order:
         row = by_passage[pid]
-        merged: list[list[int]] = []
-        for lo, hi in sorted(spans[pid]):
+        merged: list[list] = []
+        for lo, hi, score in sorted(spans[pid]):
             if merged and lo <= merged[-1][1] + 1:
-                merged[-1][1] = max(merged[-1][1], hi)
+                merged[-1][1], merged[-1][2] = max(merged[-1][1], hi), max(merged[-1][2], score)
             else:
-                merged.append([lo, hi])
-        for lo, hi in merged:
-            out.append(_Window(passages[pid], row[lo].start, row[hi].end, tuple(row[lo:hi + 1])))
+                merged.append([lo, hi, score])
+        for lo, hi, score in merged:
+            out.append(_Window(passages[pid], row[lo].start, row[hi].end, tuple(row[lo:hi + 1]), score))
     return out
 
 
@@ -97,22 +100,15 @@ class Reader:
         self.settings = settings or ReaderSettings()
 
     def read(self, result: RetrievalResult) -> list[Reading]:
-        """The windows read as one text, in retrieval order, so that the model weighs them against each other as it
-        learnt to weigh a paragraph's sentences (margins of separate texts do not compare); best margin first
-        (several when the text is longer than the model's window); [] when nothing was retrieved."""
+        """Each window's best span, best first; [] when nothing was retrieved."""
         wins = windows(result, self.settings.sentences, self.settings.neighbours)
         if not wins:
             return []
-        text, starts = "", []
-        for w in wins:
-            starts.append(len(text) + (1 if text else 0))
-            text = f"{text}\n{w.text}" if text else w.text
         out = []
-        for span in self.model.read(result.question, [text]):
-            i = max(k for k, a in enumerate(starts) if a <= span.start)
-            w = wins[i]
-            start = w.start + span.start - starts[i]
-            end = min(w.end, w.start + span.end - starts[i])
+        for span in self.model.read(result.question, [w.text for w in wins]):
+            w = wins[span.context]
+            start, end = w.start + span.start, min(w.end, w.start + span.end)
             sentence = next((s for s in reversed(w.sentences) if s.start <= start), w.sentences[0])
-            out.append(Reading(sentence, w.words(start, end), start, end, span.margin))
-        return sorted(out, key=lambda r: -r.margin)
+            out.append(Reading(sentence, w.words(start, end), start, end, span.margin,
+                               span.margin + self.settings.fusion * w.score))
+        return sorted(out, key=lambda r: -r.rank)

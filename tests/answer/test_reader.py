@@ -59,3 +59,29 @@ def test_a_vietnamese_question_reads_a_vietnamese_sentence_before_an_english_cap
     assert windows(vi, sentences=1, neighbours=0)[0].text == "Hội nghị diễn ra tại Hà Nội."
     en = RetrievalResult("Where was the conference?", "en", (p,), sentences=sents)
     assert windows(en, sentences=1, neighbours=0)[0].text == caption
+
+
+class PerContext:
+    """A span model that reads every context apart: in each, the span `words[i]` with `margins[i]`."""
+
+    def __init__(self, words: list[str], margins: list[float]) -> None:
+        self.words, self.margins = words, margins
+        self.contexts: list[str] = []
+
+    def read(self, question, contexts):
+        self.contexts = list(contexts)
+        out = [Span(i, c.index(w), c.index(w) + len(w), w, m + 1, m)
+               for i, (c, w, m) in enumerate(zip(contexts, self.words, self.margins))]
+        return sorted(out, key=lambda s: -s.margin)
+
+
+def test_separate_windows_are_read_in_one_call_and_ranked_by_margin_fused_with_the_sentence_cosine():
+    r = result([0.1, 0.9, 0.2, 0.5])
+    model = PerContext(["Hà Nội", "kết thúc"], [2.0, 2.5])
+    readings = Reader(model, ReaderSettings(sentences=2, neighbours=0)).read(r)
+    assert model.contexts == ["Hội nghị diễn ra tại Hà Nội.", "Câu bốn kết thúc bài."]  # one call, two windows
+    assert [x.span for x in readings] == ["kết thúc", "Hà Nội"]  # by margin alone
+    fused = Reader(model, ReaderSettings(sentences=2, neighbours=0, fusion=2.0)).read(r)
+    assert [x.span for x in fused] == ["Hà Nội", "kết thúc"]  # 2.0 + 2 x 0.9 > 2.5 + 2 x 0.5
+    assert fused[0].margin == 2.0 and fused[0].rank == 2.0 + 2 * 0.9
+    assert fused[0].support.text == "Hội nghị diễn ra tại Hà Nội." and DOC[fused[1].start - 100:].startswith("kết thúc")
