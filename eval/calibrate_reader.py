@@ -3,7 +3,7 @@ read them: retrieval over the dev set's own corpus, the refusal floors, then the
 retrieved sentences.
 
 Data: the held-out articles of viquad2-dev (Vietnamese; a fifth of its questions unanswerable, one detail
-changed) and xquad-vi-dev (all answerable; Vietnamese and English questions), as rag/reader/data.py splits them;
+changed) and xquad-vi-dev (all answerable; Vietnamese and English questions), as rag/training/data.py splits them;
 never eval/qa.jsonl, which stays the test, and never the articles the reader was trained on.
 
 Per question language the threshold is the highest margin that refuses at most --false-refusals of that
@@ -32,9 +32,9 @@ import numpy as np  # noqa: E402
 
 from rag.assistant import Assistant  # noqa: E402
 from rag.evaluation.metrics import answer_correct  # noqa: E402
-from rag.reader.data import dev_question_ids  # noqa: E402
+from rag.training.data import dev_question_ids  # noqa: E402
 from rag.reader.paths import data_dir  # noqa: E402
-from rag.reader.evaluate import roc_auc  # noqa: E402
+from rag.training.evaluate import roc_auc  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 
 DATASETS = ("viquad2-dev", "xquad-vi-dev")
@@ -77,10 +77,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dry-run", action="store_true", help="print, do not write the manifest")
     ap.add_argument("--sentences", type=int, default=None, help="sentences the reader reads (ReaderSettings)")
     ap.add_argument("--neighbours", type=int, default=None, help="neighbours of each, either side")
+    ap.add_argument("--fusion", type=float, default=None, help="weight of the window's cosine in the ranking")
+    ap.add_argument("--runtime", default=None, help="torch or onnx-int8")
     args = ap.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     settings = Settings()
-    changed = {k: getattr(args, k) for k in ("sentences", "neighbours") if getattr(args, k) is not None}
+    changed = {k: getattr(args, k) for k in ("sentences", "neighbours", "fusion", "runtime")
+               if getattr(args, k) is not None}
     settings = settings.replace(reader=dataclasses.replace(settings.reader, **changed))
     # Margins are read with no threshold (they are what sets it); the manifest's is not needed.
     measuring = settings.replace(reader=dataclasses.replace(settings.reader, threshold_vi=-1e9, threshold_en=-1e9))
@@ -125,8 +128,9 @@ def main(argv: list[str] | None = None) -> int:
         manifest["thresholds"] = thresholds
         manifest["calibration"] = {k: v for k, v in out.items() if k != "thresholds"} | {
             "command": "python eval/calibrate_reader.py " + " ".join(argv or sys.argv[1:]),
-            "reader": {"sentences": settings.reader.sentences, "neighbours": settings.reader.neighbours,
-                       "max_length": settings.reader.max_length}, "embedder": settings.embedder}
+            "reader": {k: getattr(settings.reader, k) for k in ("sentences", "neighbours", "fusion", "runtime",
+                                                                 "max_length", "stride")},
+            "embedder": settings.embedder}
         path.write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         print(f"thresholds written to {path}")
     return 0

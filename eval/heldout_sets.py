@@ -2,7 +2,7 @@
 shared data folder ($RAG_DATA_DIR), into build/sets/ (never committed: the data stays outside the project).
 
 - xquad-vi-dev-heldout, viquad2-dev-heldout: the questions on the articles the reader was not trained on
-  (rag/reader/data.py's split), over the whole set's corpus (a link to it), as `rag eval --held-out` reads them.
+  (rag/training/data.py's split), over the whole set's corpus (a link to it), as `rag eval --held-out` reads them.
 - vinewsqa-dev-heldout: UIT-ViNewsQA dev's held-out articles' questions over all 500 whole health-news articles
   (one file an article: its title, a blank line, its text), so retrieval has to find the article among the 500.
 
@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rag.reader.data import BENCH_SETS, SPLIT_FILES, _jsonl, dev_question_ids, held_out  # noqa: E402
+from rag.training.data import BENCH_SETS, SPLIT_FILES, _jsonl, dev_question_ids, held_out  # noqa: E402
 from rag.reader.paths import data_dir  # noqa: E402
 
 NEWS = "vinewsqa-dev.vi.jsonl"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 RAG = Path(__file__).resolve().parents[1] / "rag"
 SHARED = {"errors": 0, "types": 1, "text": 1, "files": 1, "settings": 2}
-STAGES = ["ingest", "models", "indexing", "retrieval", "reader", "answer", "evaluation"]
+STAGES = ["ingest", "models", "indexing", "retrieval", "reader", "training", "answer", "evaluation"]
 TOP = {"assistant", "cli", "doctor"}
 
 

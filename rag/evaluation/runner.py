@@ -121,8 +121,8 @@ def sample_rows(rows: list[dict], n: int, seed: int = 0) -> list[dict]:
 
 def held_out_ids(qa_path: Path) -> set[str]:
     """The questions of a benchmark set (xquad-vi-dev, viquad2-dev: the QA file's folder) on the articles the
-    reader was not trained on (rag/reader/data.py)."""
-    from rag.reader.data import BENCH_SETS, dev_question_ids
+    reader was not trained on (rag/training/data.py)."""
+    from rag.training.data import BENCH_SETS, dev_question_ids
 
     folder = Path(qa_path).resolve().parent
     if folder.name not in BENCH_SETS:

@@ -1,1 +1,1 @@
-"""The trained reader: its data, network, training command and runtime."""
+"""The trained reader at answer time: its network, its inputs, its weights and where they live."""

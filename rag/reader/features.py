@@ -18,7 +18,9 @@ MAX_QUESTION_TOKENS = 64
 
 
 @dataclass(frozen=True)
-class Window:
+class Encoded:
+    """A question and one window of its context, tokenised."""
+
     ids: list[int]
     offsets: list[tuple[int, int] | None]  # a context token's characters in the context; None elsewhere
     context_start: int  # index of the window's first context token
@@ -53,11 +55,8 @@ class Featurizer:
     def _encode(self, texts: list[str]):
         return self.tokenizer.encode_batch(texts, add_special_tokens=False)
 
-    def windows(self, question: str, context: str, answer_start: int = -1, answer_end: int = -1) -> list[Window]:
-        return self.windows_batch([question], [context], [(answer_start, answer_end)])[0]
-
     def windows_batch(self, questions: list[str], contexts: list[str],
-                      answers: list[tuple[int, int]] | None = None) -> list[list[Window]]:
+                      answers: list[tuple[int, int]] | None = None) -> list[list[Encoded]]:
         q_enc = self._encode(questions)
         c_enc = self._encode(contexts)
         out = []
@@ -78,7 +77,7 @@ class Featurizer:
                     toks = [k for k in range(first, last) if c_off[k][0] < a_end and c_off[k][1] > a_start]
                     if toks and c_off[toks[0]][0] <= a_start and c_off[toks[-1]][1] >= a_end:
                         s, e = len(head) + toks[0] - first, len(head) + toks[-1] - first
-                wins.append(Window(ids, offsets, len(head), s, e))
+                wins.append(Encoded(ids, offsets, len(head), s, e))
                 if last >= len(c_ids):
                     break
                 first = last - self.stride
@@ -86,7 +85,7 @@ class Featurizer:
         return out
 
 
-def pad_batch(windows: list[Window], pad: int) -> tuple[np.ndarray, np.ndarray]:
+def pad_batch(windows: list[Encoded], pad: int) -> tuple[np.ndarray, np.ndarray]:
     """(input ids, attention mask) as int64 arrays padded to the longest window."""
     n = max(len(w.ids) for w in windows)
     ids = np.full((len(windows), n), pad, dtype=np.int64)

