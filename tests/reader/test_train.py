@@ -6,12 +6,12 @@ import json
 import numpy as np
 import pytest
 
-from rag.reader.base import read_pack
-from rag.reader.data import Example
+from rag.training.base import read_pack
+from rag.training.data import Example
 from rag.reader.features import Featurizer
 from rag.reader.model import load_trained, quantize_rows, save_trained
-from rag.reader.evaluate import roc_auc
-from rag.reader.train import FitSettings, fit, write_prepared
+from rag.training.evaluate import roc_auc
+from rag.training.train import FitSettings, fit, write_prepared
 
 from ..conftest import MODEL_DIR
 
@@ -80,7 +80,7 @@ def test_roc_auc_counts_ties_half():
 
 
 def test_reading_windows_cut_a_paragraph_as_answers_read_it():
-    from rag.reader.data import reading_windows
+    from rag.training.data import reading_windows
 
     para = ("Câu đầu nói về thời tiết. Câu hai nói về giá vàng. Hội nghị diễn ra tại Kuala Lumpur. "
             "Câu bốn nói về thể thao. Câu năm nói về du lịch. Câu sáu nói về giáo dục.")
@@ -96,7 +96,7 @@ def test_reading_windows_cut_a_paragraph_as_answers_read_it():
 
 
 def test_batches_hold_every_answer_window_once_and_pad_little():
-    from rag.reader.train import _batches
+    from rag.training.train import _batches
 
     rng = np.random.default_rng(0)
     lengths = rng.integers(20, 200, size=400)
