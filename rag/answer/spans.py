@@ -87,14 +87,23 @@ def names(sentence: str) -> list[str]:
     return out
 
 
-_RULE_WORDS = frozenset(_SCALE.values())  # English words the rules write in lower case
+# Words around a year or an amount that read one way in English: "cuối năm 2025" -> "the end of 2025".
+_PHRASES = tuple((re.compile(a, re.I), b) for a, b in (
+    (r"\bcuối năm\s+(\d{4})\b", r"the end of \1"), (r"\bđầu năm\s+(\d{4})\b", r"early \1"),
+    (r"\bgiữa năm\s+(\d{4})\b", r"mid-\1"), (r"\bkhoảng\s+(?=\d)", "about "), (r"\bhơn\s+(?=\d)", "more than "),
+    (r"\bgần\s+(?=\d)", "nearly "), (r"\btừ\s+(\d{4})\s+đến\s+(\d{4})\b", r"from \1 to \2")))
+# English words the rules write in lower case
+_RULE_WORDS = frozenset(_SCALE.values()) | {"the", "end", "of", "early", "mid", "about", "more", "than", "nearly",
+                                            "from", "to"}
 
 
 def english(words: str) -> tuple[str, bool]:
     """`words` (an answer span of a Vietnamese sentence) with their dates and amounts written the English way,
     and whether that is all they needed: nothing is left but names, numbers, acronyms and punctuation."""
     out = words
-    for written, eng in dates(words) + amounts(words):
+    for pattern, eng in _PHRASES:
+        out = pattern.sub(eng, out)
+    for written, eng in dates(out) + amounts(out):
         if written and written in out:
             out = out.replace(written, eng, 1)
     rest = out

@@ -30,7 +30,11 @@ def test_names_without_their_titles():
     ("năm 2024", ("2024", True)),
     ("Kuala Lumpur, Malaysia", ("Kuala Lumpur, Malaysia", True)),
     ("AZEC", ("AZEC", True)),
-    ("cuối năm 2025", ("cuối 2025", False)),  # "cuối" (the end of) needs translating
+    ("cuối năm 2025", ("the end of 2025", True)),
+    ("khoảng 236,6 tỷ USD", ("about 236.6 billion USD", True)),
+    ("hơn 300.000 người", ("more than 300,000 người", False)),  # "người" (people) needs translating
+    ("từ 2020 đến 2025", ("from 2020 to 2025", True)),
+    ("cuối tháng 7", ("cuối tháng 7", False)),  # a month without its year: left to the model
     ("bốn lựa chọn", ("bốn lựa chọn", False)),
 ])
 def test_a_span_in_english_by_rule_and_whether_the_rules_covered_it(words, expected):
