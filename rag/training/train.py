@@ -34,7 +34,7 @@ from rag.reader.model import build_net, load_base, save_trained, trained_state
 
 @dataclass(frozen=True)
 class FitSettings:
-    epochs: float = 1.3
+    epochs: float = 1.0
     batch_size: int = 32
     lr: float = 8e-5
     warmup: float = 0.06
@@ -233,7 +233,7 @@ def fit(prepared: Path, run: Path, settings: FitSettings, device: str = "cpu", m
 
     run.mkdir(parents=True, exist_ok=True)
     ckpt = run / "checkpoint.pt"
-    step = 0
+    step, spent = 0, 0.0
     if ckpt.exists():
         state = torch.load(ckpt, map_location=device, weights_only=False)
         net.load_state_dict(state["net"])
@@ -241,6 +241,7 @@ def fit(prepared: Path, run: Path, settings: FitSettings, device: str = "cpu", m
         sched.load_state_dict(state["sched"])
         step = state["step"]
         torch.set_rng_state(state["torch_rng"].cpu())
+        spent = state.get("seconds", 0.0)
         log(f"resumed at step {step} of {total}")
     (run / "settings.json").write_text(json.dumps({**asdict(settings), "device": device, "total_steps": total,
                                                    "bf16": bf16, "max_steps": max_steps}, indent=1))
@@ -248,12 +249,12 @@ def fit(prepared: Path, run: Path, settings: FitSettings, device: str = "cpu", m
     def save_checkpoint() -> None:
         tmp = run / "checkpoint.pt.tmp"
         torch.save({"net": net.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "step": step,
-                    "torch_rng": torch.get_rng_state()}, tmp)
+                    "torch_rng": torch.get_rng_state(), "seconds": time.time() - started}, tmp)
         os.replace(tmp, ckpt)
 
     logf = open(run / "log.jsonl", "a", encoding="utf-8")
     net.train()
-    started, seen_loss, epochs = time.time(), [], {}
+    started, seen_loss, epochs = time.time() - spent, [], {}  # seconds count on across resumes
     ce = torch.nn.functional.cross_entropy
     while step < total:
         epoch, k = divmod(step, per_epoch)
@@ -297,13 +298,14 @@ SAMPLE = 48  # held-out xquad-vi-dev questions the shipped test reads again (and
 def finish(prepared: Path, run: Path, out_dir: Path, data_dir: Path, base_folder: Path, sample_file: Path,
            log=print) -> dict:
     """int8 weights into `out_dir`, their figures on held-out gold paragraphs (dev, and UIT-ViQuAD 1.0 test for
-    reporting; the float32 weights' dev figures beside them), the threshold that maximises dev F1, the loss and
-    dev curves as a PNG, the manifest that says how they were made, and `sample_file`: a fixed sample of held-out
-    xquad-vi-dev questions with their paragraphs (CC BY-SA 4.0, small) whose margins and spans the manifest records,
-    so that a test on a bare clone checks the shipped weights still read them so."""
+    reporting; the float32 weights' figures on the benchmark sets' dev questions beside them), the threshold that
+    maximises dev F1, the loss and dev curves as a PNG, the manifest that says how they were made, and
+    `sample_file`: a fixed sample of held-out xquad-vi-dev questions with their paragraphs (CC BY-SA 4.0, small)
+    whose margins and spans the manifest records, so that a test on a bare clone checks the shipped weights still
+    read them so."""
     import hashlib
 
-    from rag.training.data import changed_detail, load_splits, report_examples
+    from rag.training.data import BENCH_SETS, changed_detail, load_splits, report_examples
     from rag.training.evaluate import figures, predict
     from rag.reader.model import load_trained
     from rag.reader.runtime import SpanReader
@@ -314,13 +316,13 @@ def finish(prepared: Path, run: Path, out_dir: Path, data_dir: Path, base_folder
     save_trained(load_trained(fp32), weights, int8=True)
     dev = load_splits(data_dir, info["seed"]).dev
     report = report_examples(data_dir)
-    groups = sorted({f"{e.source}:{e.lang_question}" for e in dev})
 
     def reader(path: Path) -> SpanReader:
         return SpanReader(path, base_folder, info["max_length"], info["stride"])
 
-    def measure(path: Path) -> tuple[dict, list]:
+    def measure(path: Path, dev: list = dev) -> tuple[dict, list]:
         preds = predict(reader(path), dev)
+        groups = sorted({f"{e.source}:{e.lang_question}" for e in dev})
         overall = figures(preds)
         by = {g: figures([p for p, e in zip(preds, dev) if f"{e.source}:{e.lang_question}" == g],
                          overall["threshold"]) for g in groups}
@@ -336,7 +338,7 @@ def finish(prepared: Path, run: Path, out_dir: Path, data_dir: Path, base_folder
     log(f"int8 dev figures in {time.time() - started:.0f} s: {json.dumps(int8_figures['all'])}")
     reported = figures(predict(reader(weights), report), int8_figures["all"]["threshold"])
     log(f"viquad1-test: {json.dumps(reported)}")
-    fp32_figures, _ = measure(fp32)
+    fp32_figures, _ = measure(fp32, [e for e in dev if e.source in BENCH_SETS])  # int8 against float32, briefly
     rng = random.Random(0)
     xquad = [e for e in dev if e.source == "xquad-vi-dev"]
     chosen = [xquad[i] for i in sorted(rng.sample(range(len(xquad)), min(SAMPLE, len(xquad))))]
