@@ -114,7 +114,7 @@ class ReaderSettings:
     max_length: int = 192
     stride: int = 64  # tokens two windows of a longer text share
     fusion: float = 0.0  # readings rank by margin + fusion x the cosine of their window's best sentence
-    runtime: str = "torch"  # "torch" (float32, as trained) or "onnx-int8" (rag/reader/runtime.py)
+    runtime: str = "onnx-int8"  # "onnx-int8" or "torch" (float32, as trained): rag/reader/runtime.py
     threshold_vi: float | None = None
     threshold_en: float | None = None
 
