@@ -79,10 +79,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--neighbours", type=int, default=None, help="neighbours of each, either side")
     ap.add_argument("--fusion", type=float, default=None, help="weight of the window's cosine in the ranking")
     ap.add_argument("--runtime", default=None, help="torch or onnx-int8")
+    ap.add_argument("--overlap-vi", type=float, default=None, help="weight of the question's words in the sentence rank")
+    ap.add_argument("--overlap-en", type=float, default=None)
     args = ap.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     settings = Settings()
-    changed = {k: getattr(args, k) for k in ("sentences", "neighbours", "fusion", "runtime")
+    changed = {k: getattr(args, k) for k in ("sentences", "neighbours", "fusion", "runtime", "overlap_vi", "overlap_en")
                if getattr(args, k) is not None}
     settings = settings.replace(reader=dataclasses.replace(settings.reader, **changed))
     # Margins are read with no threshold (they are what sets it); the manifest's is not needed.
@@ -129,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         manifest["calibration"] = {k: v for k, v in out.items() if k != "thresholds"} | {
             "command": "python eval/calibrate_reader.py " + " ".join(argv or sys.argv[1:]),
             "reader": {k: getattr(settings.reader, k) for k in ("sentences", "neighbours", "fusion", "runtime",
-                                                                 "max_length", "stride")},
+                                                                 "overlap_vi", "overlap_en", "max_length", "stride")},
             "embedder": settings.embedder}
         path.write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         print(f"thresholds written to {path}")

@@ -96,13 +96,16 @@ class RetrievalSettings:
 @dataclass(frozen=True)
 class ReaderSettings:
     """The trained reader (rag/answer/reader.py; the model: rag/reader/): it reads the retrieval's best
-    `sentences` sentences, each with `neighbours` sentences either side, at most `max_length` tokens a window,
-    and an answer's margin over "no answer" below the threshold for the question's language is a refusal.
-    Thresholds left unset are the ones in the weights' manifest, calibrated on held-out dev questions
-    (eval/calibrate_reader.py). Sentences read, measured there (held-out dev, a gold answer in the read span or its
-    sentence; viquad2-dev / xquad-vi-dev vi / en; the shipped weights): the best 4 with 1 neighbour each, as one
-    text 0.62 / 0.67 / 0.58 (the first weights: 0.58 / 0.67 / 0.56, and as four texts 0.52 / 0.58 / 0.50), the
-    best 2: 0.61 / 0.78 / 0.67, the best one: 0.65 / 0.79 / 0.73, and 136 ms a question against 672 ms for four."""
+    `sentences` sentences, each with `neighbours` sentences either side, as separate windows of at most
+    `max_length` tokens, ranked by margin + `fusion` x cosine (the sentences themselves rank by cosine + `overlap_*`
+    x the share of the question's rarer words they hold), and an answer's margin over "no answer" below the
+    threshold for the question's language is a refusal. Thresholds left unset are the ones in the weights'
+    manifest, calibrated on held-out dev questions (eval/calibrate_reader.py). Measured there with the shipped
+    weights (held-out dev, a gold answer in the read span or its sentence; viquad2-dev / xquad-vi-dev vi / en):
+    the best sentence by cosine with one neighbour 0.68 / 0.82 / 0.78 (41 ms a question, onnx-int8), by cosine
+    and overlap (0.3 vi, 0.05 en) 0.73 / 0.85 / 0.79 (the default); by cosine, the best 3 read apart
+    0.70 / 0.77 / 0.58, with fusion 10 0.70 / 0.80 / 0.61; the best 5 0.70 / 0.73 / 0.50, with fusion 10 0.76 /
+    0.74 / 0.58: more windows find more of viquad2-dev's answers and lose xquad-vi-dev's, so one is read."""
 
     # The one home of the reader's paths: the shipped weights (rag/reader/weights/, with their manifest beside them)
     # and the e5-small folder set-up builds.
@@ -114,6 +117,9 @@ class ReaderSettings:
     max_length: int = 192
     stride: int = 64  # tokens two windows of a longer text share
     fusion: float = 0.0  # readings rank by margin + fusion x the cosine of their window's best sentence
+    # Sentences to read rank by cosine + overlap x the share of the question's rarer words they hold, per language
+    overlap_vi: float = 0.3
+    overlap_en: float = 0.05
     runtime: str = "onnx-int8"  # "onnx-int8" or "torch" (float32, as trained): rag/reader/runtime.py
     threshold_vi: float | None = None
     threshold_en: float | None = None

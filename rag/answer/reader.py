@@ -12,12 +12,38 @@ with the sentence its span starts in (the sentence the answer cites).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Protocol
 
+from rag.indexing.lexical import tokenize
 from rag.settings import ReaderSettings
-from rag.text import is_vietnamese
+from rag.text import EN_QUESTION_WORDS, VI_QUESTION_PHRASES, cross_language_terms, is_vietnamese
 from rag.types import Passage, RetrievalResult, Support
+
+_STOP_VI = frozenset("là của và những các được không gì nào bao nhiêu trong với cho có đã sẽ này đó thì mà ở tại "
+                     "theo về như khi để từ một hai vào ra ai đâu sao thế mấy hiện hay bị do".split()
+                     + [p.replace(" ", "_") for p in VI_QUESTION_PHRASES])
+
+
+def ranked_sentences(result: RetrievalResult, overlap_weight: float) -> list[Support]:
+    """The retrieved sentences best first by cosine + overlap_weight x the share of the question's content words
+    each holds, a word weighted by how rare it is among the retrieved sentences (an English question brings only
+    its names and numbers). Cosine alone when the weight is 0."""
+    supports = list(result.supports)
+    if not overlap_weight or not supports:
+        return supports
+    text = result.question if result.lang == "vi" else cross_language_terms(result.question)
+    stop = _STOP_VI if result.lang == "vi" else EN_QUESTION_WORDS
+    terms = list(dict.fromkeys(t for t in tokenize(text) if t not in stop and (len(t) > 1 or t.isdigit())))
+    tokens = [set(tokenize(s.text)) for s in supports]
+    weight = {t: math.log(1 + len(supports) / (1 + sum(t in toks for toks in tokens))) for t in terms}
+    total = sum(weight.values())
+    if not total:
+        return supports
+    score = {id(s): s.score + overlap_weight * sum(v for t, v in weight.items() if t in toks) / total
+             for s, toks in zip(supports, tokens)}
+    return sorted(supports, key=lambda s: -score[id(s)])
 
 
 class SpanModel(Protocol):
@@ -53,7 +79,7 @@ class _Window:
         return self.passage.text[start - self.passage.start:end - self.passage.start]
 
 
-def windows(result: RetrievalResult, sentences: int, neighbours: int) -> list[_Window]:
+def windows(result: RetrievalResult, sentences: int, neighbours: int, overlap_weight: float = 0.0) -> list[_Window]:
     """The best `sentences` sentences by cosine, each with `neighbours` sentences either side in its passage;
     windows of one passage that overlap or touch are merged. In rank order of their best sentence. A Vietnamese
     question reads Vietnamese sentences when the passages have any: news articles carry English photo captions
@@ -68,7 +94,7 @@ def windows(result: RetrievalResult, sentences: int, neighbours: int) -> list[_W
     spans: dict[str, list[list[float]]] = {}
     order: list[str] = []
     passages: dict[str, Passage] = {}
-    ranked = list(result.supports)
+    ranked = ranked_sentences(result, overlap_weight)
     if result.lang == "vi":
         ranked = [s for s in ranked if is_vietnamese(s.text)] or ranked
     for best in ranked[:sentences]:
@@ -101,7 +127,8 @@ class Reader:
 
     def read(self, result: RetrievalResult) -> list[Reading]:
         """Each window's best span, best first; [] when nothing was retrieved."""
-        wins = windows(result, self.settings.sentences, self.settings.neighbours)
+        s = self.settings
+        wins = windows(result, s.sentences, s.neighbours, s.overlap_vi if result.lang == "vi" else s.overlap_en)
         if not wins:
             return []
         out = []

@@ -85,3 +85,13 @@ def test_separate_windows_are_read_in_one_call_and_ranked_by_margin_fused_with_t
     assert [x.span for x in fused] == ["Hà Nội", "kết thúc"]  # 2.0 + 2 x 0.9 > 2.5 + 2 x 0.5
     assert fused[0].margin == 2.0 and fused[0].rank == 2.0 + 2 * 0.9
     assert fused[0].support.text == "Hội nghị diễn ra tại Hà Nội." and DOC[fused[1].start - 100:].startswith("kết thúc")
+
+
+def test_the_question_s_rarer_words_can_move_a_sentence_ahead_of_a_closer_cosine():
+    from rag.answer.reader import ranked_sentences
+
+    r = result([0.1, 0.5, 0.55, 0.2])  # "Câu ba ..." is closest by cosine
+    assert ranked_sentences(r, 0.0)[0].text.startswith("Câu ba")
+    first = ranked_sentences(r, 0.3)[0]  # "Hội nghị diễn ra tại Hà Nội." holds the question's words
+    assert first.text == "Hội nghị diễn ra tại Hà Nội."
+    assert windows(r, 1, 0, overlap_weight=0.3)[0].text == "Hội nghị diễn ra tại Hà Nội."
