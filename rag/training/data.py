@@ -284,10 +284,12 @@ def reading_windows(examples: list[Example], seed: int, neighbours: int = 1) -> 
         rng.shuffle(others)
         for k in others[:1]:
             w = window(max(0, k - neighbours), min(len(sents) - 1, k + neighbours), "-other", False)
-            if all(normalize_text(a) not in normalize_text(w.context) for a in ex.answers or (ex.answer_text,)):
+            if all(_lower_spaced(a) not in _lower_spaced(w.context) for a in ex.answers or (ex.answer_text,)):
                 out.append(w)
     return out
 
 
-def normalize_text(text: str) -> str:
+def _lower_spaced(text: str) -> str:
+    """Lower case, single spaces: a no-answer window must not hold the answer written with other spacing or case
+    (diacritics count, unlike rag.text.normalize: the shipped weights' windows were cut so)."""
     return " ".join(text.lower().split())
