@@ -66,7 +66,7 @@ class SpanReader:
     def onnx_path(self) -> Path:
         """Where the int8 graph of these weights lives: beside the e5-small folder, named by the weights' sha256."""
         digest = hashlib.sha256(self.weights.read_bytes()).hexdigest()[:16]
-        return self.base_folder.parent / "reader-onnx" / f"reader-{digest}-int8.onnx"
+        return self.base_folder.parent / "reader-onnx" / f"reader-{digest}-int8r7.onnx"
 
     def _session(self):
         import onnxruntime as ort
@@ -99,7 +99,10 @@ class SpanReader:
                 torch.onnx.export(net, (ids, torch.ones_like(ids)), str(fp32), input_names=["ids", "mask"],
                                   output_names=["start", "end"], opset_version=17, dynamo=False,
                                   dynamic_axes={"ids": axes, "mask": axes, "start": axes, "end": axes})
-                quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
+                # 7-bit weights (reduce_range): on CPUs without VNNI the u8 x s8 products are summed in saturating
+                # 16-bit pairs, which full-range weights can overflow; the same graph then reads alike everywhere.
+                quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True,
+                                 reduce_range=True)
             os.replace(tmp, path)
         finally:
             for f in (fp32, tmp):
