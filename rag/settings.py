@@ -103,9 +103,10 @@ class ReaderSettings:
     manifest, calibrated on held-out dev questions (eval/calibrate_reader.py). Measured there with the shipped
     weights (held-out dev, a gold answer in the read span or its sentence; viquad2-dev / xquad-vi-dev vi / en):
     the best sentence by cosine with one neighbour 0.68 / 0.82 / 0.78 (41 ms a question, onnx-int8), by cosine
-    and overlap (0.3 vi, 0.05 en) 0.73 / 0.85 / 0.79 (the default); by cosine, the best 3 read apart
-    0.70 / 0.77 / 0.58, with fusion 10 0.70 / 0.80 / 0.61; the best 5 0.70 / 0.73 / 0.50, with fusion 10 0.76 /
-    0.74 / 0.58: more windows find more of viquad2-dev's answers and lose xquad-vi-dev's, so one is read."""
+    and overlap (0.3 vi, 0.05 en) 0.73 / 0.85 / 0.79 (the default; 0.74 / 0.86 / 0.77 with the 7-bit graph); by
+    cosine, the best 3 read apart 0.70 / 0.77 / 0.58, with fusion 10 0.70 / 0.80 / 0.61; the best 5 0.70 / 0.73 /
+    0.50, with fusion 10 0.76 / 0.74 / 0.58: more windows find more of viquad2-dev's answers and lose
+    xquad-vi-dev's, so one is read."""
 
     # The one home of the reader's paths: the shipped weights (rag/reader/weights/, with their manifest beside them)
     # and the e5-small folder set-up builds.
