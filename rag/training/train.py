@@ -320,8 +320,10 @@ def finish(prepared: Path, run: Path, out_dir: Path, data_dir: Path, base_folder
     def reader(path: Path) -> SpanReader:
         return SpanReader(path, base_folder, info["max_length"], info["stride"])
 
-    def measure(path: Path, dev: list = dev) -> tuple[dict, list]:
-        preds = predict(reader(path), dev)
+    shipped = reader(weights)  # loaded once for the dev, report and sample readings
+
+    def measure(read: SpanReader, dev: list = dev) -> tuple[dict, list]:
+        preds = predict(read, dev)
         groups = sorted({f"{e.source}:{e.lang_question}" for e in dev})
         overall = figures(preds)
         by = {g: figures([p for p, e in zip(preds, dev) if f"{e.source}:{e.lang_question}" == g],
@@ -334,16 +336,16 @@ def finish(prepared: Path, run: Path, out_dir: Path, data_dir: Path, base_folder
         return {"all": overall, **by}, preds
 
     started = time.time()
-    int8_figures, preds = measure(weights)
+    int8_figures, preds = measure(shipped)
     log(f"int8 dev figures in {time.time() - started:.0f} s: {json.dumps(int8_figures['all'])}")
-    reported = figures(predict(reader(weights), report), int8_figures["all"]["threshold"])
+    reported = figures(predict(shipped, report), int8_figures["all"]["threshold"])
     log(f"viquad1-test: {json.dumps(reported)}")
-    fp32_figures, _ = measure(fp32, [e for e in dev if e.source in BENCH_SETS])  # int8 against float32, briefly
+    fp32_figures, _ = measure(reader(fp32), [e for e in dev if e.source in BENCH_SETS])  # int8 against float32, briefly
     rng = random.Random(0)
     xquad = [e for e in dev if e.source == "xquad-vi-dev"]
     chosen = [xquad[i] for i in sorted(rng.sample(range(len(xquad)), min(SAMPLE, len(xquad))))]
     sample = chosen + changed_detail(chosen, info["seed"])[: SAMPLE // 4]
-    sample_preds = predict(reader(weights), sample)
+    sample_preds = predict(shipped, sample)
     sample_file.parent.mkdir(parents=True, exist_ok=True)
     sample_file.write_text("".join(json.dumps({"id": e.id, "question": e.question, "context": e.context,
                                                "answer_start": e.answer_start, "answer_text": e.answer_text,
