@@ -3,7 +3,8 @@
 
 It reads the retrieval's best sentences (`ReaderSettings.sentences` of them, from any of the retrieved passages,
 ranked by cosine + `overlap_vi`/`overlap_en` x the share of the question's rarer words they hold), each with
-its neighbours in the passage (`neighbours` on each side: a pronoun's referent is often the sentence before), windows of one passage that touch merged into one. The windows are read apart, in one batch:
+its neighbours in the passage (`neighbours` on each side: a pronoun's referent is often the sentence before),
+windows of one passage that touch merged into one. The windows are read apart, in one batch:
 the model was trained on such windows, with windows of the same article that do not hold the answer as
 "no answer" examples, so that their margins compare. Each window gives its best span and that span's margin over
 "no answer"; the readings come best first by margin + `fusion` x the cosine of the window's best sentence, each
