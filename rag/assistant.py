@@ -22,7 +22,8 @@ from rag.answer.refusal import RefusalDecision
 from rag.errors import QuestionError, StoreUnreachableError
 from rag.indexing.builder import Indexer, IndexReport
 from rag.indexing.lexical import tokenize
-from rag.indexing.store import IndexData, expected_manifest, open_store
+from rag.indexing.store import IndexData, expected_manifest
+from rag.indexing.stores import open_store
 from rag.ingest.corpus import load_corpus
 from rag.models.backends import Backend, backend, describe
 from rag.models.embedder import Embedder

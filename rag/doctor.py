@@ -232,7 +232,8 @@ def _reader(settings: Settings) -> Check:
 
 def _index(settings: Settings) -> Check:
     from rag.indexing.store import expected_manifest
-    from rag.indexing.store import check_compatible, open_store
+    from rag.indexing.store import check_compatible
+    from rag.indexing.stores import open_store
     from rag.ingest.corpus import load_corpus
     from rag.models.embedders import make_embedder
 

@@ -35,7 +35,7 @@ import gradio as gr  # noqa: E402
 from gradio.utils import NamedString  # noqa: E402
 
 from rag.errors import RagError  # noqa: E402
-from rag.indexing.store import open_store  # noqa: E402
+from rag.indexing.stores import open_store  # noqa: E402
 from rag.ingest.library import Library, LibraryDocument  # noqa: E402
 from rag.models.backends import BACKENDS  # noqa: E402
 from rag.models.gguf import MODELS  # noqa: E402

@@ -381,11 +381,3 @@ def check_compatible(manifest: dict, expected: dict, where: Path, keys: tuple[st
                 f"but the settings now say {json.dumps(expected.get(key), ensure_ascii=False)}: "
                 "run `rag index --rebuild` to rebuild it (the old index stays until the new one is ready)")
 
-
-def open_store(settings):
-    """The store the settings name: the FAISS folder (IndexStore) or PostgreSQL (rag/indexing/pgstore.py)."""
-    if settings.store == "postgres":
-        from rag.indexing.pgstore import PostgresStore
-
-        return PostgresStore(settings.pg_url or "", settings.pg_store)
-    return IndexStore(settings.index_dir)
