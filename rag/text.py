@@ -32,17 +32,21 @@ VI_MARKED_SHARE = 0.2
 _QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”|«[^»]*»")
 
 
-def detect_language(text: str) -> str:
-    """'vi' or 'en'. Quoted titles ("To the Christian Nobility ...") do not count, unless nothing else is left."""
+def detect_language(text: str, undecided: str | None = "en") -> str | None:
+    """'vi' or 'en'. Quoted titles ("To the Christian Nobility ...") do not count, unless nothing else is left.
+    Words that show neither language (no function word of either, no Vietnamese letter: "hai", "maximum", or
+    none at all) give `undecided`."""
     text = unicodedata.normalize("NFC", text)
     words = _WORD.findall(_QUOTED.sub(" ", text).lower()) or _WORD.findall(text.lower())
     if not words:
-        return "en"
+        return undecided
     en = sum(1 for w in words if w in _EN_WORDS)
     vi = sum(1 for w in words if w in _VI_WORDS and w not in _EN_WORDS)
     if en != vi:
         return "en" if en > vi else "vi"
     vi_marked = sum(1 for w in words if any(c in _VI_LETTERS for c in w))
+    if not en and not vi_marked:
+        return undecided
     return "vi" if vi_marked / len(words) >= VI_MARKED_SHARE else "en"
 
 
@@ -147,7 +151,10 @@ def numbers(text: str) -> set[str]:
 
 # --- names and question words -----------------------------------------------------------------------------
 
-_NAME_OR_NUMBER = re.compile(r"\b(?:[A-ZÀ-ỸĐ][\w'’.-]*|\w*\d[\w,./-]*)", re.U)
+# Capital letters of the Latin, Greek and Cyrillic blocks up to Vietnamese's (a range like À-Ỹ would also hold the
+# small letters between them: "đầu", "ở").
+_CAPITALS = "".join(c for c in map(chr, range(0x41, 0x1F00)) if c.isupper())
+_NAME_OR_NUMBER = re.compile(r"\b(?:[" + _CAPITALS + r"][\w'’.-]*|\w*\d[\w,./-]*)", re.U)
 # The one list of question words. English: the wh-words, the auxiliaries a question opens with, and (for
 # cross_language_terms) the capitalised openers that are not names. Vietnamese: the question phrases, longest first.
 EN_WH_WORDS = ("what", "which", "who", "whom", "whose", "when", "where", "why", "how")
@@ -171,3 +178,8 @@ def cross_language_terms(question: str) -> str:
 def names_and_numbers(text: str) -> list[str]:
     """Capitalised words and words with digits: what stays the same in a Vietnamese and an English text."""
     return _NAME_OR_NUMBER.findall(text)
+
+
+def without_names_and_numbers(text: str) -> str:
+    """`text` with its names and numbers (names_and_numbers) blanked out."""
+    return _NAME_OR_NUMBER.sub(" ", text)

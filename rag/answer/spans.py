@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from rag.text import VI_LETTERS, names_and_numbers
+from rag.text import VI_LETTERS, without_names_and_numbers
 
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
           "November", "December")
@@ -106,8 +106,5 @@ def english(words: str) -> tuple[str, bool]:
     for written, eng in dates(out) + amounts(out):
         if written and written in out:
             out = out.replace(written, eng, 1)
-    rest = out
-    for term in sorted(names_and_numbers(out), key=len, reverse=True):
-        rest = rest.replace(term, " ")
-    left = [w for w in re.findall(r"[^\W\d_]+", rest) if w.lower() not in _RULE_WORDS]
+    left = [w for w in re.findall(r"[^\W\d_]+", without_names_and_numbers(out)) if w.lower() not in _RULE_WORDS]
     return " ".join(out.split()), not left

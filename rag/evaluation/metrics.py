@@ -3,9 +3,11 @@
 Definitions (so that the figures mean one thing):
 - answer correct: the question is answerable, the reply is not a refusal, and one gold answer appears in
   the reply after normalising case, spacing, diacritics and number formats (236,6 = 236.6; 300.000 = 300,000).
-- right (issue 12's bar): answer correct, the reply in the question's language (names and numbers left out
-  of that judgement: "Phạm Minh Chính [1]" answers an English question), and at least one citation, every one
-  of them in a gold document.
+- right: a gold answer in the words of the reply that answer in the question's language (its own words, and the
+  article's words it quotes where they are in that language: "1519 (“năm 1519”)" answers an English question,
+  "From the article (in Vietnamese): “năm 1519”" does not), its own words in that language (names and numbers
+  left out of that judgement: "Phạm Minh Chính [1]" answers an English question), and at least one citation,
+  every one of them in a gold document.
 - token F1: the best SQuAD-style token F1 between the normalised reply and a gold answer.
 - citation precision: of all citations given for answerable questions, the share that support the answer:
   the cited passage (quote) overlaps a gold passage in a gold document, or contains a gold answer.
@@ -22,7 +24,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from rag.evaluation.schema import QuestionResult
-from rag.text import detect_language, names_and_numbers, normalize
+from rag.text import detect_language, normalize, without_names_and_numbers
 
 # --- retrieval -------------------------------------------------------------------------------------------
 
@@ -68,17 +70,26 @@ def answer_correct(reply: str, answers: Iterable[str]) -> bool:
 
 
 _MARKER = re.compile(r"\[\d+\]")
+_QUOTE = re.compile(r"“[^”]*”|\"[^\"]*\"")
+
+
+def own_words(reply: str) -> str:
+    """The reply's own words: without its citation markers and the article's words it quotes (“…”)."""
+    return _QUOTE.sub(" ", _MARKER.sub(" ", reply))
+
+
+def answering_words(reply: str, lang: str) -> str:
+    """The words of the reply that answer in `lang`: its own words, and the article's words it quotes where those
+    are in `lang` too (a Vietnamese quote does not answer an English question; "1519 (“năm 1519”)" does)."""
+    quotes = [q for q in _QUOTE.findall(reply) if detect_language(q.strip("“”\"")) == lang]
+    return " ".join([own_words(reply), *quotes])
 
 
 def in_language(reply: str, lang: str) -> bool:
-    """Whether `reply` is written in `lang`, judged on its words other than names and numbers (a reply that is
-    only a name or a number is in either language)."""
-    rest = _MARKER.sub(" ", reply)
-    for term in names_and_numbers(rest):
-        rest = rest.replace(term, " ")
-    if not re.search(r"[^\W\d_]", rest):
-        return True
-    return detect_language(rest) == lang
+    """Whether the reply's own words are in `lang`, judged on those other than names and numbers; a reply that is
+    only names and numbers, or whose words show neither language ("hai", "maximum"), is in either."""
+    found = detect_language(without_names_and_numbers(own_words(reply)), undecided=None)
+    return found is None or found == lang
 
 
 def token_f1(reply: str, answers: Iterable[str]) -> float:
@@ -136,7 +147,8 @@ def score_question(res: QuestionResult, doc_texts: dict[str, str]) -> dict:
             s["same_language_first"] = float(detect_language(texts[0]) == row["lang"])
         s["correct"] = float(not res.refused and answer_correct(res.answer, row["answers"]))
         s["f1"] = 0.0 if res.refused else token_f1(res.answer, row["answers"])
-        s["right"] = float(bool(s["correct"]) and in_language(res.answer, row["lang"]) and bool(res.citations)
+        s["right"] = float(not res.refused and answer_correct(answering_words(res.answer, row["lang"]), row["answers"])
+                           and in_language(res.answer, row["lang"]) and bool(res.citations)
                            and all(c.get("doc_id") in row["gold_doc_ids"] for c in res.citations))
         support = [citation_supports(c, row, doc_texts) for c in res.citations]
         s["citations"] = len(support)

@@ -73,6 +73,16 @@ def test_right_needs_the_question_language_and_only_gold_documents_cited():
     # Names and numbers alone are in either language; "tỷ" is a Vietnamese word.
     assert in_language("Phạm Minh Chính [1]", "en") and in_language("Phạm Minh Chính [1]", "vi")
     assert not in_language("236,6 tỷ USD [1]", "en")
+    # The article's words in quotes are not the reply's own: a rendered number beside its quote answers in English,
+    # a labelled quote does not; a Vietnamese quote still answers a Vietnamese question.
+    assert result(en_row, "236.6 billion USD (“236,6 tỷ USD”) [1]", citations=[good]).scores["right"] == 1.0
+    labelled = result(en_row, "From the article (in Vietnamese): “Kim ngạch đạt 236,6 tỷ USD” [1]", citations=[good])
+    assert (labelled.scores["correct"], labelled.scores["right"]) == (1.0, 0.0)
+    assert result(ROW, "hai bên — “Kim ngạch thương mại hai chiều đạt 236,6 tỷ USD.” [1]",
+                  citations=[good]).scores["right"] == 1.0
+    # Words that show neither language count as either; small accented words are not names.
+    assert in_language("hai — “Ứng viên trải qua hai vòng thi.” [1]", "vi") and in_language("maximum [1]", "vi")
+    assert not in_language("đương đầu [1]", "en")
     # Uncited, or one citation outside the gold documents.
     assert result(ROW, "Kim ngạch đạt 236,6 tỷ USD", citations=[]).scores["right"] == 0.0
     assert result(ROW, "Kim ngạch đạt 236,6 tỷ USD [1] [2]",
