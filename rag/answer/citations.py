@@ -2,7 +2,7 @@
 
 The model's numbers are never trusted: a marker outside the given passages is dropped, a sentence whose
 marker points at a passage that does not contain its facts, or that has no marker, is re-cited to the
-passage sentence that shares most of its words and numbers (or left uncited when none does), and the
+passage sentence that shares most of its words and numbers (or, a fact, left out when none does), and the
 citation list is built from the program's own passages, renumbered in order of first use.
 """
 
@@ -67,33 +67,30 @@ def echoes(claim: str, question: str) -> bool:
 class CheckedAnswer:
     text: str
     citations: tuple[Citation, ...]
-    dropped: int  # markers removed: out of range or not supported
-    repaired: int  # sentences given a citation the model did not write
-    uncited: int  # factual sentences left without a citation
 
 
 Similarity = Callable[[list[str], list[str]], np.ndarray]
 
 
 def check_citations(answer: str, passages: list[Passage], settings: CitationSettings = CitationSettings(),
-                    cross_language: bool = False, question: str = "", similarity: Similarity | None = None,
-                    drop_uncited: bool = False) -> CheckedAnswer:
+                    cross_language: bool = False, question: str = "", similarity: Similarity | None = None
+                    ) -> CheckedAnswer:
     """Validate every marker of `answer` against `passages` (numbered from 1) and rebuild the citations.
 
     Words of the question count as known (an answer may restate it). With `cross_language` (an English answer
     over Vietnamese passages) words cannot be compared: with a `similarity(claims, sentences)` function (the
     multilingual embedder's cosines) a passage supports a claim when it is within `settings.similarity_margin` of
     the claim's closest passage and above `settings.min_similarity`, and every number of the claim is in it or
-    the question; without one, only names and numbers are compared. With `drop_uncited`, a factual sentence that
-    no passage supports is left out of the text (and counted in `uncited`)."""
+    the question; without one, only names and numbers are compared. A factual sentence that no passage supports is
+    left out of the text; a marker out of range or on a passage that does not support its sentence is dropped, and
+    a supported sentence without a right marker gets one."""
     if cross_language and similarity is not None:
         return _check_across_languages(answer, passages, question, similarity, settings.min_similarity,
-                                       settings.similarity_margin, drop_uncited)
+                                       settings.similarity_margin)
     sources = source_sentences(passages)
     by_n: dict[int, list[SourceSentence]] = {}
     for s in sources:
         by_n.setdefault(s.n, []).append(s)
-    dropped = repaired = uncited = 0
     numbering: dict[tuple[int, int], int] = {}  # (passage n, sentence start) -> new citation number
     citations: list[Citation] = []
     pieces: list[str] = []
@@ -109,7 +106,6 @@ def check_citations(answer: str, passages: list[Passage], settings: CitationSett
 
     for claim, given in _claims(answer):
         if echoes(claim, question):
-            dropped += len(set(given))
             continue
         # What can be compared with the passages: every word, or across languages only names and numbers.
         probe = _checkable(claim) if cross_language else claim
@@ -122,25 +118,16 @@ def check_citations(answer: str, passages: list[Passage], settings: CitationSett
                                         settings.unsupported_number_cap) >= settings.min_support
 
         valid = [n for n in dict.fromkeys(given) if 1 <= n <= len(passages)]
-        dropped += len(set(given)) - len(valid)
-        chosen: list[SourceSentence] = []
-        for n in valid:
-            if by_n.get(n) and supported_by(n):
-                chosen.append(max(by_n[n], key=score))
-            else:
-                dropped += 1
+        chosen = [max(by_n[n], key=score) for n in valid if by_n.get(n) and supported_by(n)]
         if not chosen and probe and sources:
             n = max(range(1, len(passages) + 1),
                     key=lambda i: support(probe, passages[i - 1].text, question, settings.unsupported_number_cap))
             if by_n.get(n) and supported_by(n):
                 chosen.append(max(by_n[n], key=score))
-                repaired += 1
         if not chosen and _is_factual(claim):
-            uncited += 1
-            if drop_uncited:
-                continue
+            continue
         pieces.append(_attach(claim, sorted({cite(src) for src in chosen})))
-    return CheckedAnswer(" ".join(pieces), tuple(citations), dropped, repaired, uncited)
+    return CheckedAnswer(" ".join(pieces), tuple(citations))
 
 
 def _attach(claim: str, markers: list[int]) -> str:
@@ -164,20 +151,18 @@ def _claims(answer: str) -> list[tuple[str, list[int]]]:
 
 
 def _check_across_languages(answer: str, passages: list[Passage], question: str, similarity: Similarity,
-                            min_similarity: float, margin: float, drop_uncited: bool) -> CheckedAnswer:
+                            min_similarity: float, margin: float) -> CheckedAnswer:
     claims = _claims(answer)
     if not claims or not passages:
-        return CheckedAnswer(" ".join(c for c, _ in claims), (), 0, 0, sum(_is_factual(c) for c, _ in claims))
+        return CheckedAnswer(" ".join(c for c, _ in claims if not _is_factual(c)), ())
     sims = np.asarray(similarity([c for c, _ in claims], [p.text for p in passages]))
     known = numbers(question)
     passage_numbers = [numbers(p.text) for p in passages]
     citations: list[Citation] = []
     numbering: dict[int, int] = {}
     pieces: list[str] = []
-    dropped = repaired = uncited = 0
     for (claim, given), row in zip(claims, sims):
         if echoes(claim, question):
-            dropped += len(set(given))
             continue
         missing = numbers(claim) - known
 
@@ -186,16 +171,12 @@ def _check_across_languages(answer: str, passages: list[Passage], question: str,
 
         valid = [n for n in dict.fromkeys(given) if 1 <= n <= len(passages)]
         chosen = [n for n in valid if ok(n)]
-        dropped += len(set(given)) - len(chosen)
         if not chosen:
             best = int(row.argmax()) + 1
             if ok(best) and (_is_factual(claim) or missing):
                 chosen = [best]
-                repaired += 1
             elif _is_factual(claim):
-                uncited += 1
-                if drop_uncited:
-                    continue
+                continue
         for n in chosen:
             if n not in numbering:
                 numbering[n] = len(numbering) + 1
@@ -203,7 +184,7 @@ def _check_across_languages(answer: str, passages: list[Passage], question: str,
                 citations.append(Citation(numbering[n], p.doc_id, p.chunk_id, p.title, p.date, p.text, p.start,
                                           p.end, p.source))
         pieces.append(_attach(claim, sorted({numbering[n] for n in chosen})))
-    return CheckedAnswer(" ".join(pieces), tuple(citations), dropped, repaired, uncited)
+    return CheckedAnswer(" ".join(pieces), tuple(citations))
 
 
 def _checkable(claim: str) -> str:

@@ -160,7 +160,7 @@ class GeneratedAnswerer:
         source_lang = detect_language(" ".join(p.text for p in given))
         # Every fact cited: a sentence that no given passage supports is left out.
         checked = check_citations(text, given, self.citations, cross_language=source_lang != lang,
-                                  question=result.question, similarity=self.similarity, drop_uncited=True)
+                                  question=result.question, similarity=self.similarity)
         if not checked.citations:
             return refused_answer  # nothing in the answer is found in the passages: say so, invent nothing
         return Answer(result.question, lang, checked.text, False, checked.citations, result.passages, self.name,

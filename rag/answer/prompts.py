@@ -66,8 +66,6 @@ EXAMPLES = (  # the order matters to a small model: a refusal last made it refus
      "Xuất khẩu gạo hai tháng đầu năm 2024 đạt 1,2 tỷ USD, tăng 18% [1]."),
 )
 
-TEMPLATES = {t.name: t for t in (ANSWER_SYSTEM, ANSWER_USER, PASSAGE_LINE, *ANSWER_INSTRUCTION.values())}
-
 
 def _user_turn(question: str, passages: list[str], lang: str) -> str:
     lines = "\n".join(PASSAGE_LINE.format(n=str(n), text=" ".join(t.split())) for n, t in enumerate(passages, 1))
@@ -104,7 +102,6 @@ Standalone question:""")
 
 REWRITE_TURN = PromptTemplate("rewrite_turn", "User: $question\nAssistant: $answer")
 
-TEMPLATES.update({t.name: t for t in (REWRITE_SYSTEM, REWRITE_USER, REWRITE_TURN)})
 
 # Worked examples after the system prompt (invented, not from any corpus): a left-out subject, a pronoun, and
 # "Còn X ...?" after a question about an event. Small models copied the format only once shown it.
@@ -152,7 +149,6 @@ Question: $question
 Answer: $span
 The answer in $language:""")
 
-TEMPLATES.update({t.name: t for t in (GLOSS_SYSTEM, GLOSS_USER)})
 
 # Invented, not from any corpus.
 GLOSS_EXAMPLES = (

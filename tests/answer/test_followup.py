@@ -1,7 +1,7 @@
 import pytest
 
 from rag.answer.followup import FollowUpRewriter, Turn, clean_model_rewrite, is_follow_up, rule_rewrite
-from rag.answer.prompts import TEMPLATES
+from rag.answer.prompts import REWRITE_SYSTEM
 
 from ..fakes import FakeChatModel
 
@@ -61,7 +61,7 @@ def test_the_model_rewrites_through_the_named_template():
     r = FollowUpRewriter(model).rewrite("Còn Nhật Bản cam kết gì?", [MEETING])
     assert (r.method, r.standalone) == ("model", "Nhật Bản cam kết gì tại Hội nghị Cấp cao ASEAN - Nhật Bản lần thứ 28?")
     system, user = model.prompts[-1]
-    assert system.startswith(TEMPLATES["rewrite_system"].format())
+    assert system.startswith(REWRITE_SYSTEM.format())
     assert "Last question: Còn cà phê thì sao?\nStandalone question:\nBộ Công Thương dự báo xuất khẩu cà phê" in system
     assert f"User: {MEETING.question}" in user and "Assistant: Các nước ASEAN đề nghị Nhật Bản hỗ trợ triển khai DEFA." in user
     assert user.rstrip().endswith("Last question: Còn Nhật Bản cam kết gì?\nStandalone question:")
