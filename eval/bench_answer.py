@@ -32,6 +32,8 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
+from common import code_state, machine, pct  # noqa: E402
+
 # LangChain's stuff-chain prompt with the common instruction for what the context does not answer.
 PEER_PROMPT = ("Answer the question based only on the following context. If you don't know the answer, just say "
                "that you don't know.\n{context}\n\nQuestion: {question}")
@@ -156,15 +158,6 @@ def run_peer(model: str, qs: list[str]) -> dict:
     return {"rows": rows, "first_answer_s": load_s, "peak_rss_mb": peak_rss_mb()}
 
 
-def pct(values: list[float], p: float) -> float:
-    v = sorted(values)
-    if not v:
-        return float("nan")
-    k = (len(v) - 1) * p / 100
-    lo, hi = int(k), min(int(k) + 1, len(v) - 1)
-    return v[lo] + (v[hi] - v[lo]) * (k - lo)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--questions", type=int, default=20)
@@ -181,12 +174,11 @@ def main() -> None:
         print(json.dumps(result, ensure_ascii=False))
         return
 
-    from bench_retrieval import code_state, machine
-
     results = {}
     for model in args.models.split(","):
         for system in ("ours", "peer"):
-            env = {**os.environ, "OMP_NUM_THREADS": "2", "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1"}
+            env = {"TRANSFORMERS_OFFLINE": "1", **os.environ, "OMP_NUM_THREADS": "2", "TOKENIZERS_PARALLELISM": "false",
+                   "HF_HUB_OFFLINE": "1"}
             proc = subprocess.run([sys.executable, __file__, "--questions", str(args.questions), "--unanswerable",
                                    str(args.unanswerable), "--child", system, model],
                                   capture_output=True, text=True, env=env, cwd=ROOT)

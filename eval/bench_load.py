@@ -27,6 +27,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from common import commit, cpu_name, pct_nearest  # noqa: E402
+
 QA = HERE / "qa.jsonl"
 BUSY_MARK = "busy"  # the server's refusal when too many questions wait (ui/session.py's BusyError)
 
@@ -80,23 +84,6 @@ class MemorySampler(threading.Thread):
         self._done.set()
         self.join(2)
         return self.peak
-
-
-def pct(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    v = sorted(values)
-    return v[min(len(v) - 1, max(0, round(q / 100 * (len(v) - 1))))]
-
-
-def machine() -> str:
-    try:
-        for line in subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return "unknown"
 
 
 def endpoint(client) -> str:
@@ -192,7 +179,7 @@ def summary(rows: list[dict]) -> dict:
                      "busy": sum(r["outcome"] == "busy" for r in mine),
                      "errors": sum(r["outcome"] == "error" for r in mine),
                      "dropped": sum(r["outcome"] == "dropped" for r in mine),
-                     "p50_s": pct(times, 50), "p95_s": pct(times, 95), "max_s": max(times) if times else None}
+                     "p50_s": pct_nearest(times, 50), "p95_s": pct_nearest(times, 95), "max_s": max(times) if times else None}
     return out
 
 
@@ -255,9 +242,8 @@ def main(argv: list[str] | None = None) -> int:
             proc.kill()
     extra = (" -- " + " ".join(args.serve_args)) if args.serve_args else ""
     report = {"command": f"python eval/bench_load.py --clients {args.clients} --time-limit {args.time_limit:.0f}{extra}",
-              "machine": machine(), "cores": os.cpu_count(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-              "code": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                                     text=True).stdout.strip(),
+              "machine": cpu_name(), "cores": os.cpu_count(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+              "code": commit(),
               "load_before": load_before, "languages": summary(rows), "peak_memory_mb": peak, "wall_s": wall, "time_limit_s": args.time_limit}
     text = markdown(report)
     print(text)

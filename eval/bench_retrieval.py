@@ -22,7 +22,6 @@ import argparse
 import dataclasses
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -34,6 +33,8 @@ sys.path[:0] = [str(ROOT), str(HERE)]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from common import code_state, machine  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "xquad-vi-dev"
 THREADS = 2
@@ -65,38 +66,6 @@ def load_questions(path: Path, limit: int | None) -> list[dict]:
             seen[r["lang"]] += 1
             out.append(r)
     return out
-
-
-def code_state() -> str:
-    """The commit of this tree, and the files under rag/ that differ from it (a benchmark of a dirty tree)."""
-    import subprocess
-
-    def git(*args: str) -> str:
-        try:
-            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.rstrip()
-        except (OSError, subprocess.SubprocessError):
-            return ""
-
-    head = git("rev-parse", "--short", "HEAD").strip() or "unknown"
-    dirty = [line[3:] for line in git("status", "--porcelain", "--", "rag").splitlines()]
-    return head + (f" with uncommitted changes to {', '.join(dirty)}" if dirty else "")
-
-
-def machine() -> dict:
-    import faiss
-    import torch
-
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {"cpu": cpu, "cores": os.cpu_count(), "usable_cores": usable, "python": platform.python_version(),
-            "torch": torch.__version__, "faiss": faiss.__version__, "torch_threads": torch.get_num_threads()}
 
 
 def score(system_rows: list[dict]) -> dict:

@@ -269,7 +269,7 @@ def main(argv=None) -> int:
         action, kind, where, name, dim, n = args.child
         print(json.dumps(child(action, kind, where, name, int(dim), int(n))))
         return 0
-    from bench_retrieval import machine  # noqa: E402
+    from common import machine
 
     from rag.indexing import pglocal
 
