@@ -249,3 +249,35 @@ def test_a_question_past_the_models_line_is_told_to_try_again(settings, fake_emb
     release.set()
     t.join(10)
     assert first[0][0][-1] == "done"
+
+
+def test_the_reader_never_waits_behind_the_model(settings, fake_embedder):
+    """While the model writes one English answer, a Vietnamese question is read by the trained reader and answered:
+    the reader runs in the answer's own thread, only the model's calls wait in its line."""
+    import threading
+
+    started, release = threading.Event(), threading.Event()
+
+    def slow(system, user):
+        started.set()
+        release.wait(10)
+        return "the 16th meeting"
+
+    reader = FakeSpanModel()
+    pool = AssistantPool(settings.replace(generator=settings.generator.replace(mode="reader")), embedder=fake_embedder,
+                         chat_model=FakeChatModel(reply=slow), span_model=reader)
+    pool.main.build_index()
+    engine = ChatEngine(pool)
+    english = []
+    question = "What did Phó Thủ tướng Bùi Thanh Sơn propose for Mekong - Nhật Bản?"  # a Vietnamese span: glossed
+    t = threading.Thread(target=lambda: english.append(ask(engine, question, backend="local")))
+    t.start()
+    try:
+        assert started.wait(10)  # the English answer is in the model
+        kinds, turn, _ = ask(engine, DATE_Q, backend="local")
+        assert kinds[-1] == "done" and "10/7/2025" in turn.answer.text and not english
+        assert [q for q, _ in reader.calls][-1] == DATE_Q
+    finally:
+        release.set()
+        t.join(10)
+    assert english[0][0][-1] == "done"
