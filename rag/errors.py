@@ -29,6 +29,10 @@ class GeneratorError(RagError):
     """The language model could not be loaded, or failed while answering."""
 
 
+class ModelBusyError(GeneratorError):
+    """Another process of this machine runs the local model (rag/models/slots.py): a second would slow both."""
+
+
 class ModelError(RagError):
     """The embedding model folder is missing or fails its check."""
 

@@ -193,6 +193,8 @@ class GeneratorSettings:
     mode: str = field(default_factory=lambda: os.environ.get("RAG_ANSWER_MODE", "reader"))
     n_ctx: int = 2048
     threads: int = field(default_factory=_env_threads)
+    # local: how many processes of this machine may run a model at once (rag/models/slots.py); 0: no limit.
+    model_processes: int = field(default_factory=lambda: int(os.environ.get("RAG_LLM_PROCESSES") or 1))
     max_tokens: int = 160
     temperature: float = 0.0
     # What the model reads: the best sentences of the retrieved passages, at most this many and this many

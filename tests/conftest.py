@@ -14,6 +14,9 @@ from .fakes import FakeEmbedder
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 MODEL_DIR = Path(os.environ.get("RAG_MODEL_DIR", ROOT / "models" / "e5-small"))
+# The session runs the local model in several processes on purpose (`rag ask` subprocesses beside models loaded
+# here), so the one-per-machine limit is off; tests/models/test_slots.py checks the limit itself.
+os.environ["RAG_LLM_PROCESSES"] = "0"
 
 
 @pytest.fixture(autouse=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from rag.errors import IndexMismatchError, RagError
+from rag.errors import IndexMismatchError, ModelBusyError, RagError
 from rag.evaluation.metrics import compare, score_question, summarize
 from rag.evaluation.report import write_chart, write_markdown, write_refusal_curve
 from rag.evaluation.schema import QuestionResult, load_qa
@@ -73,6 +73,8 @@ def run_questions(assistant, rows: list[dict], show_bar: bool = False,
                                  answer.refused, [c.to_json() for c in answer.citations],
                                  {name: round(v, 2) for name, v in answer.timings.items()}, draft=answer.draft,
                                  refusal_probability=answer.refusal_probability)
+        except ModelBusyError:
+            raise  # every answer that needs the model would fail alike: stop with the one line that says why
         except RagError as exc:
             res = QuestionResult(row, "", [], f"error: {exc}", True, [], {})
         res.scores = score_question(res, doc_texts)

@@ -38,6 +38,7 @@ class LlamaCppChat(BaseChatModel):
     model_path: str
     n_ctx: int
     threads: int
+    processes: int  # how many processes of this machine may run a model at once (rag/models/slots.py)
     max_tokens: int
     temperature: float
     # The refusal decision, calibrated: the probability that the answer starts with `refusal_text`'s first
@@ -53,7 +54,7 @@ class LlamaCppChat(BaseChatModel):
 
     @property
     def worker(self) -> LlamaWorker:
-        return shared_worker(self.model_path, self.n_ctx, self.threads)
+        return shared_worker(self.model_path, self.n_ctx, self.threads, self.processes)
 
     def _messages(self, messages: list[BaseMessage]) -> list[dict]:
         return [{"role": _ROLES.get(m.type, "user"), "content": m.content} for m in messages]
@@ -96,7 +97,7 @@ def make_chat_model(settings: GeneratorSettings) -> BaseChatModel:
 def make_local(settings: GeneratorSettings) -> BaseChatModel:
     path = local_model_path(settings.model, settings.models_dir)
     return LlamaCppChat(model_path=str(path), n_ctx=settings.n_ctx, threads=settings.threads,
-                        max_tokens=settings.max_tokens, temperature=settings.temperature,
+                        processes=settings.model_processes, max_tokens=settings.max_tokens, temperature=settings.temperature,
                         refusal_threshold=settings.refusal_threshold)
 
 

@@ -32,6 +32,7 @@ from typing import Iterator
 
 from rag.errors import GeneratorError
 from rag.models.gguf import MODELS
+from rag.models.slots import take_slot
 
 # Tests only: a worker whose request's last message contains this word kills itself with SIGSEGV after
 # writing two pieces of its answer, as llama.cpp's crashing kernels do.
@@ -61,11 +62,12 @@ class LlamaWorker:
     worker's command line (tests pass a fake worker)."""
 
     def __init__(self, model_path: str | Path, n_ctx: int, threads: int, timeout_s: float = 300.0,
-                 command: list[str] | None = None) -> None:
+                 command: list[str] | None = None, processes: int = 0) -> None:
         self.model_path = str(model_path)
         self.n_ctx = n_ctx
         self.threads = threads
         self.timeout_s = timeout_s
+        self.processes = processes  # model processes this machine allows (rag/models/slots.py; 0: any)
         self.command = command or [sys.executable, "-m", "rag.models.worker", self.model_path, str(n_ctx),
                                    str(threads)]
         self.lock = threading.Lock()
@@ -99,6 +101,7 @@ class LlamaWorker:
     def _ensure_started(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
             return
+        take_slot(self.processes)
         root = str(Path(__file__).resolve().parents[2])  # the project folder, above rag/
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
         self._buffer = b""
@@ -211,12 +214,12 @@ _WORKERS: dict[tuple, LlamaWorker] = {}
 _WORKERS_LOCK = threading.Lock()
 
 
-def shared_worker(model_path: str | Path, n_ctx: int, threads: int) -> LlamaWorker:
+def shared_worker(model_path: str | Path, n_ctx: int, threads: int, processes: int) -> LlamaWorker:
     """One worker per (file, context, threads) per process: every chat model on the same file shares it."""
     key = (str(Path(model_path).resolve()), n_ctx, threads)
     with _WORKERS_LOCK:
         if key not in _WORKERS:
-            _WORKERS[key] = LlamaWorker(model_path, n_ctx, threads)
+            _WORKERS[key] = LlamaWorker(model_path, n_ctx, threads, processes=processes)
         return _WORKERS[key]
 
 

@@ -261,3 +261,27 @@ def test_the_run_plan_names_the_report_and_keeps_the_default_index_out_of_it(tmp
     assert plan.settings.pg_store == "default-eval-xquad-qa-sample100-extractive"  # never the user's index
     assert plan_run(default, Path("eval/qa.jsonl")).settings.pg_store == default.pg_store
     assert not plan_run(other, Path("qa.jsonl"), index_given=True).private_index
+
+
+def test_an_eval_stops_with_one_line_when_another_process_runs_the_model(tmp_path, settings):
+    """Every answer that needs the model would fail alike: the run stops at the first, with the slot's message,
+    instead of recording the same error for each question (a failure of one answer is recorded and the run goes on)."""
+    from rag.assistant import Assistant
+    from rag.errors import GeneratorError, ModelBusyError
+    from rag.evaluation.runner import run_questions
+
+    from ..fakes import FakeEmbedder, FakeSpanModel
+
+    assistant = Assistant(settings, embedder=FakeEmbedder(), span_model=FakeSpanModel())
+    rows = [dict(UNANSWERABLE, id=f"q{i}") for i in range(3)]
+    failures = iter([GeneratorError("the model failed once")])
+    asked = []
+
+    def answer_stream(result, timings=None, started=None):
+        asked.append(result.question)
+        raise next(failures, ModelBusyError("the local model already runs on this machine (pid 1: rag serve)"))
+
+    assistant.answer_stream = answer_stream
+    with pytest.raises(ModelBusyError, match="already runs on this machine"):
+        run_questions(assistant, rows)
+    assert len(asked) == 2

@@ -119,9 +119,9 @@ def test_the_chat_model_talks_to_its_worker(monkeypatch):
     import rag.models.chat as llm
 
     w = fake_worker()
-    monkeypatch.setattr(llm, "shared_worker", lambda path, n_ctx, threads: w)
+    monkeypatch.setattr(llm, "shared_worker", lambda path, n_ctx, threads, processes: w)
     try:
-        chat = LlamaCppChat(model_path="model.gguf", n_ctx=2048, threads=1, max_tokens=3, temperature=0.0)
+        chat = LlamaCppChat(model_path="model.gguf", n_ctx=2048, threads=1, processes=0, max_tokens=3, temperature=0.0)
         assert chat.invoke("one two three four").content == "one two three"
         assert [c.content for c in chat.stream("x y") if c.content] == ["x", " y"]
     finally:
