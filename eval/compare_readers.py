@@ -5,7 +5,7 @@ metrics (rag/evaluation/metrics.py).
 Sets: eval/qa.jsonl over seeds/, and the held-out sets eval/heldout_sets.py writes into build/sets/
 (xquad-vi-dev, viquad2-dev, vinewsqa-dev). A candidate is `NAME` or `NAME:key=value,...` with ReaderSettings
 fields (weights, sentences, neighbours, fusion, max_length, stride, runtime, overlap_vi, overlap_en,
-threshold_vi, threshold_en):
+threshold_vi, threshold_en, floor_margin):
 
     python eval/compare_readers.py --candidate shipped --candidate wide:sentences=4,fusion=5 --out eval/compare_readers.md
 
@@ -35,7 +35,8 @@ SETS = {"seeds": (ROOT / "eval" / "qa.jsonl", ROOT / "seeds")}
 for _name in ("xquad-vi-dev-heldout", "viquad2-dev-heldout", "vinewsqa-dev-heldout"):
     SETS[_name] = (ROOT / "build" / "sets" / _name / "qa.jsonl", ROOT / "build" / "sets" / _name / "corpus")
 FIELDS = {"weights": Path, "sentences": int, "neighbours": int, "fusion": float, "max_length": int, "stride": int,
-          "runtime": str, "overlap_vi": float, "overlap_en": float, "threshold_vi": float, "threshold_en": float}
+          "runtime": str, "overlap_vi": float, "overlap_en": float, "threshold_vi": float, "threshold_en": float,
+          "floor_margin": float}
 
 
 def candidate(text: str) -> tuple[str, dict]:

@@ -124,6 +124,10 @@ class ReaderSettings:
     runtime: str = "onnx-int8"  # "onnx-int8" or "torch" (float32, as trained): rag/reader/runtime.py
     threshold_vi: float | None = None
     threshold_en: float | None = None
+    # A question under the refusal floor's cosine is still answered when the reader's margin reaches this (None:
+    # the floor decides alone). 5.06: 95% of held-out SQuAD 2.0 unanswerable questions (Vietnamese machine
+    # translation), read over their own paragraphs, stay below it.
+    floor_margin: float | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.sentences <= 20 or not 0 <= self.neighbours <= 3:
@@ -282,6 +286,30 @@ class ServerSettings:
         return tuple(pairs)
 
 
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class FetchSettings:
+    """Pages fetched by link (`rag add URL`, the corpus tab's link box; rag/ingest/fetch.py). Only http and https,
+    to public addresses: a link (or a redirect) to this machine, its private network, link-local or cloud metadata
+    addresses is refused, since whoever can reach the server could otherwise make it read them, unless
+    RAG_ALLOW_PRIVATE_URLS=1 (a machine only you use, or the tests' local server). The size limit is the corpus's
+    (Settings.max_file_bytes)."""
+
+    allow_private: bool = field(default_factory=lambda: _env_flag("RAG_ALLOW_PRIVATE_URLS"))
+    timeout_s: float = 20.0  # for the whole fetch, redirects included
+    max_redirects: int = 5
+    user_agent: str = "rag-vn-news/0.1 (+offline news QA; fetches one page when a user adds its link)"
+
+    def __post_init__(self) -> None:
+        if not 0 < self.timeout_s <= 300:
+            raise RagError(f"fetch timeout {self.timeout_s} s: use more than 0 and at most 300 seconds")
+        if not 0 <= self.max_redirects <= 20:
+            raise RagError("max_redirects must be 0 to 20")
+
+
 # The embedders (rag/models/embedders.py makes them); the first is the default.
 EMBEDDERS = ("embeddinggemma", "e5-small")
 
@@ -349,6 +377,7 @@ class Settings:
     follow_up: FollowUpSettings = field(default_factory=FollowUpSettings)
     generator: GeneratorSettings = field(default_factory=GeneratorSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
+    fetch: FetchSettings = field(default_factory=FetchSettings)
     answer_min_score_vi: float | None = None
     answer_min_score_en: float | None = None
     generate_min_score_vi: float | None = None

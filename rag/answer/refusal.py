@@ -5,7 +5,9 @@ Two checks, in order:
    floors), or, for a generating backend, a number or acronym of the question that no passage has. No model.
 2. The trained reader (rag/answer/reader.py): its best span's margin over "no answer" must reach the
    threshold for the question's language. The thresholds were calibrated on held-out dev questions read the
-   way answers read them (eval/calibrate_reader.py; ReaderSettings says what they measured).
+   way answers read them (eval/calibrate_reader.py; ReaderSettings says what they measured). With
+   ReaderSettings.floor_margin set, a question refused only by the floor's cosine is read too, and answered when
+   its margin reaches that higher bar.
 
 `decide` returns the refusal and the score the eval report's refusal curve is drawn from: the best margin
 (None when the rule refused before the reader ran).
@@ -38,9 +40,12 @@ class RefusalDecision:
 
     def decide(self, result: RetrievalResult) -> Decision:
         judgement = self.rule.judge(result)
-        if not judgement.answerable:
+        below_floor_only = not judgement.answerable and not judgement.missing and judgement.best_score is not None
+        overrule = self.reader.settings.floor_margin
+        if not judgement.answerable and (overrule is None or not below_floor_only):
             return Decision(True, [], judgement)
         readings = self.reader.read(result)
         margin = readings[0].margin if readings else None
-        refused = margin is None or margin < self.threshold(result.lang)
+        needed = self.threshold(result.lang) if judgement.answerable else max(overrule, self.threshold(result.lang))
+        refused = margin is None or margin < needed
         return Decision(refused, readings, judgement, margin)

@@ -1,5 +1,7 @@
 """The one refusal decision: the floors first, then the reader's margin against the threshold for the language."""
 
+import dataclasses
+
 import pytest
 
 from rag.answer.answerability import RefusalRule
@@ -35,3 +37,17 @@ def test_unset_thresholds_come_from_the_shipped_manifest():
     s = ReaderSettings()
     assert s.threshold("vi") == pytest.approx(float(s.threshold("vi")))
     assert ReaderSettings(threshold_vi=1.5).threshold("vi") == 1.5
+
+
+@pytest.mark.parametrize("margin, refused", [(6.0, False), (4.0, True)])
+def test_a_sure_reader_overrules_the_floors_cosine_when_set(margin, refused):
+    below = result([0.1, 0.9, 0.2, 0.1])  # its best cosine, 0.9, is under the floor of 0.95
+    d = decision(margin, floor=0.95, threshold_vi=0.0, floor_margin=5.0).decide(below)
+    assert d.refused is refused and d.margin == margin
+    assert decision(margin, floor=0.95, threshold_vi=0.0).decide(below).refused  # unset: the floor decides
+
+
+def test_the_reader_never_overrules_a_number_no_passage_has():
+    missing = dataclasses.replace(result([0.1, 0.9, 0.2, 0.1]), question="Hội nghị năm 2019 diễn ra ở đâu?")
+    d = decision(9.0, floor=0.5, threshold_vi=0.0, floor_margin=5.0).decide(missing)
+    assert d.refused and d.judgement.missing == ("2019",) and d.margin is None
