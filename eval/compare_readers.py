@@ -5,7 +5,7 @@ metrics (rag/evaluation/metrics.py).
 Sets: eval/qa.jsonl over seeds/, and the held-out sets eval/heldout_sets.py writes into build/sets/
 (xquad-vi-dev, viquad2-dev, vinewsqa-dev). A candidate is `NAME` or `NAME:key=value,...` with ReaderSettings
 fields (weights, sentences, neighbours, fusion, max_length, stride, runtime, overlap_vi, overlap_en,
-threshold_vi, threshold_en, floor_margin):
+threshold_vi, threshold_en, floor_margin), and `mode` (GeneratorSettings: reader or generate):
 
     python eval/compare_readers.py --candidate shipped --candidate wide:sentences=4,fusion=5 --out eval/compare_readers.md
 
@@ -36,7 +36,7 @@ for _name in ("xquad-vi-dev-heldout", "viquad2-dev-heldout", "vinewsqa-dev-heldo
     SETS[_name] = (ROOT / "build" / "sets" / _name / "qa.jsonl", ROOT / "build" / "sets" / _name / "corpus")
 FIELDS = {"weights": Path, "sentences": int, "neighbours": int, "fusion": float, "max_length": int, "stride": int,
           "runtime": str, "overlap_vi": float, "overlap_en": float, "threshold_vi": float, "threshold_en": float,
-          "floor_margin": float}
+          "floor_margin": float, "mode": str}
 
 
 def candidate(text: str) -> tuple[str, dict]:
@@ -82,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, default=ROOT / "build" / "compare")
     ap.add_argument("--out", type=Path, default=None, help="also write the tables to this markdown file")
     ap.add_argument("--limit", type=int, default=None, help="only the first N questions of each set (a smoke run)")
+    ap.add_argument("--lang", choices=("vi", "en"), default=None, help="only the questions in this language")
     args = ap.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     candidates = [candidate(c) for c in args.candidate]
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     shared: dict = {}
     for set_name in args.set or list(SETS):
         qa, corpus = SETS[set_name]
-        rows = load_qa(qa)[: args.limit]
+        rows = [r for r in load_qa(qa) if args.lang in (None, r["lang"])][: args.limit]
         settings = base.replace(corpus_dir=corpus, index_dir=args.work / f"index-{set_name}")
         if args.retrieve_only:
             assistant = Assistant(settings, embedder=shared.get("embedder"))
@@ -108,7 +109,10 @@ def main(argv: list[str] | None = None) -> int:
                   "| candidate | right vi | right en | correct vi | correct en | refusal recall | false refusals "
                   "| vi answer p50 ms | en first token p50 ms |", "|---|---|---|---|---|---|---|---|---|"]
         for name, changes in candidates:
-            s = settings.replace(reader=dataclasses.replace(settings.reader, **changes)) if changes else settings
+            reader = {k: v for k, v in changes.items() if k != "mode"}
+            s = settings.replace(reader=dataclasses.replace(settings.reader, **reader),
+                                 generator=dataclasses.replace(settings.generator,
+                                                               mode=changes.get("mode", settings.generator.mode)))
             assistant = Assistant(s, embedder=shared.get("embedder"), chat_model=shared.get("chat"),
                                   notify=lambda m: print(m, file=sys.stderr, flush=True))
             shared["embedder"] = assistant.embedder

@@ -11,7 +11,7 @@ import socket
 import httpx
 import pytest
 
-from rag.settings import ChunkSettings, GeneratorSettings, ServerSettings, Settings
+from rag.settings import ChunkSettings, FetchSettings, GeneratorSettings, ServerSettings, Settings
 
 from ..conftest import MODEL_DIR, SEEDS
 from ..fakes import FakeEmbedder
@@ -43,7 +43,7 @@ def server(tmp_path_factory):
     settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index", embedder="e5-small",
                         model_dir=MODEL_DIR, chunking=ChunkSettings(max_chars=400), answer_min_score_vi=0.3,
                         answer_min_score_en=0.3, generator=GeneratorSettings(backend="extractive"),
-                        server=server_settings)
+                        server=server_settings, fetch=FetchSettings(allow_private=True))  # the tests' page server
     access = Access.for_server(server_settings, "127.0.0.1")
     demo, pool = make_app(settings, embedder=FakeEmbedder(),
                           config=UIConfig(feedback_path=root / "feedback.jsonl", access=access))
@@ -106,7 +106,7 @@ def test_a_reader_can_ask_but_not_upload_delete_or_rebuild(server, tmp_path):
     article.write_text(ARTICLE, encoding="utf-8")
     before, version = corpus(server), server["pool"].main.index_data().version
     refusal = "'binh' may ask questions but not change the corpus: an editor login can"
-    # The issue's recipe: the caller names a file it can read (gradio_client uploads it for the caller).
+    # A caller names a file it can read (gradio_client uploads it for the caller), or a path on the server.
     for files in ([handle_file(str(article))], [{"path": str(article), "orig_name": "x.md",
                                                  "meta": {"_type": "gradio.FileData"}}]):
         result = reader.predict(files, False, api_name="/upload")
@@ -130,7 +130,8 @@ def test_an_editor_uploads_deletes_and_rebuilds_and_refusals_leave_no_temp_file(
     result = said(editor.predict([handle_file(str(article)), handle_file(str(binary)), handle_file(str(pdf))],
                                  False, api_name="/upload"))
     assert "✓ Cảng Lạch Huyện.txt: đã thêm · added as Cảng_Lạch_Huyện.txt" in result
-    assert "✗ bad.txt was not added: it looks binary" in result and "✗ 'report.pdf' is not a .txt" in result
+    assert "✗ bad.txt was not added: it looks binary" in result
+    assert "✗ report.pdf was not added: it is a damaged or incomplete PDF" in result
     assert "Cảng_Lạch_Huyện.txt" in corpus(server) and left_in_uploads(server) == []
 
     assert "1 added" in said(editor.predict(api_name="/rebuild"))
@@ -147,3 +148,44 @@ def test_the_model_field_names_no_file(server, tmp_path):
                for model in ("/etc/hostname", "/no/such/model.gguf")]
     assert replies[0].replace("/etc/hostname", "X") == replies[1].replace("/no/such/model.gguf", "X")
     assert "choose one of 1.5b, 0.5b" in replies[0]
+
+
+def test_an_editor_adds_a_link_and_a_reader_cannot(server):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from ..ingest.documents import html_page
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.server.log.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.end_headers()
+            self.wfile.write(html_page())
+
+        def log_message(self, *args):
+            pass
+
+    pages = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    pages.log = []
+    threading.Thread(target=pages.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{pages.server_address[1]}/du-lich/le-hoi-sen.html"
+    try:
+        before = corpus(server)
+        refusal = "'binh' may ask questions but not change the corpus: an editor login can"
+        assert refusal in said(client(server, READER).predict(url, False, api_name="/add_link"))
+        assert corpus(server) == before and pages.log == []
+        editor = client(server, EDITOR)
+        assert "✗ ftp://x.example/a.html: only http:// and https:// links can be added" in said(
+            editor.predict("ftp://x.example/a.html", False, api_name="/add_link"))
+        result = said(editor.predict(url, False, api_name="/add_link"))
+        assert (f"✓ {url}: đã thêm · added as 127.0.0.1-le-hoi-sen.html (Đồng Tháp khai mạc lễ hội hoa sen lần thứ "
+                "ba)") in result
+        assert corpus(server) == sorted(before + ["127.0.0.1-le-hoi-sen.html"]) and pages.log == ["/du-lich/le-hoi-sen.html"]
+        assert "is already in the corpus" in said(editor.predict(url, False, api_name="/add_link"))
+        assert "✓ 127.0.0.1-le-hoi-sen.html deleted" in said(editor.predict("127.0.0.1-le-hoi-sen", api_name="/delete"))
+    finally:
+        pages.shutdown()
+        pages.server_close()
+    assert corpus(server) == before and left_in_uploads(server) == []

@@ -181,8 +181,8 @@ Nguồn: bài viết thử nghiệm (test data)
 
 @pytest.mark.integration
 def test_a_complete_question_after_another_is_answered_as_asked(tmp_path, corpus_dir):
-    """Issue 22's case on the real extractive path with the default embedder (EmbeddingGemma) and its tuned
-    floors: the English question names its own subject, so it is not rewritten with the previous one and its
+    """A question that follows another, on the real extractive path with the default embedder (EmbeddingGemma)
+    and its tuned floors: the English question names its own subject, so it is not rewritten with the previous one and its
     answer is the investor and the cost."""
     from rag.models.gemma import GemmaEmbedder
     from rag.models.gemma_folder import ensure_gemma_folder
@@ -281,3 +281,24 @@ def test_the_reader_never_waits_behind_the_model(settings, fake_embedder):
         release.set()
         t.join(10)
     assert english[0][0][-1] == "done"
+
+
+def test_a_pdf_answer_names_its_file_and_page_on_the_card_and_in_the_source_view(pool, engine, settings):
+    from rag.indexing.store import IndexStore
+    from rag.ingest.library import Library
+    from ui import render
+
+    from ..ingest import documents as D
+
+    library = Library(settings.corpus_dir, IndexStore(settings.index_dir), 5_000_000)
+    library.add("le-hoi-sen.pdf", D.article_pdf(two_pages=True))
+    pool.main.build_index()
+    _, turn, _ = ask(engine, D.TICKETS_Q)
+    cited = turn.answer.citations[0]
+    assert (cited.doc_id, cited.page) == ("le-hoi-sen", 2) and "30.000 đồng" in cited.quote
+    assert "12/06/2025 · le-hoi-sen · p. 2</div>" in render.cards_html(turn.answer, 0)
+    assert "le-hoi-sen · p. 2</div>" in engine.source(turn, cited.n)
+    library.delete("le-hoi-sen")
+    pool.main.build_index()
+    _, turn, _ = ask(engine, D.TICKETS_Q)
+    assert all(c.doc_id != "le-hoi-sen" for c in turn.answer.citations)
