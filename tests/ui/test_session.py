@@ -182,8 +182,8 @@ Nguồn: bài viết thử nghiệm (test data)
 @pytest.mark.integration
 def test_a_complete_question_after_another_is_answered_as_asked(tmp_path, corpus_dir):
     """A question that follows another, on the real extractive path with the default embedder (EmbeddingGemma)
-    and its tuned floors: the English question names its own subject, so it is not rewritten with the previous one and its
-    answer is the investor and the cost."""
+    and its tuned floors: the English question names its own subject, so it is not rewritten with the previous
+    one and its answer is the investor and the cost."""
     from rag.models.gemma import GemmaEmbedder
     from rag.models.gemma_folder import ensure_gemma_folder
     from rag.settings import ROOT, GeneratorSettings, Settings
