@@ -10,9 +10,10 @@ rag/models/backends.py renders spans across languages), or, in the generate mode
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Mapping
 
 from rag.answer.answerability import RefusalRule
 from rag.answer.generated import GeneratedAnswerer
@@ -22,7 +23,7 @@ from rag.answer.refusal import RefusalDecision
 from rag.errors import QuestionError, StoreUnreachableError
 from rag.indexing.builder import Indexer, IndexReport
 from rag.indexing.lexical import tokenize
-from rag.indexing.store import IndexData, expected_manifest
+from rag.indexing.store import DocRecord, IndexData, expected_manifest
 from rag.indexing.stores import open_store
 from rag.ingest.corpus import load_corpus
 from rag.models.backends import Backend, backend, describe
@@ -31,6 +32,16 @@ from rag.models.embedders import make_embedder
 from rag.retrieval.hybrid import HybridRetriever
 from rag.settings import Settings
 from rag.types import Answer, AnswerStream, Done, Event, RetrievalResult
+
+
+def with_pages(answer: Answer, docs: Mapping[str, DocRecord]) -> Answer:
+    """The answer with each citation of a PDF given the page its quote starts on."""
+    cited = [(c, docs.get(c.doc_id)) for c in answer.citations]
+    if not any(doc is not None and doc.pages for _, doc in cited):
+        return answer
+    citations = tuple(dataclasses.replace(c, page=doc.page_at(c.start)) if doc is not None and
+                      doc.text[c.start:c.end] == c.quote else c for c, doc in cited)
+    return dataclasses.replace(answer, citations=citations)
 
 
 def check_question(question: str, max_chars: int) -> str:
@@ -179,6 +190,12 @@ class Assistant:
         return AnswerStream(self._events(result, dict(timings or {}), started or time.perf_counter()))
 
     def _events(self, result: RetrievalResult, timings: dict, started: float) -> Iterator[Event]:
+        data = self._data  # the index the result was retrieved from (None: a result made elsewhere, no pages)
+        docs = data.docs if data is not None else {}
+        for event in self._answer_events(result, timings, started):
+            yield Done(with_pages(event.answer, docs)) if event.kind == "done" else event
+
+    def _answer_events(self, result: RetrievalResult, timings: dict, started: float) -> Iterator[Event]:
         g = self.settings.generator
         if self.backend.generates and g.mode == "generate":
             yield from self._generated().stream(result, timings, started=started)

@@ -1,4 +1,4 @@
-"""The `rag` command: index, retrieve, ask, eval, serve, doctor, setup-model. It parses arguments into Settings,
+"""The `rag` command: add, index, retrieve, ask, eval, serve, doctor, setup-model. It parses arguments into Settings,
 calls the assistant (rag/assistant.py) or the eval runner (rag/evaluation/runner.py) and prints; errors become
 one-line messages here, at the edge."""
 
@@ -8,6 +8,7 @@ import argparse
 import dataclasses
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -55,6 +56,44 @@ def cmd_index(args) -> int:
     return 0
 
 
+def cmd_add(args) -> int:
+    from rag.ingest.corpus import FORMATS
+    from rag.ingest.fetch import PageFetcher
+    from rag.ingest.library import Library
+
+    settings = _settings(args)
+    assistant = args.make_assistant(settings, lambda msg: print(msg, file=sys.stderr))
+    library = Library(settings.corpus_dir, assistant.store, settings.max_file_bytes,
+                      PageFetcher(settings.fetch, settings.max_file_bytes))
+    added, refused = [], []
+    for item in args.items:
+        try:
+            if re.match(r"^[A-Za-z][\w+.-]*://", item):
+                result = library.add_url(item, replace=args.replace)
+            elif Path(item).is_file():
+                result = library.add_file(Path(item), replace=args.replace)
+            else:
+                raise RagError(f"{item}: no such file: give an article file ({FORMATS}) or an http(s) link")
+        except RagError as exc:
+            refused.append({"item": item, "error": str(exc)})
+            if not args.json:
+                print(f"rag: error: {exc}", file=sys.stderr)
+            continue
+        added.append({"item": item, "file": result.path.name, "doc_id": result.doc_id, "title": result.title,
+                      "replaced": result.replaced.name if result.replaced else None})
+        if not args.json:
+            print(f"added {item} as {result.path.name} ({result.title or result.doc_id})")
+    report = None
+    if added and not args.no_index:
+        report = assistant.build_index(show_bar=sys.stderr.isatty() and not args.json)
+        if not args.json:
+            print(f"indexed: {report.documents} documents ({report.added} added, {report.changed} changed), "
+                  f"{report.chunks} chunks -> {assistant.store.root}/{report.version}")
+    if args.json:
+        _print_json({"added": added, "refused": refused, "index": report.to_json() if report else None})
+    return 2 if refused else 0
+
+
 def _questions(question: str):
     if question == "-":
         for line in sys.stdin:
@@ -100,7 +139,8 @@ def _show_answer(answer, streamed: str = "") -> None:
         print()
     for c in answer.citations:
         when = f", {c.date}" if c.date else ""
-        print(f"  [{c.n}] {c.title}{when} ({c.doc_id}, characters {c.start}-{c.end})")
+        page = f"p. {c.page}, " if c.page else ""
+        print(f"  [{c.n}] {c.title}{when} ({c.doc_id}, {page}characters {c.start}-{c.end})")
     t = answer.timings
     print(f"  ({answer.backend}; retrieval {t['retrieve_ms']:.0f} ms, first token {t['first_token_ms']:.0f} ms, "
           f"total {t['total_ms']:.0f} ms)")
@@ -278,6 +318,16 @@ def build_parser() -> argparse.ArgumentParser:
                        help="with a model: reader (quote the chosen sentences; the model only answers across "
                             "languages) or generate (the model writes every answer); default $RAG_ANSWER_MODE, "
                             "else reader")
+
+    p = sub.add_parser("add", help="add articles to the corpus, files or web pages by link (.txt, .md, .html, .pdf, "
+                       ".docx), then update the index")
+    common(p)
+    p.add_argument("items", nargs="+", metavar="FILE_OR_URL",
+                   help="an article file, or an http(s) link whose page is fetched and saved in the corpus as .html "
+                        "(links to this machine or a private network are refused unless RAG_ALLOW_PRIVATE_URLS=1)")
+    p.add_argument("--replace", action="store_true", help="replace a document of the same name")
+    p.add_argument("--no-index", action="store_true", help="only add the files; `rag index` indexes them later")
+    p.set_defaults(func=cmd_add)
 
     p = sub.add_parser("index", help="build or update the index (only new or changed articles are embedded)")
     common(p)

@@ -265,12 +265,12 @@ def _index(settings: Settings) -> Check:
 
 
 def _corpus(settings: Settings) -> Check:
-    from rag.ingest.corpus import load_corpus
+    from rag.ingest.corpus import FORMATS, load_corpus
 
     try:
         corpus = load_corpus(settings.corpus_dir, settings.max_file_bytes)
     except RagError as exc:
-        return Check("corpus", FAIL, str(exc), f"put .txt, .md or .html articles in {settings.corpus_dir}")
+        return Check("corpus", FAIL, str(exc), f"put {FORMATS} articles in {settings.corpus_dir}")
     detail = f"{settings.corpus_dir}: {len(corpus.documents)} documents"
     if corpus.skipped:
         return Check("corpus", WARN, f"{detail}, {len(corpus.skipped)} file(s) skipped: {corpus.skipped[0]}",

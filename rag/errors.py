@@ -44,3 +44,7 @@ class BusyError(RagError):
 class AccessError(RagError):
     """The caller may not do this (e.g. change the corpus without an editor login), or the server would be open
     to others without a login."""
+
+
+class FetchError(RagError):
+    """A link could not be added: refused (not http or https, a private address) or its page could not be fetched."""

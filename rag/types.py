@@ -105,10 +105,11 @@ class Citation:
     start: int
     end: int
     source: str | None = None
+    page: int | None = None  # of a PDF: the page the quote starts on (from 1)
 
     def to_json(self) -> dict:
         return {"n": self.n, "doc_id": self.doc_id, "chunk_id": self.chunk_id, "title": self.title,
-                "date": self.date, "quote": self.quote, "start": self.start, "end": self.end}
+                "date": self.date, "quote": self.quote, "start": self.start, "end": self.end, "page": self.page}
 
 
 @dataclass(frozen=True)

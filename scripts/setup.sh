@@ -55,7 +55,7 @@ want=$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   say "installing the pinned packages (about 2 minutes)"
   pip install -q -c constraints.txt -e ".[dev]" 2>&1 | grep -v -E "^WARNING: Location .* is ignored" || true
-  "$VENV/bin/python" -c "import rag, faiss, sentence_transformers, pyvi, bm25s, langchain_core, llama_cpp, langchain_openai, langchain_ollama, onnxruntime, onnx" \
+  "$VENV/bin/python" -c "import rag, faiss, sentence_transformers, pyvi, bm25s, langchain_core, llama_cpp, langchain_openai, langchain_ollama, onnxruntime, onnx, trafilatura, pypdf, docx" \
     || { say "the packages did not install: see the pip output above"; exit 1; }
   echo "$want" > "$stamp"
 fi

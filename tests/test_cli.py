@@ -8,6 +8,7 @@ from rag import cli
 from rag.assistant import Assistant
 
 from .fakes import FakeChatModel, FakeEmbedder, echo_first_passage, FakeSpanModel
+from .ingest import documents as D
 
 
 @pytest.fixture
@@ -132,7 +133,9 @@ def test_ask_json_has_the_documented_fields(run):
     assert code == 0 and set(answer) == {"question", "lang", "answer", "refused", "citations", "backend", "timings"}
     assert answer["lang"] == "en" and answer["backend"] == "local" and "Answer in English" in run.chat.prompts[-1][1]
     assert set(answer["timings"]) == {"retrieve_ms", "first_token_ms", "total_ms"}
-    assert set(answer["citations"][0]) == {"n", "doc_id", "chunk_id", "title", "date", "quote", "start", "end"}
+    assert set(answer["citations"][0]) == {"n", "doc_id", "chunk_id", "title", "date", "quote", "start", "end",
+                                           "page"}
+    assert answer["citations"][0]["page"] is None  # a text article has no pages
 
 
 def test_a_model_failure_is_a_one_line_error(run):
@@ -159,3 +162,83 @@ def test_an_index_folder_that_cannot_be_made_is_a_one_line_error(settings, tmp_p
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert err.startswith(f"rag: error: cannot use {index} (")
     assert err.rstrip().endswith("give --index and --corpus folders this user can create and write")
+
+
+# ---- rag add: files and links ---------------------------------------------------------------------------------
+
+def test_add_a_pdf_then_ask_cites_its_page(run, settings, tmp_path):
+    pdf = tmp_path / "Lễ hội sen.pdf"
+    pdf.write_bytes(D.article_pdf(two_pages=True))
+    code, out, err = run("add", str(pdf))
+    assert code == 0, err
+    assert out.splitlines()[0] == f"added {pdf} as Lễ_hội_sen.pdf (Đồng Tháp khai mạc lễ hội hoa sen lần thứ ba)"
+    assert "indexed: 3 documents (3 added, 0 changed)" in out
+    code, out, _ = run("ask", D.TICKETS_Q, "--backend", "extractive")
+    assert code == 0 and "30.000 đồng" in out.splitlines()[0]
+    assert ", 12/06/2025 (Lễ_hội_sen, p. 2, characters " in out.splitlines()[1]
+    code, out, _ = run("ask", D.TICKETS_Q, "--backend", "extractive", "--json")
+    assert json.loads(out)["citations"][0]["page"] == 2
+
+
+def test_add_refuses_bad_files_each_in_one_line_and_changes_nothing(run, settings, tmp_path):
+    (tmp_path / "scan.pdf").write_bytes(D.scanned_pdf())
+    (tmp_path / "cut.docx").write_bytes(D.docx()[:2000])
+    before = sorted(p.name for p in settings.corpus_dir.iterdir())
+    code, out, err = run("add", str(tmp_path / "scan.pdf"), str(tmp_path / "cut.docx"), str(tmp_path / "none.pdf"))
+    assert code == 2 and out == ""
+    lines = err.splitlines()
+    assert len(lines) == 3 and all(line.startswith("rag: error: ") for line in lines)
+    assert "scan.pdf was not added: it has no text layer" in lines[0]
+    assert "cut.docx was not added: it is a damaged or incomplete .docx" in lines[1]
+    assert f"{tmp_path / 'none.pdf'}: no such file: give an article file" in lines[2]
+    assert sorted(p.name for p in settings.corpus_dir.iterdir()) == before and not settings.index_dir.exists()
+
+
+def _page_server():
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.server.log.append(self.path)
+            body = D.html_page()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.log = []
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_add_a_link_from_a_local_server_and_refuse_it_when_private_links_are_off(run, settings, monkeypatch):
+    server = _page_server()
+    url = f"http://127.0.0.1:{server.server_address[1]}/du-lich/le-hoi-sen.html"
+    try:
+        before = sorted(p.name for p in settings.corpus_dir.iterdir())
+        code, out, err = run("add", url, "--no-index")
+        assert code == 2 and out == "" and server.log == []
+        assert err.strip() == ("rag: error: 127.0.0.1 is a loopback address (this machine): links to this machine or "
+                               "its private network are refused (set RAG_ALLOW_PRIVATE_URLS=1 only on a server no one "
+                               "else can reach)")
+        assert sorted(p.name for p in settings.corpus_dir.iterdir()) == before
+
+        monkeypatch.setenv("RAG_ALLOW_PRIVATE_URLS", "1")
+        code, out, err = run("add", url, "--json")
+        assert code == 0, err
+        report = json.loads(out)
+        assert report["added"][0]["file"] == "127.0.0.1-le-hoi-sen.html" and report["index"]["added"] == 3
+        saved = (settings.corpus_dir / "127.0.0.1-le-hoi-sen.html").read_text(encoding="utf-8")
+        assert saved.startswith(f"<!-- saved from url=({len(url):04d}){url} -->\n<!-- fetched ")
+    finally:
+        server.shutdown()
+        server.server_close()
+    code, out, _ = run("ask", D.STALLS_Q, "--backend", "extractive", "--json")  # no network: the page is saved
+    cited = json.loads(out)["citations"][0]
+    assert cited["doc_id"] == "127.0.0.1-le-hoi-sen" and cited["date"] == "12/06/2025" and cited["page"] is None

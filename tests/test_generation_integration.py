@@ -90,7 +90,7 @@ def test_cli_streams_and_prints_json(assistant):
     assert set(out) == {"question", "lang", "answer", "refused", "citations", "backend", "timings"}
     assert out["backend"] == "local" and not out["refused"] and "236,6" in out["answer"]
     assert set(out["timings"]) == {"retrieve_ms", "read_ms", "first_token_ms", "total_ms"}
-    assert set(out["citations"][0]) == {"n", "doc_id", "chunk_id", "title", "date", "quote", "start", "end"}
+    assert set(out["citations"][0]) == {"n", "doc_id", "chunk_id", "title", "date", "quote", "start", "end", "page"}
 
 
 def test_cli_a_model_crash_mid_answer_is_one_line_and_a_non_zero_exit(assistant):

@@ -36,6 +36,7 @@ from gradio.utils import NamedString  # noqa: E402
 
 from rag.errors import RagError  # noqa: E402
 from rag.indexing.stores import open_store  # noqa: E402
+from rag.ingest.fetch import PageFetcher  # noqa: E402
 from rag.ingest.library import Library, LibraryDocument  # noqa: E402
 from rag.models.backends import BACKENDS  # noqa: E402
 from rag.models.gguf import MODELS  # noqa: E402
@@ -121,7 +122,7 @@ watch('value', () => {
 """
 
 
-UPLOAD_TYPES = [".txt", ".md", ".html"]
+UPLOAD_TYPES = [".txt", ".md", ".html", ".pdf", ".docx"]
 WAITING = "⏳ *đang chờ · waiting: answered after the question above*"
 
 
@@ -366,7 +367,7 @@ def build_app(pool: AssistantPool, library: Library, feedback: FeedbackLog,
             "Chỉ đọc · Read-only: " + access.edit_refusal(request.username if request else None), "info")
         status, rows, choices = corpus_view()
         off = gr.update(interactive=editor)
-        return status, rows, {**choices, "interactive": editor}, note, off, off, off, off
+        return status, rows, {**choices, "interactive": editor}, note, off, off, off, off, off, off
 
     upload_count = iter(range(1, 1 << 62))
 
@@ -396,6 +397,23 @@ def build_app(pool: AssistantPool, library: Library, feedback: FeedbackLog,
                 discard_upload(path, upload_folder)
         # The counter makes every result new, so the page shows it again after hiding a stale one.
         return (f"<!-- {next(upload_count)} -->" + "".join(results), None, *corpus_view())
+
+    def add_link(url: str | None, replace: bool, request: gr.Request):
+        """Fetch a link's page into the corpus (editors only): the link box keeps a refused link, empties on success."""
+        if not access.can_edit(request.username if request else None):
+            return (render.message_html(f"✗ {access.edit_refusal(request.username)}", "error"), gr.skip(),
+                    *corpus_view())
+        if not url or not url.strip():
+            return (render.message_html("Dán một liên kết · Paste a link (http:// or https://)", "info"), gr.skip(),
+                    *corpus_view())
+        try:
+            added = library.add_url(url.strip(), replace=bool(replace))
+        except RagError as exc:
+            return render.message_html(f"✗ {exc}", "error"), gr.skip(), *corpus_view()
+        what = "thay · replaced" if added.replaced else "đã thêm · added"
+        msg = render.message_html(f"✓ {url.strip()}: {what} as {added.path.name} ({added.title or added.doc_id}); "
+                                  "press Rebuild index to search it", "ok")
+        return msg, "", *corpus_view()
 
     def delete(doc_id: str | None, request: gr.Request):
         if not access.can_edit(request.username if request else None):
@@ -467,9 +485,13 @@ def build_app(pool: AssistantPool, library: Library, feedback: FeedbackLog,
             # The size as Gradio's own message writes it (MiB, one decimal), with the exact byte count.
             size = f"{library.max_bytes / 2**20:.1f} MB ({library.max_bytes:,} bytes)"
             with gr.Row():
-                files = upload_box(label=f"Thêm bài · Upload articles (.txt, .md, .html; up to {size} each)",
-                                   file_count="multiple", file_types=UPLOAD_TYPES, elem_id="upload")
+                files = upload_box(label=f"Thêm bài · Upload articles (.txt, .md, .html, .pdf, .docx; up to {size} "
+                                         "each)", file_count="multiple", file_types=UPLOAD_TYPES, elem_id="upload")
                 with gr.Column():
+                    with gr.Row(equal_height=True):
+                        link = gr.Textbox(label="Thêm bài từ liên kết · Add an article from a link", scale=4,
+                                          placeholder="https://…", max_lines=1, elem_id="link")
+                        link_btn = gr.Button("Thêm · Add", scale=1, elem_id="add-link")
                     replace = gr.Checkbox(False, label="Thay bài trùng tên · Replace a document with the same name",
                                           elem_id="replace")
                     upload_result = gr.HTML(elem_id="upload-result", js_on_load=UPLOAD_RESULT_JS)
@@ -510,11 +532,15 @@ def build_app(pool: AssistantPool, library: Library, feedback: FeedbackLog,
                       api_visibility="undocumented")
 
         corpus_outputs = [index_status, docs, to_delete]
-        demo.load(page_load, None, [*corpus_outputs, edit_note, files, replace, rebuild_btn, delete_btn],
-                  api_visibility="undocumented")
+        demo.load(page_load, None, [*corpus_outputs, edit_note, files, replace, rebuild_btn, delete_btn, link,
+                                    link_btn], api_visibility="undocumented")
         refresh_btn.click(corpus_view, None, corpus_outputs, api_name="corpus")
         files.upload(upload, [files, replace], [upload_result, files, *corpus_outputs], concurrency_id="corpus",
                      show_progress_on=upload_result, api_name="upload")
+        link_btn.click(add_link, [link, replace], [upload_result, link, *corpus_outputs], concurrency_id="corpus",
+                       show_progress_on=upload_result, api_name="add_link")
+        link.submit(add_link, [link, replace], [upload_result, link, *corpus_outputs], concurrency_id="corpus",
+                    show_progress_on=upload_result, api_visibility="undocumented")
         delete_btn.click(delete, to_delete, [delete_result, *corpus_outputs], concurrency_id="corpus",
                          show_progress_on=delete_result, api_name="delete",
                          js="(d) => (d && confirm('Xóa · Delete ' + d + '?')) ? d : null")
@@ -537,8 +563,8 @@ def theme() -> gr.Theme:
 def make_app(settings: Settings, embedder=None, chat_model=None, config: UIConfig = UIConfig()):
     """The app and its parts for `settings` (tests pass a fake or shared embedder and chat model)."""
     pool = AssistantPool(settings, embedder=embedder, notify=_notify, chat_model=chat_model)
-    library = Library(settings.corpus_dir, open_store(settings),
-                      config.max_upload_bytes or settings.max_file_bytes)
+    max_bytes = config.max_upload_bytes or settings.max_file_bytes
+    library = Library(settings.corpus_dir, open_store(settings), max_bytes, PageFetcher(settings.fetch, max_bytes))
     feedback = FeedbackLog(config.feedback_path or default_feedback_path(settings.index_dir))
     return build_app(pool, library, feedback, config), pool
 

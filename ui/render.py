@@ -60,8 +60,8 @@ def timings_text(timings: dict) -> str:
     return f"retrieval {ms('retrieve_ms')} · first token {ms('first_token_ms')} · total {ms('total_ms')}"
 
 
-def _meta(date: str | None, source: str | None, doc_id: str) -> str:
-    parts = [p for p in (date, source) if p] + [doc_id]
+def _meta(date: str | None, source: str | None, doc_id: str, page: int | None = None) -> str:
+    parts = [p for p in (date, source) if p] + [doc_id] + ([f"p. {page}"] if page else [])
     return " · ".join(esc(p) for p in parts)
 
 
@@ -102,7 +102,7 @@ def card_html(citation: Citation, passages: Sequence[Passage], turn: int) -> str
             f'title="Xem toàn bài · Show the whole article">'
             f'<div class="cite-head"><span class="cite-n">[{citation.n}]</span> '
             f'<span class="cite-title">{esc(citation.title)}</span></div>'
-            f'<div class="cite-meta">{_meta(citation.date, citation.source, citation.doc_id)}</div>'
+            f'<div class="cite-meta">{_meta(citation.date, citation.source, citation.doc_id, citation.page)}</div>'
             f'<div class="cite-passage">{body}</div></div>')
 
 
@@ -121,7 +121,7 @@ def warning_html(text: str) -> str:
 
 
 def source_html(title: str, date: str | None, source: str | None, doc_id: str, text: str,
-                start: int | None = None, end: int | None = None, note: str = "") -> str:
+                start: int | None = None, end: int | None = None, note: str = "", page: int | None = None) -> str:
     """The whole article, the cited passage in <mark class="focus">, paragraphs kept."""
     if start is not None and end is not None and 0 <= start < end <= len(text):
         before, quote, after = text[:start], text[start:end], text[end:]
@@ -131,7 +131,7 @@ def source_html(title: str, date: str | None, source: str | None, doc_id: str, t
     body = "".join(f"<p>{para}</p>" for para in body.split("\n") if para.strip())
     note_html = f'<div class="source-note">{esc(note)}</div>' if note else ""
     return (f'<div class="source-view" data-doc="{esc(doc_id)}"><h3 class="source-title">{esc(title)}</h3>'
-            f'<div class="cite-meta">{_meta(date, source, doc_id)}</div>{note_html}'
+            f'<div class="cite-meta">{_meta(date, source, doc_id, page)}</div>{note_html}'
             f'<div class="source-text">{body}</div></div>')
 
 

@@ -248,7 +248,7 @@ class ChatEngine:
         c = cited[0]
         doc = self.pool.main.index_data().docs.get(c.doc_id)
         if doc is None:
-            return render.source_html(c.title, c.date, c.source, c.doc_id, c.quote, 0, len(c.quote),
+            return render.source_html(c.title, c.date, c.source, c.doc_id, c.quote, 0, len(c.quote), page=c.page,
                                       note="Bài này không còn trong chỉ mục · This article is no longer in the index; "
                                            "the quoted sentence is shown alone")
         start, end, note = c.start, c.end, ""
@@ -257,5 +257,6 @@ class ChatEngine:
             start, end = (found, found + len(c.quote)) if found >= 0 else (None, None)
             note = "" if found >= 0 else ("Bài đã thay đổi từ khi trả lời · The article changed since this answer; "
                                           "the quoted sentence is no longer in it")
+        page = doc.page_at(start) if start is not None else None
         return render.source_html(doc.title or doc.doc_id, doc.date, doc.source, doc.doc_id, doc.text, start, end,
-                                  note=note)
+                                  note=note, page=page)

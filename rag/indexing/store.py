@@ -27,7 +27,7 @@ from rag.files import atomic_write, fsync_dir, sha256_of
 from rag.indexing.lexical import LexicalIndex
 from rag.ingest.chunking import Chunk
 from rag.ingest.cleaning import Block
-from rag.ingest.corpus import Document
+from rag.ingest.corpus import Document, page_at
 from rag.settings import ChunkSettings, LexicalSettings
 from rag.text import Span
 
@@ -94,20 +94,26 @@ class DocRecord:
     content_hash: str
     text: str
     blocks: tuple[tuple[str, int, int], ...]
+    pages: tuple[int, ...] = ()  # where each page of a PDF starts in `text`
 
     @classmethod
     def from_document(cls, doc: Document) -> "DocRecord":
         return cls(doc.doc_id, doc.path, doc.title, doc.date, doc.source, doc.content_hash, doc.text,
-                   tuple((b.kind, b.start, b.end) for b in doc.blocks))
+                   tuple((b.kind, b.start, b.end) for b in doc.blocks), doc.pages)
 
     @classmethod
     def from_json(cls, d: dict) -> "DocRecord":
+        # An index written before PDFs were read has no pages: none of its documents had any.
         return cls(d["doc_id"], d["path"], d["title"], d["date"], d["source"], d["content_hash"], d["text"],
-                   tuple(tuple(b) for b in d["blocks"]))
+                   tuple(tuple(b) for b in d["blocks"]), tuple(d.get("pages", ())))
 
     def to_document(self) -> Document:
         return Document(self.doc_id, self.path, self.text, self.title, self.date, self.source,
-                        tuple(Block(k, a, b) for k, a, b in self.blocks), self.content_hash)
+                        tuple(Block(k, a, b) for k, a, b in self.blocks), self.content_hash, self.pages)
+
+    def page_at(self, offset: int) -> int | None:
+        """The page holding character `offset`, for a PDF; None otherwise."""
+        return page_at(self.pages, offset)
 
 
 @dataclass

@@ -1,25 +1,37 @@
-"""Load a corpus folder: every .txt, .md and .html file, NFC-normalised and cleaned into articles.
+"""Load a corpus folder: every .txt, .md, .html, .pdf and .docx file, read by its format, NFC-normalised and
+cleaned into articles.
 
-Bad files (not UTF-8, binary, empty, too large) are skipped with one line saying which and why.
+Formats: plain text and Markdown as UTF-8 text; a saved web page through trafilatura (rag/ingest/webpage.py); a
+PDF's text layer page by page through pypdf (rag/ingest/pdf.py), each page's start kept so that a citation names
+its page; a Word .docx's paragraphs and tables through python-docx (rag/ingest/word.py). Bad files (not UTF-8,
+binary, empty, too large, a scanned, encrypted or damaged PDF, a damaged .docx) are skipped with one line saying
+which and why.
 """
 
 from __future__ import annotations
 
-import html
+import bisect
 import os
 import re
 import unicodedata
 from dataclasses import dataclass
 from functools import cached_property
-from html.parser import HTMLParser
 from pathlib import Path
+from typing import Callable
 
 from rag.errors import CorpusError
 from rag.files import sha256_text
-from rag.ingest.cleaning import Article, Block, clean_article
+from rag.ingest.cleaning import Block, Extracted, clean_article
+from rag.ingest.pdf import read_pdf
+from rag.ingest.webpage import read_html
+from rag.ingest.word import read_docx
 from rag.settings import Settings
 
-SUFFIXES = (".txt", ".md", ".html", ".htm")
+
+def page_at(pages: tuple[int, ...], offset: int) -> int | None:
+    """The page (from 1) holding character `offset` of a document whose pages start at `pages`; None when the
+    document has no pages."""
+    return (bisect.bisect_right(pages, offset) or 1) if pages else None
 
 
 @dataclass(frozen=True)
@@ -32,10 +44,14 @@ class Document:
     source: str | None
     blocks: tuple[Block, ...]
     content_hash: str
+    pages: tuple[int, ...] = ()  # where each page starts in `text`, for a PDF; () otherwise
 
     @property
     def display_title(self) -> str:
         return self.title or self.doc_id
+
+    def page_at(self, offset: int) -> int | None:
+        return page_at(self.pages, offset)
 
 
 @dataclass(frozen=True)
@@ -53,60 +69,8 @@ class Corpus:
     skipped: tuple[Skipped, ...]
 
 
-class _HTMLText(HTMLParser):
-    """Text of an HTML page, one line per block element; scripts, styles and navigation dropped."""
-
-    _BLOCK = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "figcaption", "title",
-              "section", "article", "header", "blockquote", "td", "dt", "dd"}
-    _SKIP = {"script", "style", "nav", "footer", "noscript", "svg", "form", "aside", "template"}
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.skip_depth = 0
-
-    def handle_starttag(self, tag, attrs):
-        if tag in self._SKIP:
-            self.skip_depth += 1
-        elif tag in self._BLOCK:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag):
-        if tag in self._SKIP:
-            self.skip_depth = max(0, self.skip_depth - 1)
-        elif tag in self._BLOCK:
-            self.parts.append("\n")
-
-    def handle_data(self, data):
-        if not self.skip_depth:
-            self.parts.append(data)
-
-    def text(self) -> str:
-        return "".join(self.parts)
-
-
-def html_to_text(source: str) -> str:
-    parser = _HTMLText()
-    parser.feed(source)
-    parser.close()
-    return html.unescape(parser.text())
-
-
-_MD_MARKUP = re.compile(r"^\s{0,3}(?:#{1,6}\s+|>\s?|[*+-]\s+(?=\S))|!\[[^\]]*\]\([^)]*\)|\[([^\]]+)\]\([^)]*\)", re.M)
-
-
-def markdown_to_text(source: str) -> str:
-    return _MD_MARKUP.sub(lambda m: m.group(1) or "", source)
-
-
-def read_document(path: Path, doc_id: str, max_bytes: int) -> Document:
-    """Read and clean one file; raises CorpusError with the reason when the file is unusable."""
-    size = path.stat().st_size
-    if size == 0:
-        raise CorpusError("the file is empty")
-    if size > max_bytes:
-        raise CorpusError(f"{size:,} bytes is over the {max_bytes:,}-byte limit (split the file)")
-    data = path.read_bytes()
+def utf8_text(data: bytes) -> str:
+    """The file as text; raises CorpusError when it is binary or not UTF-8."""
     if b"\x00" in data[:8192]:
         raise CorpusError("it looks binary (NUL bytes); save it as UTF-8 text")
     try:
@@ -116,18 +80,53 @@ def read_document(path: Path, doc_id: str, max_bytes: int) -> Document:
     controls = sum(1 for c in raw[:20000] if unicodedata.category(c) == "Cc" and c not in "\n\r\t\f")
     if controls > 0.01 * min(len(raw), 20000):
         raise CorpusError("it looks binary (control characters); save it as UTF-8 text")
-    raw = unicodedata.normalize("NFC", raw)
-    suffix = path.suffix.lower()
-    if suffix in (".html", ".htm"):
-        raw = html_to_text(raw)
-    elif suffix == ".md":
-        raw = markdown_to_text(raw)
-    article: Article = clean_article(raw)
+    return raw
+
+
+_MD_MARKUP = re.compile(r"^\s{0,3}(?:#{1,6}\s+|>\s?|[*+-]\s+(?=\S))|!\[[^\]]*\]\([^)]*\)|\[([^\]]+)\]\([^)]*\)", re.M)
+
+
+def markdown_to_text(source: str) -> str:
+    return _MD_MARKUP.sub(lambda m: m.group(1) or "", source)
+
+
+# How each kind of file is read, by suffix.
+READERS: dict[str, Callable[[bytes], Extracted]] = {
+    ".txt": lambda data: Extracted(utf8_text(data)),
+    ".md": lambda data: Extracted(markdown_to_text(utf8_text(data))),
+    ".html": lambda data: read_html(utf8_text(data)),
+    ".htm": lambda data: read_html(utf8_text(data)),
+    ".pdf": read_pdf,
+    ".docx": read_docx,
+}
+SUFFIXES = tuple(READERS)
+FORMATS = ".txt, .md, .html, .pdf or .docx"  # for messages
+
+
+def _nfc(text: str | None) -> str | None:
+    return unicodedata.normalize("NFC", text) if text else text
+
+
+def read_document(path: Path, doc_id: str, max_bytes: int) -> Document:
+    """Read and clean one file; raises CorpusError with the reason when the file is unusable."""
+    size = path.stat().st_size
+    if size == 0:
+        raise CorpusError("the file is empty")
+    if size > max_bytes:
+        raise CorpusError(f"{size:,} bytes is over the {max_bytes:,}-byte limit (split the file)")
+    read = READERS.get(path.suffix.lower())
+    if read is None:
+        raise CorpusError(f"{path.suffix or 'a file without a suffix'} is not a format the corpus reads: add "
+                          f"{FORMATS} files")
+    found = read(path.read_bytes())
+    article = clean_article(Extracted(_nfc(found.text), _nfc(found.title), _nfc(found.date), _nfc(found.source),
+                                      found.paged))
     if not article.text.strip():
         raise CorpusError("no article text is left after cleaning")
-    digest = sha256_text(article.text)
+    # The pages are part of what is indexed: the same text paged otherwise cites other pages.
+    digest = sha256_text(article.text if not article.pages else f"{article.text}\x00{article.pages}")
     return Document(doc_id=doc_id, path=str(path), text=article.text, title=article.title, date=article.date,
-                    source=article.source, blocks=article.blocks, content_hash=digest)
+                    source=article.source, blocks=article.blocks, content_hash=digest, pages=article.pages)
 
 
 def corpus_paths(folder: Path):
@@ -147,7 +146,7 @@ def load_corpus(folder: Path, max_bytes: int = Settings.max_file_bytes) -> Corpu
     """Every supported file under `folder`; raises CorpusError when none is usable."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise CorpusError(f"corpus folder {folder} does not exist: create it and put .txt, .md or .html articles in it")
+        raise CorpusError(f"corpus folder {folder} does not exist: create it and put {FORMATS} articles in it")
     docs: list[Document] = []
     skipped: list[Skipped] = []
     seen_ids: dict[str, str] = {}
@@ -167,7 +166,7 @@ def load_corpus(folder: Path, max_bytes: int = Settings.max_file_bytes) -> Corpu
                                           "or remove it"))
     if not docs:
         why = f" ({len(skipped)} file(s) skipped: {skipped[0].reason})" if skipped else ""
-        raise CorpusError(f"no usable article in {folder}{why}: add .txt, .md or .html files in UTF-8")
+        raise CorpusError(f"no usable article in {folder}{why}: add {FORMATS} files")
     return Corpus(tuple(docs), tuple(skipped))
 
 

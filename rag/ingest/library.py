@@ -1,9 +1,11 @@
-"""The corpus folder as a library: list its documents with their index state, add an uploaded article, delete one.
+"""The corpus folder as a library: list its documents with their index state, add an uploaded article or the
+page behind a link, delete one.
 
 An upload is checked before anything changes: its name is reduced to a plain file name inside the corpus
-folder, its size is limited, its text must pass the same reading rules as the corpus loader
-(rag/corpus.read_document), and its cleaned text must not already be in the corpus. Only then is it moved
-into place, atomically. Adding or deleting a file does not touch the index: the next build picks it up.
+folder, its size is limited, it must pass the same reading rules as the corpus loader
+(rag/ingest/corpus.read_document), and its cleaned text must not already be in the corpus. Only then is it moved
+into place, atomically. A link's page (rag/ingest/fetch.py) is added the same way, as an .html file that records
+its link and fetch time. Adding or deleting a file does not touch the index: the next build picks it up.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 
 from rag.errors import CorpusError, RagError
 from rag.files import atomic_file
-from rag.ingest.corpus import SUFFIXES, Changes, Document, changes, corpus_paths, read_document
+from rag.ingest.corpus import FORMATS, SUFFIXES, Changes, Document, changes, corpus_paths, read_document
 
 MAX_NAME_CHARS = 120
 
@@ -66,8 +68,8 @@ def safe_filename(name: str) -> str:
     stem, dot, suffix = base.rpartition(".")
     suffix = f".{suffix.lower()}"
     if not dot or suffix not in SUFFIXES:
-        raise UploadError(f"{base or name!r} is not a .txt, .md or .html file: upload articles as UTF-8 text, "
-                          "Markdown or HTML")
+        raise UploadError(f"{base or name!r} is not a {FORMATS} file: upload articles as text, Markdown, a saved "
+                          "web page, PDF or Word")
     stem = re.sub(r"[^\w.\- ]+", "_", stem)
     stem = re.sub(r"\s+", "_", stem).strip("._- ")[:MAX_NAME_CHARS].rstrip("._- ")
     if not stem:
@@ -85,12 +87,14 @@ def corpus_files(folder: Path) -> dict[str, Path]:
 
 
 class Library:
-    def __init__(self, corpus_dir: Path, store, max_bytes: int) -> None:
+    def __init__(self, corpus_dir: Path, store, max_bytes: int, fetcher=None) -> None:
         """`store`: the index store (rag/indexing/store.IndexStore; anything with exists, read_manifest and
-        current_version), read for each document's state; `max_bytes`: Settings.max_file_bytes."""
+        current_version), read for each document's state; `max_bytes`: Settings.max_file_bytes; `fetcher`: what
+        add_url fetches links with (rag/ingest/fetch.PageFetcher; anything with fetch(url) -> Page)."""
         self.corpus_dir = Path(corpus_dir)
         self.store = store
         self.max_bytes = max_bytes
+        self.fetcher = fetcher
         self._read: dict[str, tuple[tuple[int, int], Document | CorpusError]] = {}  # path -> ((size, mtime), reading)
 
     def _document(self, doc_id: str, path: Path) -> Document | CorpusError:
@@ -162,6 +166,14 @@ class Library:
             raise UploadError(f"{name or path.name}: {size:,} bytes is over the {self.max_bytes:,}-byte limit "
                               "(split the article or upload it as plain text)")
         return self.add(name or path.name, path.read_bytes(), replace=replace)
+
+    def add_url(self, url: str, replace: bool = False) -> Added:
+        """Fetch a link's page and add it as an upload of that page (an .html file named after the link); raises
+        FetchError or UploadError, leaving the corpus unchanged, when it is refused."""
+        if self.fetcher is None:
+            raise UploadError("this library was made without a fetcher: links cannot be added here")
+        page = self.fetcher.fetch(url)
+        return self.add(page.name, page.saved(), replace=replace)
 
     def add(self, name: str, data: bytes, replace: bool = False) -> Added:
         """Add an article; raises UploadError, leaving the corpus unchanged, when it is refused.

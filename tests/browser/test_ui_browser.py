@@ -161,13 +161,15 @@ def test_bad_uploads_show_their_errors_and_change_nothing(page, live):
     page.set_input_files("#upload input[type=file]", [
         {"name": "bad.txt", "mimeType": "text/plain", "buffer": b"\x00\x01\x02\x03" * 64},
         {"name": "copy-of-a-seed.txt", "mimeType": "text/plain", "buffer": seed},
-        {"name": "report.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 x"}])
+        {"name": "report.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 x"},
+        {"name": "tool.exe", "mimeType": "application/octet-stream", "buffer": b"MZ" * 64}])
     result = page.locator("#upload-result")
     expect(result).to_contain_text("✗ bad.txt was not added: it looks binary (NUL bytes); save it as UTF-8 text")
     expect(result).to_contain_text("✗ copy-of-a-seed.txt was not added: the same article is already in the corpus "
                                    "as 000_fbd71147380da296.txt")
+    expect(result).to_contain_text("✗ report.pdf was not added: it is a damaged or incomplete PDF")
     # The page itself refuses a type the box does not take (the server says why too: test_server_access.py).
-    expect(page.get_by_text("Invalid file type: report.pdf. Only .txt, .md, .html allowed.")).to_be_visible()
+    expect(page.get_by_text("Invalid file type: tool.exe. Only .txt, .md, .html, .pdf, .docx allowed.")).to_be_visible()
     expect(page.locator("#index-status")).to_contain_text("up to date")
     shot(page, "bad-upload")
     assert sorted(p.name for p in live.settings.corpus_dir.iterdir()) == before
@@ -265,7 +267,7 @@ def test_questions_sent_while_an_answer_is_written_wait_and_are_answered_in_turn
 def test_the_upload_box_filters_by_type_and_a_file_over_the_limit_clears_the_last_result(page, live, tmp_path):
     open_tab(page, "Tài liệu · Corpus")
     accept = page.locator("#upload input[type=file]").get_attribute("accept")
-    assert {t.strip() for t in accept.split(",")} >= {".txt", ".md", ".html"}
+    assert {t.strip() for t in accept.split(",")} >= {".txt", ".md", ".html", ".pdf", ".docx"}
     page.set_input_files("#upload input[type=file]", [{"name": "bad.txt", "mimeType": "text/plain",
                                                        "buffer": b"\x00\x01" * 64}])
     expect(page.locator("#upload-result")).to_contain_text("✗ bad.txt was not added")

@@ -16,11 +16,13 @@ def test_bad_files_are_skipped_with_a_reason(tmp_path):
     write(folder, "binary.txt", b"\x00\x01\x02PNG\x00")
     write(folder, "empty.txt", b"")
     write(folder, "huge.txt", b"a" * 2000)
-    write(folder, "ignored.pdf", b"%PDF")
+    write(folder, "ignored.png", b"\x89PNG")
+    write(folder, "broken.pdf", b"%PDF-1.4 cut short")
     corpus = load_corpus(folder, max_bytes=1000)
     assert [d.doc_id for d in corpus.documents] == ["good"]
     reasons = {s.path.rsplit("/", 1)[-1]: s.reason for s in corpus.skipped}
-    assert set(reasons) == {"latin1.txt", "binary.txt", "empty.txt", "huge.txt"}
+    assert set(reasons) == {"latin1.txt", "binary.txt", "empty.txt", "huge.txt", "broken.pdf"}
+    assert "damaged or incomplete PDF" in reasons["broken.pdf"]
     assert "not UTF-8" in reasons["latin1.txt"]
     assert "binary" in reasons["binary.txt"]
     assert "empty" in reasons["empty.txt"]

@@ -33,7 +33,7 @@ def test_safe_filename_keeps_a_plain_name_inside_the_folder(name, expected):
     assert safe_filename(name) == expected
 
 
-@pytest.mark.parametrize("name", ["notes.pdf", "README", "...txt", "../.txt", "x.exe"])
+@pytest.mark.parametrize("name", ["notes.doc", "README", "...txt", "../.txt", "x.exe"])
 def test_safe_filename_refuses_unusable_names(name):
     with pytest.raises(UploadError):
         safe_filename(name)
@@ -128,3 +128,75 @@ def test_documents_and_status_follow_the_index(settings, fake_embedder, library)
     (settings.corpus_dir / "broken.txt").write_bytes(b"\xff\xfe\x00bad")
     broken = [d for d in library.documents() if d.doc_id == "broken"][0]
     assert broken.state == "unreadable" and "binary" in broken.problem
+
+
+# ---- articles in every format: upload, index, a question, its citation, delete --------------------------------
+
+from . import documents as D  # noqa: E402
+
+
+@pytest.fixture
+def big_library(settings) -> Library:
+    return Library(settings.corpus_dir, IndexStore(settings.index_dir), max_bytes=5_000_000)
+
+
+@pytest.mark.parametrize("name, make, question, quote, page", [
+    ("le-hoi-sen.html", D.html_page, D.STALLS_Q, "40 gian hàng nông sản", None),
+    ("le-hoi-sen.pdf", D.article_pdf, D.STALLS_Q, "40 gian hàng nông sản", 1),
+    ("le-hoi-sen.pdf", lambda: D.article_pdf(two_pages=True), D.TICKETS_Q, "30.000 đồng", 2),
+    ("le-hoi-sen.docx", D.docx, D.STALLS_Q, "40 gian hàng nông sản", None),
+])
+def test_an_article_in_any_format_is_uploaded_indexed_cited_and_deleted(big_library, settings, fake_embedder, name,
+                                                                        make, question, quote, page):
+    library = big_library
+    assistant = Assistant(settings, embedder=fake_embedder, span_model=FakeSpanModel())
+    added = library.add(name, make())
+    assert added.title == "Đồng Tháp khai mạc lễ hội hoa sen lần thứ ba"
+    assert assistant.build_index().added == 3  # the two seeds and this one
+    answer = assistant.ask(question)
+    assert not answer.refused and quote in answer.text
+    cited = answer.citations[0]
+    assert (cited.doc_id, cited.page) == ("le-hoi-sen", page) and quote in cited.quote
+    assert cited.to_json()["page"] == page
+    library.delete("le-hoi-sen")
+    assert assistant.build_index().removed == 1
+    assert all(c.doc_id != "le-hoi-sen" for c in assistant.ask(question).citations)
+
+
+@pytest.mark.parametrize("name, make, says", [
+    ("scan.pdf", D.scanned_pdf, "scan.pdf was not added: it has no text layer (2 page(s) of images: a scanned PDF?)"),
+    ("locked.pdf", D.encrypted_pdf, "locked.pdf was not added: it is encrypted with a password"),
+    ("cut.docx", lambda: D.docx()[:2000], "cut.docx was not added: it is a damaged or incomplete .docx"),
+    ("page.pdf", D.html_page, "page.pdf was not added: it is a web page saved under a .pdf name, not a PDF"),
+])
+def test_a_bad_file_is_one_line_and_the_corpus_and_index_stay_as_they_were(big_library, settings, fake_embedder,
+                                                                          name, make, says):
+    library = big_library
+    assistant = Assistant(settings, embedder=fake_embedder, span_model=FakeSpanModel())
+    assistant.build_index()
+    before, version = files(settings.corpus_dir), assistant.store.current_version().name
+    with pytest.raises(UploadError) as caught:
+        library.add(name, make())
+    assert str(caught.value).startswith(says) and "\n" not in str(caught.value)
+    assert files(settings.corpus_dir) == before
+    assert assistant.store.current_version().name == version and library.status().pending == 0
+
+
+@pytest.mark.integration
+def test_the_page_pdf_and_word_copies_give_the_same_answer_with_the_real_embedder(settings, real_embedder, tmp_path):
+    import shutil
+
+    answers = {}
+    for name, make in (("sen.html", D.html_page), ("sen.pdf", lambda: D.article_pdf(two_pages=True)),
+                       ("sen.docx", D.docx)):
+        corpus = tmp_path / name / "corpus"
+        shutil.copytree(settings.corpus_dir, corpus)
+        own = settings.replace(corpus_dir=corpus, index_dir=tmp_path / name / "index")
+        Library(corpus, IndexStore(own.index_dir), 5_000_000).add(name, make())
+        assistant = Assistant(own, embedder=real_embedder, span_model=FakeSpanModel())
+        answer = assistant.ask(D.TICKETS_Q)
+        cited = answer.citations[0]
+        assert cited.doc_id == "sen" and "30.000 đồng" in cited.quote, name
+        assert cited.page == (2 if name.endswith(".pdf") else None)
+        answers[name] = answer.text
+    assert len(set(answers.values())) == 1, answers

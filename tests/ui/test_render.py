@@ -80,3 +80,12 @@ def test_timings_text():
     assert render.timings_text({"retrieve_ms": 12.3, "first_token_ms": 1500.0, "total_ms": 2345.6}) == \
         "retrieval 12 ms · first token 1,500 ms · total 2,346 ms"
     assert render.timings_text({}) == "retrieval – · first token – · total –"
+
+
+def test_a_pdf_citation_names_its_page_on_the_card_and_in_the_source_view():
+    import dataclasses
+
+    card = render.card_html(dataclasses.replace(citation(), page=3), [passage()], 0)
+    assert '<div class="cite-meta">26/10/2025 · TTXVN · doc-1 · p. 3</div>' in card
+    assert "p. " not in render.card_html(citation(), [passage()], 0)
+    assert "doc-1 · p. 2</div>" in render.source_html("T", None, None, "doc-1", TEXT, Q_START, Q_START + 3, page=2)
