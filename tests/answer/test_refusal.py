@@ -29,7 +29,8 @@ def test_the_floors_refuse_before_the_reader_reads():
             pytest.fail("the reader must not run")
 
     rule = RefusalRule({"vi": 0.95, "en": 0.95}, check_terms=True, weak_margin=0.0)
-    d = RefusalDecision(rule, Reader(Never(), ReaderSettings(threshold_vi=0.0))).decide(result([0.1, 0.9, 0.2, 0.1]))
+    settings = ReaderSettings(threshold_vi=0.0, floor_margin=None)  # the floor alone decides
+    d = RefusalDecision(rule, Reader(Never(), settings)).decide(result([0.1, 0.9, 0.2, 0.1]))
     assert d.refused and d.margin is None and d.readings == []
 
 
@@ -40,11 +41,11 @@ def test_unset_thresholds_come_from_the_shipped_manifest():
 
 
 @pytest.mark.parametrize("margin, refused", [(6.0, False), (4.0, True)])
-def test_a_sure_reader_overrules_the_floors_cosine_when_set(margin, refused):
+def test_a_sure_reader_overrules_the_floors_cosine(margin, refused):
     below = result([0.1, 0.9, 0.2, 0.1])  # its best cosine, 0.9, is under the floor of 0.95
     d = decision(margin, floor=0.95, threshold_vi=0.0, floor_margin=5.0).decide(below)
     assert d.refused is refused and d.margin == margin
-    assert decision(margin, floor=0.95, threshold_vi=0.0).decide(below).refused  # unset: the floor decides
+    assert decision(margin, floor=0.95, threshold_vi=0.0, floor_margin=None).decide(below).refused  # the floor alone
 
 
 def test_the_reader_never_overrules_a_number_no_passage_has():

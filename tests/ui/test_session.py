@@ -102,7 +102,8 @@ def test_answers_close_to_the_refusal_line_are_flagged(engine, settings, fake_em
     near = AssistantPool(settings.replace(answer_min_score_vi=best - 0.01), embedder=fake_embedder, span_model=FakeSpanModel())
     _, turn, _ = ask(ChatEngine(near), DATE_Q)
     assert not turn.answer.refused and turn.low_relevance and turn.best_score == pytest.approx(best)
-    below = AssistantPool(settings.replace(answer_min_score_vi=best + 0.01), embedder=fake_embedder, span_model=FakeSpanModel())
+    unsure = FakeSpanModel(margins={"ngày": 1.0})  # under the margin that overrules the floor (floor_margin)
+    below = AssistantPool(settings.replace(answer_min_score_vi=best + 0.01), embedder=fake_embedder, span_model=unsure)
     _, turn, _ = ask(ChatEngine(below), DATE_Q)
     assert turn.answer.refused and turn.low_relevance
 
