@@ -35,6 +35,7 @@ def test_pool_makes_one_assistant_per_generator_setting_sharing_the_index(pool):
     assert local is pool.get("local", "0.5b", "en") and local is not pool.get("local", "0.5b", "vi")
     assert local.settings.generator.model == "0.5b" and local.embedder is pool.main.embedder
     assert local.index_data() is pool.main.index_data()
+    assert local.span_model() is pool.main.span_model()  # one reader per server, whatever the tab's settings
     with pytest.raises(RagError, match="unknown backend"):
         pool.get("gpt-9")
 
