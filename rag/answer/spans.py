@@ -1,8 +1,8 @@
 """Dates, amounts and names in Vietnamese text, and their English form.
 
 The reader's answer span across languages (rag/answer/reading.py) is written the English way by rule where these
-rules cover it, not by a model: "10/7/2025" -> "10 July 2025", "236,6 tỷ USD" -> "236.6 billion USD"; names and
-acronyms are copied as they stand (`english`).
+rules cover it, not by a model: "10/7/2025" -> "10 July 2025", "236,6 tỷ USD" -> "236.6 billion USD", a count
+alone in words "hai" -> "two"; names and acronyms are copied as they stand (`english`).
 """
 
 from __future__ import annotations
@@ -92,6 +92,10 @@ _PHRASES = tuple((re.compile(a, re.I), b) for a, b in (
     (r"\bcuối năm\s+(\d{4})\b", r"the end of \1"), (r"\bđầu năm\s+(\d{4})\b", r"early \1"),
     (r"\bgiữa năm\s+(\d{4})\b", r"mid-\1"), (r"\bkhoảng\s+(?=\d)", "about "), (r"\bhơn\s+(?=\d)", "more than "),
     (r"\bgần\s+(?=\d)", "nearly "), (r"\btừ\s+(\d{4})\s+đến\s+(\d{4})\b", r"from \1 to \2")))
+# A count written in words, alone ("hai", "sáu lần": how many times); "năm" is left out (five, or year).
+_CARDINALS = {"một": "one", "hai": "two", "ba": "three", "bốn": "four", "sáu": "six", "bảy": "seven",
+              "tám": "eight", "chín": "nine", "mười": "ten"}
+_COUNT = re.compile(rf"^({'|'.join(_CARDINALS)})(\s+lần)?$", re.I)
 # English words the rules write in lower case
 _RULE_WORDS = frozenset(_SCALE.values()) | {"the", "end", "of", "early", "mid", "about", "more", "than", "nearly",
                                             "from", "to"}
@@ -100,6 +104,9 @@ _RULE_WORDS = frozenset(_SCALE.values()) | {"the", "end", "of", "early", "mid", 
 def english(words: str) -> tuple[str, bool]:
     """`words` (an answer span of a Vietnamese sentence) with their dates and amounts written the English way,
     and whether that is all they needed: nothing is left but names, numbers, acronyms and punctuation."""
+    count = _COUNT.match(" ".join(words.split()))
+    if count:
+        return _CARDINALS[count.group(1).lower()] + (" times" if count.group(2) else ""), True
     out = words
     for pattern, eng in _PHRASES:
         out = pattern.sub(eng, out)

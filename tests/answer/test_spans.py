@@ -36,6 +36,9 @@ def test_names_without_their_titles():
     ("từ 2020 đến 2025", ("from 2020 to 2025", True)),
     ("cuối tháng 7", ("cuối tháng 7", False)),  # a month without its year: left to the model
     ("bốn lựa chọn", ("bốn lựa chọn", False)),
+    ("hai", ("two", True)),  # a count alone, in words
+    ("sáu lần", ("six times", True)),
+    ("năm", ("năm", False)),  # five, or year: left to the model
 ])
 def test_a_span_in_english_by_rule_and_whether_the_rules_covered_it(words, expected):
     assert english(words) == expected
