@@ -97,8 +97,8 @@ def make_chat_model(settings: GeneratorSettings) -> BaseChatModel:
 def make_local(settings: GeneratorSettings) -> BaseChatModel:
     path = local_model_path(settings.model, settings.models_dir)
     return LlamaCppChat(model_path=str(path), n_ctx=settings.n_ctx, threads=settings.threads,
-                        processes=settings.model_processes, max_tokens=settings.max_tokens, temperature=settings.temperature,
-                        refusal_threshold=settings.refusal_threshold)
+                        processes=settings.model_processes, max_tokens=settings.max_tokens,
+                        temperature=settings.temperature, refusal_threshold=settings.refusal_threshold)
 
 
 def make_openai(settings: GeneratorSettings) -> BaseChatModel:

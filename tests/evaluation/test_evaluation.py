@@ -1,3 +1,4 @@
+import dataclasses
 import json
 from pathlib import Path
 
@@ -192,7 +193,8 @@ def test_a_run_writes_its_reports_and_compares_with_the_last_run_of_the_same_set
     assert {"passages", "answer", "citations", "scores"} <= set(lines[0])
     assert lines[0]["passages"][0]["doc_id"] and lines[0]["passages"][0]["chunk_id"]
 
-    stricter = Assistant(settings.replace(answer_min_score_vi=0.99, answer_min_score_en=0.99),
+    floors_alone = dataclasses.replace(settings.reader, floor_margin=None)  # the reader cannot overrule them
+    stricter = Assistant(settings.replace(answer_min_score_vi=0.99, answer_min_score_en=0.99, reader=floors_alone),
                          embedder=FakeEmbedder(), span_model=FakeSpanModel())  # refuses everything
     second = evaluate(stricter, qa, out)
     assert second["comparison"]["all"]["refusal_recall"]["verdict"] == "better"
