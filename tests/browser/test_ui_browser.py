@@ -154,6 +154,42 @@ def test_upload_rebuild_answer_from_the_new_article_then_delete_it(page, live, t
     expect(page.locator("#index-status")).to_contain_text("3 documents")
 
 
+@pytest.mark.parametrize("name, kind", [("Lễ hội sen.pdf", "pdf"), ("Lễ hội sen.docx", "docx")])
+def test_a_pdf_or_word_article_answers_cited_to_its_file_and_page(page, live, tmp_path, name, kind):
+    from tests.ingest.documents import TICKETS_Q, TITLE, article_pdf, docx
+
+    article = tmp_path / name
+    article.write_bytes(article_pdf(two_pages=True) if kind == "pdf" else docx())
+    stored = name.replace(" ", "_")
+    open_tab(page, "Tài liệu · Corpus")
+    page.set_input_files("#upload input[type=file]", str(article))
+    expect(page.locator("#upload-result")).to_contain_text(f"✓ {name}: đã thêm · added as {stored}")
+    page.click("#rebuild")
+    expect(page.locator("#build-result")).to_contain_text("1 added", timeout=120_000)
+
+    open_tab(page, "Hỏi đáp · Chat")
+    answer = ask(page, TICKETS_Q, 1)
+    expect(answer).to_contain_text("30.000 đồng")
+    card = page.locator("#cards .cite-card").first
+    expect(card).to_contain_text(TITLE)
+    meta = card.locator(".cite-meta")
+    if kind == "pdf":
+        expect(meta).to_contain_text("p. 2")  # the tickets paragraph is on the PDF's second page
+    else:
+        expect(meta).not_to_contain_text("p. ")
+    shot(page, f"answer-from-uploaded-{kind}")
+
+    open_tab(page, "Tài liệu · Corpus")
+    page.locator("#delete-choice input").fill("Đồng Tháp")
+    page.get_by_role("option", name=f"{TITLE} ({stored})").click()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#delete")
+    expect(page.locator("#delete-result")).to_contain_text(f"✓ {stored} deleted")
+    page.click("#rebuild")
+    expect(page.locator("#build-result")).to_contain_text("1 removed", timeout=120_000)
+    expect(page.locator("#index-status")).to_contain_text("3 documents")
+
+
 def test_bad_uploads_show_their_errors_and_change_nothing(page, live):
     before = sorted(p.name for p in live.settings.corpus_dir.iterdir())
     seed = (live.settings.corpus_dir / "000_fbd71147380da296.txt").read_bytes()
