@@ -24,7 +24,6 @@ from typing import Callable, Iterator
 
 from rag.answer.generated import model_failure
 from rag.answer.prompts import gloss_messages
-from rag.answer.reader import Reading
 from rag.answer.refusal import RefusalDecision
 from rag.answer.spans import MONTHS, english, names
 from rag.errors import RagError

@@ -7,8 +7,6 @@ of them (RetrievalResult.top), exactly what `rag ask` reads.
 
 from __future__ import annotations
 
-import dataclasses
-
 import json
 import platform
 import time

@@ -386,4 +386,3 @@ def check_compatible(manifest: dict, expected: dict, where: Path, keys: tuple[st
                 f"the index at {where} was built with {key} {json.dumps(manifest.get(key), ensure_ascii=False)}, "
                 f"but the settings now say {json.dumps(expected.get(key), ensure_ascii=False)}: "
                 "run `rag index --rebuild` to rebuild it (the old index stays until the new one is ready)")
-
