@@ -30,11 +30,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(ROOT), str(HERE)]
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from common import code_state, machine  # noqa: E402
+from common import code_state, machine, offline  # noqa: E402
+
+offline()
 
 DATA = ROOT.parent / "shared" / "data" / "xquad-vi-dev"
 THREADS = 2

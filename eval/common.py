@@ -15,6 +15,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def offline() -> None:
+    """No model download from here on (the models are built at set-up), and quiet tokenizers; a value the
+    caller's environment already has is kept. Call it before importing transformers or sentence-transformers."""
+    for name, value in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"), ("TOKENIZERS_PARALLELISM", "false")):
+        os.environ.setdefault(name, value)
+
+
 def _read(path: str) -> str:
     try:
         return Path(path).read_text()

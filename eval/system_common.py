@@ -20,11 +20,10 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(ROOT), str(HERE)]
 os.environ.setdefault("OMP_NUM_THREADS", "2")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from common import code_state, machine  # noqa: E402
+from common import code_state, machine, offline  # noqa: E402
+
+offline()
 
 XQUAD = ROOT.parent / "shared" / "data" / "xquad-vi-dev"
 SEEDS = ROOT / "seeds"
