@@ -80,8 +80,9 @@ def own_words(reply: str) -> str:
 
 def answering_words(reply: str, lang: str) -> str:
     """The words of the reply that answer in `lang`: its own words, and the article's words it quotes where those
-    are in `lang` too (a Vietnamese quote does not answer an English question; "1519 (“năm 1519”)" does)."""
-    quotes = [q for q in _QUOTE.findall(reply) if detect_language(q.strip("“”\"")) == lang]
+    are in `lang` too (a Vietnamese quote does not answer an English question, nor does a quote whose words show
+    neither language, such as “hai”; "1519 (“năm 1519”)" does)."""
+    quotes = [q for q in _QUOTE.findall(reply) if detect_language(q.strip("“”\""), undecided=None) == lang]
     return " ".join([own_words(reply), *quotes])
 
 

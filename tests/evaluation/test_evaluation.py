@@ -79,6 +79,9 @@ def test_right_needs_the_question_language_and_only_gold_documents_cited():
     assert result(en_row, "236.6 billion USD (“236,6 tỷ USD”) [1]", citations=[good]).scores["right"] == 1.0
     labelled = result(en_row, "From the article (in Vietnamese): “Kim ngạch đạt 236,6 tỷ USD” [1]", citations=[good])
     assert (labelled.scores["correct"], labelled.scores["right"]) == (1.0, 0.0)
+    two = dict(en_row, answers=["hai", "two"])
+    assert result(two, "From the article (in Vietnamese): “hai” [1]", citations=[good]).scores["right"] == 0.0
+    assert result(two, "two (“hai”) [1]", citations=[good]).scores["right"] == 1.0
     assert result(ROW, "hai bên — “Kim ngạch thương mại hai chiều đạt 236,6 tỷ USD.” [1]",
                   citations=[good]).scores["right"] == 1.0
     # Words that show neither language count as either; small accented words are not names.
