@@ -5,7 +5,8 @@ metrics (rag/evaluation/metrics.py).
 Sets: eval/qa.jsonl over seeds/, and the held-out sets eval/heldout_sets.py writes into build/sets/
 (xquad-vi-dev, viquad2-dev, vinewsqa-dev). A candidate is `NAME` or `NAME:key=value,...` with ReaderSettings
 fields (weights, sentences, neighbours, fusion, max_length, stride, runtime, overlap_vi, overlap_en,
-threshold_vi, threshold_en, floor_margin), and `mode` (GeneratorSettings: reader or generate):
+threshold_vi, threshold_en, floor_margin), and GeneratorSettings' `mode` (reader or generate) and
+`gloss_context_words`:
 
     python eval/compare_readers.py --candidate shipped --candidate wide:sentences=4,fusion=5 --out eval/compare_readers.md
 
@@ -36,7 +37,8 @@ for _name in ("xquad-vi-dev-heldout", "viquad2-dev-heldout", "vinewsqa-dev-heldo
     SETS[_name] = (ROOT / "build" / "sets" / _name / "qa.jsonl", ROOT / "build" / "sets" / _name / "corpus")
 FIELDS = {"weights": Path, "sentences": int, "neighbours": int, "fusion": float, "max_length": int, "stride": int,
           "runtime": str, "overlap_vi": float, "overlap_en": float, "threshold_vi": float, "threshold_en": float,
-          "floor_margin": float, "mode": str}
+          "floor_margin": float, "mode": str, "gloss_context_words": int}
+GENERATOR_FIELDS = ("mode", "gloss_context_words")
 
 
 def candidate(text: str) -> tuple[str, dict]:
@@ -109,10 +111,10 @@ def main(argv: list[str] | None = None) -> int:
                   "| candidate | right vi | right en | correct vi | correct en | refusal recall | false refusals "
                   "| vi answer p50 ms | en first token p50 ms |", "|---|---|---|---|---|---|---|---|---|"]
         for name, changes in candidates:
-            reader = {k: v for k, v in changes.items() if k != "mode"}
+            reader = {k: v for k, v in changes.items() if k not in GENERATOR_FIELDS}
+            generator = {k: v for k, v in changes.items() if k in GENERATOR_FIELDS}
             s = settings.replace(reader=dataclasses.replace(settings.reader, **reader),
-                                 generator=dataclasses.replace(settings.generator,
-                                                               mode=changes.get("mode", settings.generator.mode)))
+                                 generator=dataclasses.replace(settings.generator, **generator))
             assistant = Assistant(s, embedder=shared.get("embedder"), chat_model=shared.get("chat"),
                                   notify=lambda m: print(m, file=sys.stderr, flush=True))
             shared["embedder"] = assistant.embedder

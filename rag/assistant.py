@@ -204,7 +204,8 @@ class Assistant:
         name = g.backend if self.backend.generates else "extractive"
         answerer = ReadingAnswerer(self.decision(), model, name=name, label=describe(g), answer_lang=g.answer_lang,
                                    similarity=self.similarity if model is not None else None,
-                                   min_similarity=self.settings.citations.min_similarity)
+                                   min_similarity=self.settings.citations.min_similarity,
+                                   context_words=g.gloss_context_words)
         yield from answerer.stream(result, timings, started=started)
 
     def ask_stream(self, question: str, k: int | None = None) -> AnswerStream:

@@ -8,6 +8,8 @@ Passages are fenced as data: the system prompt says that their text is never an 
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 from string import Template
 
@@ -165,9 +167,26 @@ def _gloss_turn(sentence: str, question: str, span: str, lang: str) -> str:
                              span=" ".join(span.split()), language=LANGUAGE_NAMES[lang])
 
 
-def gloss_messages(sentence: str, question: str, span: str, lang: str) -> list[tuple[str, str]]:
+def around(sentence: str, span: str, words: int) -> str:
+    """`sentence` cut to `span` and at most `words` words either side (all of it for 0, or when the span is not in
+    it)."""
+    at = sentence.find(span) if words else -1
+    if at < 0:
+        return sentence
+    end = at + len(span)
+    starts = [m.start() for m in re.finditer(r"\S*\w\S*", sentence[:at])]  # a word: punctuation alone is none
+    ends = [end + m.end() for m in re.finditer(r"\S*\w\S*", sentence[end:])]
+    lo = starts[-words] if len(starts) >= words else 0
+    hi = ends[words - 1] if len(ends) >= words else len(sentence)
+    return sentence[lo:hi]
+
+
+def gloss_messages(sentence: str, question: str, span: str, lang: str, context_words: int = 0
+                   ) -> list[tuple[str, str]]:
     """(role, text) pairs asking for `span` (words of `sentence`, in the other language) rendered in `lang` as the
-    answer to `question`: the fixed system prompt and worked examples, then this one."""
+    answer to `question`, the sentence cut to `context_words` words either side of it (0: whole): the fixed
+    system prompt and worked examples, then this one."""
+    sentence = around(sentence, span, context_words)
     messages = [("system", GLOSS_SYSTEM.format())]
     for example, q, words, example_lang, reply in GLOSS_EXAMPLES:
         messages += [("human", _gloss_turn(example, q, words, example_lang)), ("ai", reply)]

@@ -56,7 +56,8 @@ def refusal_score(margin: float | None, threshold: float) -> float | None:
 
 class ReadingAnswerer:
     def __init__(self, decision: RefusalDecision, model=None, name: str = "extractive", label: str | None = None,
-                 answer_lang: str = "auto", similarity: Callable | None = None, min_similarity: float = 0.0) -> None:
+                 answer_lang: str = "auto", similarity: Callable | None = None, min_similarity: float = 0.0,
+                 context_words: int = 0) -> None:
         """`model`: a LangChain chat model that renders a span in the other language (None: the span is quoted);
         `similarity(phrases, spans)`: cosines between them, to check a rendering, which must reach
         `min_similarity` (the embedder's cross-language citation cosine, CitationSettings)."""
@@ -67,6 +68,7 @@ class ReadingAnswerer:
         self.answer_lang = answer_lang
         self.similarity = similarity
         self.min_similarity = min_similarity
+        self.context_words = context_words  # of the sentence, either side of the span, that the model reads
 
     def stream(self, result: RetrievalResult, timings: dict, started: float | None = None) -> Iterator[Event]:
         started = started if started is not None else time.perf_counter()
@@ -119,7 +121,7 @@ class ReadingAnswerer:
         timings["preview_ms"] = (time.perf_counter() - started) * 1000
         raw = ""
         try:
-            for chunk in self.model.stream(gloss_messages(sentence, result.question, span, lang)):
+            for chunk in self.model.stream(gloss_messages(sentence, result.question, span, lang, self.context_words)):
                 piece = chunk.content if isinstance(chunk.content, str) else str(chunk.content)
                 if not piece:
                     continue

@@ -96,3 +96,22 @@ def test_gloss_problems_compare_numbers_and_vietnamese_names():
     assert gloss_problems("263.6 billion USD", "236,6 tỷ USD") == ["263.6", "236.6"]
     assert gloss_problems("the minister Phạm Minh Chính", "Phó Thủ tướng Bùi Thanh Sơn") == ["Phạm Minh Chính"]
     assert gloss_problems("10 July 2025", "ngày 10/7/2025") == []
+
+
+def test_the_model_can_read_only_the_words_around_the_span(settings):
+    a, chat = assistant(settings, "thương mại hai chiều", reply=lambda s, u: "two-way trade", min_similarity=-1.0)
+    a.settings = a.settings.replace(generator=a.settings.generator.replace(gloss_context_words=2))
+    a.ask(TRADE_EN)
+    (_, user), = chat.prompts
+    line = next(x for x in user.splitlines() if x.startswith("Sentence: "))
+    before, _, after = line.removeprefix("Sentence: ").partition("thương mại hai chiều")
+    assert len(before.split()) == 2 and len(after.split()) == 2, line
+
+
+def test_around_cuts_a_sentence_to_the_span_and_its_neighbouring_words():
+    from rag.answer.prompts import around
+
+    s = "Ngày 10/7/2025, tại Kuala Lumpur, Malaysia, hai bộ trưởng đồng chủ trì hội nghị."
+    assert around(s, "Kuala Lumpur", 2) == "10/7/2025, tại Kuala Lumpur, Malaysia, hai"
+    assert around(s, "Kuala Lumpur", 0) == s and around(s, "Hà Nội", 2) == s  # off, or the span is not there
+    assert around(s, "Ngày 10/7/2025,", 1) == "Ngày 10/7/2025, tại"
