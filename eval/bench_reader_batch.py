@@ -25,7 +25,7 @@ from common import cpu_name  # noqa: E402
 
 from rag.answer.reader import windows  # noqa: E402
 from rag.reader.features import pad_batch  # noqa: E402
-from rag.reader.runtime import SpanReader  # noqa: E402
+from rag.reader.runtime import reader_for  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 
 
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     settings = Settings()
     r = settings.reader
-    reader = SpanReader(r.weights, r.base_dir, r.max_length, r.stride, threads=settings.threads, runtime=r.runtime)
+    reader = reader_for(r, settings.threads)
     results = [res for res in pickle.loads(args.cache.read_bytes()).values() if res.supports][: args.questions]
     pairs = []
     for res in results:

@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from rag.reader.paths import data_dir  # noqa: E402
-from rag.reader.runtime import SpanReader  # noqa: E402
+from rag.reader.runtime import reader_for  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 from rag.training.data import reader_train  # noqa: E402
 from rag.training.evaluate import predict  # noqa: E402
@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     settings = Settings()
     r = settings.reader
-    reader = SpanReader(r.weights, r.base_dir, r.max_length, r.stride, threads=settings.threads, runtime=r.runtime)
+    reader = reader_for(r, settings.threads)
     _, dev = reader_train(data_dir())
     unanswerable = [e for e in dev if "vi-mt" in e.source and not e.answerable]
     margins = np.array([p.margin for p in predict(reader, unanswerable)])

@@ -170,11 +170,9 @@ class Assistant:
     def span_model(self) -> SpanModel:
         """The trained reader, made on first use (its weights load on its first question)."""
         if self._span_model is None:
-            from rag.reader.runtime import SpanReader
+            from rag.reader.runtime import reader_for
 
-            r = self.settings.reader
-            self._span_model = SpanReader(r.weights, r.base_dir, r.max_length, r.stride, threads=self.settings.threads,
-                                          runtime=r.runtime)
+            self._span_model = reader_for(self.settings.reader, self.settings.threads)
         return self._span_model
 
     def decision(self) -> RefusalDecision:

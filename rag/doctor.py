@@ -203,7 +203,7 @@ def _reader(settings: Settings) -> Check:
     import hashlib
     import json
 
-    from rag.reader.runtime import SpanReader
+    from rag.reader.runtime import reader_for
 
     r = settings.reader
     fix = f"git checkout -- {r.weights.parent} (the weights ship in the repository), then {SETUP}"
@@ -217,8 +217,7 @@ def _reader(settings: Settings) -> Check:
                      f"{manifest['weights']['sha256'][:16]}…", fix)
     t0 = time.perf_counter()
     try:
-        reader = SpanReader(r.weights, r.base_dir, r.max_length, r.stride, threads=settings.threads,
-                            runtime=r.runtime)
+        reader = reader_for(r, settings.threads)
         spans = reader.read("Hội nghị diễn ra ở đâu?",
                             ["Ngày 10/7/2025, hội nghị diễn ra tại Kuala Lumpur, Malaysia."])
     except RagError as exc:

@@ -26,6 +26,7 @@ import numpy as np
 
 from rag.errors import ModelError
 from rag.reader.features import Featurizer, pad_batch
+from rag.settings import ReaderSettings
 
 
 @dataclass(frozen=True)
@@ -186,3 +187,9 @@ class SpanReader:
         flat = int(np.argmax(scores))
         a, b = divmod(flat, n)
         return lo + a, lo + b, float(scores[a, b])
+
+
+def reader_for(settings: ReaderSettings, threads: int | None = None) -> SpanReader:
+    """The reader the settings name: their weights, e5-small folder, window shape and runtime."""
+    return SpanReader(settings.weights, settings.base_dir, settings.max_length, settings.stride, threads=threads,
+                      runtime=settings.runtime)
