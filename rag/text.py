@@ -29,7 +29,7 @@ _EN_WORDS = {"the", "of", "and", "what", "which", "who", "whom", "whose", "when"
 # When the function words tie, a text is Vietnamese if at least this share of its words carry Vietnamese letters.
 # A rule of the detector rather than a tuned threshold, so it stays here (see rag/settings.py for the tuned ones).
 VI_MARKED_SHARE = 0.2
-_QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”|«[^»]*»")
+QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”|«[^»]*»")  # quoted words, marks included
 
 
 def detect_language(text: str, undecided: str | None = "en") -> str | None:
@@ -37,7 +37,7 @@ def detect_language(text: str, undecided: str | None = "en") -> str | None:
     Words that show neither language (no function word of either, no Vietnamese letter: "hai", "maximum", or
     none at all) give `undecided`."""
     text = unicodedata.normalize("NFC", text)
-    words = _WORD.findall(_QUOTED.sub(" ", text).lower()) or _WORD.findall(text.lower())
+    words = _WORD.findall(QUOTED.sub(" ", text).lower()) or _WORD.findall(text.lower())
     if not words:
         return undecided
     en = sum(1 for w in words if w in _EN_WORDS)

@@ -24,7 +24,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from rag.evaluation.schema import QuestionResult
-from rag.text import detect_language, normalize, without_names_and_numbers
+from rag.text import QUOTED, detect_language, normalize, without_names_and_numbers
 
 # --- retrieval -------------------------------------------------------------------------------------------
 
@@ -70,19 +70,18 @@ def answer_correct(reply: str, answers: Iterable[str]) -> bool:
 
 
 _MARKER = re.compile(r"\[\d+\]")
-_QUOTE = re.compile(r"“[^”]*”|\"[^\"]*\"")
 
 
 def own_words(reply: str) -> str:
     """The reply's own words: without its citation markers and the article's words it quotes (“…”)."""
-    return _QUOTE.sub(" ", _MARKER.sub(" ", reply))
+    return QUOTED.sub(" ", _MARKER.sub(" ", reply))
 
 
 def answering_words(reply: str, lang: str) -> str:
     """The words of the reply that answer in `lang`: its own words, and the article's words it quotes where those
     are in `lang` too (a Vietnamese quote does not answer an English question, nor does a quote whose words show
     neither language, such as “hai”; "1519 (“năm 1519”)" does)."""
-    quotes = [q for q in _QUOTE.findall(reply) if detect_language(q.strip("“”\""), undecided=None) == lang]
+    quotes = [q for q in QUOTED.findall(reply) if detect_language(q.strip("“”\"«»"), undecided=None) == lang]
     return " ".join([own_words(reply), *quotes])
 
 
