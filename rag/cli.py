@@ -221,8 +221,13 @@ def cmd_setup_model(args) -> int:
 
 def cmd_eval(args) -> int:
     from rag.evaluation.runner import evaluate, plan_run
+    from rag.models import llama_build
+    from rag.models.backends import backend
 
-    plan = plan_run(_settings(args), args.qa, sample=args.sample, out=args.out, held_out=args.held_out,
+    settings = _settings(args)
+    if backend(settings.generator.backend).local:
+        llama_build.require()  # figures taken while llama.cpp compiles would be wrong, not slow: one line instead
+    plan = plan_run(settings, args.qa, sample=args.sample, out=args.out, held_out=args.held_out,
                     index_given=args.index is not None)
     assistant = args.make_assistant(plan.settings, lambda msg: print(msg, file=sys.stderr))
     report = evaluate(assistant, args.qa, plan.out, limit=args.limit, sample=args.sample, held_out=args.held_out,

@@ -18,8 +18,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-from rag.errors import RagError, StoreUnreachableError
-from rag.models import cpu
+from rag.errors import ModelNotReadyError, RagError, StoreUnreachableError
+from rag.models import cpu, llama_build
 from rag.settings import ROOT, Settings
 
 OK, WARN, FAIL = "ok", "warn", "fail"
@@ -104,6 +104,8 @@ def _llama_build(settings: Settings) -> Check:
         record = json.loads(record_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         record = None
+    if not llama_build.installed() and llama_build.building() is not None:
+        return Check("llama.cpp build", WARN, llama_build.not_ready(), f"{SETUP} --wait (waits for it)")
     try:
         out = subprocess.run([sys.executable, "-c", SYSTEM_INFO], capture_output=True, text=True, timeout=60)
     except subprocess.TimeoutExpired:
@@ -169,6 +171,8 @@ def _local_answer(settings: Settings) -> Check:
     t0 = time.perf_counter()
     try:
         text = "".join(p["text"] for p in worker.stream([{"role": "user", "content": "Say OK."}], max_tokens=1))
+    except ModelNotReadyError as exc:
+        return Check(name, WARN, str(exc), f"{SETUP} --wait (waits for it)")
     except RagError as exc:
         return Check(name, FAIL, str(exc), f"{SETUP}, then rag doctor again")
     finally:

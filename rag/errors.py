@@ -48,3 +48,7 @@ class AccessError(RagError):
 
 class FetchError(RagError):
     """A link could not be added: refused (not http or https, a private address) or its page could not be fetched."""
+
+
+class ModelNotReadyError(GeneratorError):
+    """The local model's runtime (llama.cpp) is still compiling in the background; it will be ready shortly."""

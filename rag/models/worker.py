@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Iterator
 
 from rag.errors import GeneratorError
+from rag.models import llama_build
 from rag.models.gguf import MODELS
 from rag.models.slots import take_slot
 
@@ -68,6 +69,7 @@ class LlamaWorker:
         self.threads = threads
         self.timeout_s = timeout_s
         self.processes = processes  # model processes this machine allows (rag/models/slots.py; 0: any)
+        self.needs_llama = command is None  # the real worker imports llama_cpp; a test's fake one does not
         self.command = command or [sys.executable, "-m", "rag.models.worker", self.model_path, str(n_ctx),
                                    str(threads)]
         self.lock = threading.Lock()
@@ -101,6 +103,8 @@ class LlamaWorker:
     def _ensure_started(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
             return
+        if self.needs_llama:
+            llama_build.require()  # compiling in the background still, or not installed: one line
         take_slot(self.processes)
         root = str(Path(__file__).resolve().parents[2])  # the project folder, above rag/
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))

@@ -7,6 +7,7 @@ import pytest
 
 from rag.answer.reading import QUOTE_LABEL, gloss_problems
 from rag.assistant import Assistant
+from rag.errors import ModelNotReadyError
 from rag.reader.runtime import Span
 from rag.types import REFUSAL, Done, Preview, TextDelta
 
@@ -76,6 +77,16 @@ def test_a_rendering_that_fails_its_check_is_the_labelled_quote_not_a_refusal(se
     a, chat = assistant(settings, "thương mại hai chiều", reply=lambda s, u: reply, min_similarity=min_similarity)
     answer = a.ask(TRADE_EN)
     assert not answer.refused and answer.text == f"{QUOTE_LABEL['en']} “thương mại hai chiều” [1]"
+
+
+def test_while_llama_cpp_compiles_the_answer_is_the_labelled_quote_and_says_why(settings):
+    def compiling(system, user):
+        raise ModelNotReadyError("llama.cpp is still compiling for this CPU")
+
+    a, chat = assistant(settings, "thương mại hai chiều", reply=compiling, min_similarity=-1.0)
+    answer = a.ask(TRADE_EN)
+    assert not answer.refused
+    assert answer.text == f"{QUOTE_LABEL['en']} “thương mại hai chiều” [1]\n(llama.cpp is still compiling for this CPU)"
 
 
 def test_without_a_model_words_no_rule_covers_are_quoted(settings):
