@@ -130,7 +130,7 @@ class ReadingAnswerer:
                 raw += piece
                 yield TextDelta(piece)
         except ModelNotReadyError as exc:  # the model is still being set up: the quote now, with why
-            yield done(f"{labelled}\n({exc})", False, [citation])
+            yield done(f"{labelled}\n{exc}", False, [citation])
             return
         except RagError:
             raise

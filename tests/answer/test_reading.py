@@ -86,7 +86,7 @@ def test_while_the_local_model_is_set_up_the_answer_is_the_labelled_quote_and_sa
     a, chat = assistant(settings, "thương mại hai chiều", reply=compiling, min_similarity=-1.0)
     answer = a.ask(TRADE_EN)
     assert not answer.refused
-    assert answer.text == f"{QUOTE_LABEL['en']} “thương mại hai chiều” [1]\n(the local model is still being set up)"
+    assert answer.text == f"{QUOTE_LABEL['en']} “thương mại hai chiều” [1]\nthe local model is still being set up"
 
 
 def test_without_a_model_words_no_rule_covers_are_quoted(settings):
