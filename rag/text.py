@@ -63,10 +63,15 @@ def is_vietnamese(text: str) -> bool:
 
 # --- sentences ------------------------------------------------------------------------------------------
 
-_UPPER_START = r"[\"'“‘(\[]?[A-ZÀ-ỸĐ0-9]"
+# Capital and small letters of the Latin, Greek and Cyrillic blocks up to Vietnamese's (a range like À-Ỹ holds
+# both: "đầu", "ở" would count as capitals, "Ā" as a small letter).
+CAPITALS = "".join(c for c in map(chr, range(0x41, 0x1F00)) if c.isupper())
+SMALL_LETTERS = "".join(c for c in map(chr, range(0x61, 0x1F00)) if c.islower())
+_UPPER_START = r"[\"'“‘(\[]?[" + CAPITALS + "0-9]"
 # A sentence ends at . ! ? … before a space and a capital, or glued to the next capital after a
 # lower-case word ("Nhật Bản.Cụ thể", "đào tạo…Phát biểu" occur in scraped news).
-_BOUNDARY = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+(?=" + _UPPER_START + r")|(?<=[a-zà-ỹđ]{2}[.!?…])(?=[A-ZÀ-ỸĐ][a-zà-ỹđ])")
+_BOUNDARY = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+(?=" + _UPPER_START + ")"
+                       f"|(?<=[{SMALL_LETTERS}]{{2}}[.!?…])(?=[{CAPITALS}][{SMALL_LETTERS}])")
 _ABBREVIATIONS = {"tp", "mr", "mrs", "ms", "dr", "st", "jr", "sr", "no", "co", "inc", "ltd", "vs", "v.v", "u.s",
                   "gs", "pgs", "ts", "ths", "th.s", "prof", "gen", "col", "lt", "sgt", "fig", "e.g", "i.e", "etc"}
 
@@ -151,10 +156,7 @@ def numbers(text: str) -> set[str]:
 
 # --- names and question words -----------------------------------------------------------------------------
 
-# Capital letters of the Latin, Greek and Cyrillic blocks up to Vietnamese's (a range like À-Ỹ would also hold the
-# small letters between them: "đầu", "ở").
-_CAPITALS = "".join(c for c in map(chr, range(0x41, 0x1F00)) if c.isupper())
-_NAME_OR_NUMBER = re.compile(r"\b(?:[" + _CAPITALS + r"][\w'’.-]*|\w*\d[\w,./-]*)", re.U)
+_NAME_OR_NUMBER = re.compile(r"\b(?:[" + CAPITALS + r"][\w'’.-]*|\w*\d[\w,./-]*)", re.U)
 # The one list of question words. English: the wh-words, the auxiliaries a question opens with, and (for
 # cross_language_terms) the capitalised openers that are not names. Vietnamese: the question phrases, longest first.
 EN_WH_WORDS = ("what", "which", "who", "whom", "whose", "when", "where", "why", "how")

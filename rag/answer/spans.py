@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from rag.text import VI_LETTERS, without_names_and_numbers
+from rag.text import CAPITALS, without_names_and_numbers
 
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
           "November", "December")
@@ -22,9 +22,7 @@ _SCALE = {"tỷ": "billion", "tỉ": "billion", "triệu": "million", "nghìn": 
 _UNIT = {"usd": "USD", "đô la mỹ": "USD", "đồng": "VND", "vnd": "VND", "%": "%", "phần trăm": "%"}
 _NUMBER = re.compile(r"(?P<n>\d+(?:[.,]\d+)*)\s*(?P<scale>tỷ|tỉ|triệu|nghìn|ngàn)?\s*"
                      r"(?P<unit>USD|đô la Mỹ|đồng|VND|%|phần trăm)?", re.I)
-# Capital letters, Vietnamese ones included (the range À-Ỹ holds small letters too: đ, ạ, ...).
-_UPPER = "A-Z" + "".join(sorted({c.upper() for c in VI_LETTERS}))
-_CAP = rf"[{_UPPER}][\w'’-]*"
+_CAP = rf"[{CAPITALS}][\w'’-]*"
 _NAME = re.compile(rf"\b{_CAP}(?:\s+(?:-\s+)?{_CAP})+", re.U)
 # Capitalised titles before a name: "Phó Thủ tướng Bùi Thanh Sơn" names Bùi Thanh Sơn.
 _TITLES = frozenset("Phó Thủ Bộ Chủ Tổng Bí Đại Ông Bà Ngài Tiến Thứ Trưởng Giám Viện Chánh".split())

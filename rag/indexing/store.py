@@ -45,7 +45,7 @@ def expected_manifest(embedder, chunking: ChunkSettings, lexical: LexicalSetting
         "embedding": {"name": embedder.name, "checksum": embedder.checksum, "dimension": embedder.dimension,
                       "prompts": dict(embedder.prompts), "normalized": True},
         "chunking": {"max_chars": chunking.max_chars, "overlap_sentences": chunking.overlap_sentences,
-                     "splitter": "sentences-v2", "embed_text": "title+chunk"},
+                     "splitter": "sentences-v3", "embed_text": "title+chunk"},
         "lexical": {"method": "BM25 (bm25s)", "k1": lexical.k1, "b": lexical.b, "tokenizer": TOKENIZER},
     }
 

@@ -48,6 +48,14 @@ def test_sentences_glued_without_a_space_are_split():
                    "Phát biểu tại đây.", "Node 3.5 ổn."]
 
 
+def test_a_list_trailing_off_before_a_small_accented_letter_is_not_a_sentence_end():
+    # "đ", "ở", "ă" sit in the range À-Ỹ, which also holds capitals: only real capitals start a sentence.
+    text = "Tránh đồ cay như ớt, tỏi... để không kích thích dạ dày. Tập thể dục... ở nhà cũng được. Ăn chậm."
+    got = [text[s.start:s.end] for s in split_sentences(text)]
+    assert got == ["Tránh đồ cay như ớt, tỏi... để không kích thích dạ dày.", "Tập thể dục... ở nhà cũng được.",
+                   "Ăn chậm."]
+
+
 def test_overlong_sentence_is_cut_at_clauses():
     doc_text = ", ".join(["một mệnh đề dài"] * 60) + "."
     spans = split_sentences(doc_text)
