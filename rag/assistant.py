@@ -131,7 +131,7 @@ class Assistant:
         for _ in range(2):
             self.embedder.embed_queries(["warm up the question encoder"])
         tokenize("khởi động")
-        if self.settings.generator.mode == "reader" or not self.backend.generates:
+        if self.settings.generator.mode != "generate" or not self.backend.generates:
             self.span_model().read("khởi động?", ["khởi động"])
         self._warm = True
 
@@ -203,7 +203,8 @@ class Assistant:
         answerer = ReadingAnswerer(self.decision(), model, name=name, label=describe(g), answer_lang=g.answer_lang,
                                    similarity=self.similarity if model is not None else None,
                                    min_similarity=self.settings.citations.min_similarity,
-                                   context_words=g.gloss_context_words)
+                                   context_words=g.gloss_context_words,
+                                   writer=self._generated() if model is not None and g.mode == "hybrid" else None)
         yield from answerer.stream(result, timings, started=started)
 
     def ask_stream(self, question: str, k: int | None = None) -> AnswerStream:

@@ -179,7 +179,7 @@ class FollowUpSettings:
 
 
 ANSWER_LANGS = ("auto", "vi", "en")
-ANSWER_MODES = ("reader", "generate")
+ANSWER_MODES = ("reader", "generate", "hybrid")
 STORES = ("faiss", "postgres")
 
 
@@ -195,7 +195,9 @@ class GeneratorSettings:
     answer_lang: str = "auto"
     # reader: the program picks the sentences and quotes them; the model only writes an answer across languages
     # (rag/answer/reading.py). generate: the model writes every answer from the best sentences, its citations
-    # checked (rag/answer/generated.py).
+    # checked (rag/answer/generated.py). hybrid: the reader decides and answers in the articles' language; across
+    # languages the model writes the answer from the best sentences, checked, and the reader's answer stands
+    # when the model's fails its check.
     mode: str = field(default_factory=lambda: os.environ.get("RAG_ANSWER_MODE", "reader"))
     n_ctx: int = 2048
     threads: int = field(default_factory=_env_threads)

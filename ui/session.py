@@ -184,12 +184,12 @@ class ChatEvent:
 
 def needs_model(assistant: Assistant, question: str) -> bool:
     """Will the answer likely call the model? Only a guess for the order of retrievals: the extractive backend
-    never does; the reader mode only to answer in another language than Vietnamese (it quotes the articles, in
-    Vietnamese, as written); the generate mode always."""
+    never does; the reader and hybrid modes only to answer in another language than Vietnamese (they quote the
+    articles, in Vietnamese, as written); the generate mode always."""
     g = assistant.settings.generator
     if not assistant.backend.generates:
         return False
-    if g.mode != "reader":
+    if g.mode == "generate":
         return True
     return (detect_language(question) if g.answer_lang == "auto" else g.answer_lang) != "vi"
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import replace
-from typing import Iterator
+from typing import Generator, Iterator
 
 from langchain_core.language_models import BaseChatModel
 
@@ -120,6 +120,14 @@ class GeneratedAnswerer:
             yield refusal()
             return
         yield Preview(tuple(given))
+        answer, p_refuse = yield from self.write(result, lang, given, timings, started)
+        answer = replace(answer, **scored)
+        yield Done(replace(answer, refusal_probability=p_refuse) if p_refuse is not None else answer)
+
+    def write(self, result: RetrievalResult, lang: str, given: list[Passage], timings: dict,
+              started: float) -> Generator[Event, None, tuple[Answer, float | None]]:
+        """Stream the model's answer from the sentences `given` (TextDelta events); return it checked (a refusal
+        when the model says NOT_FOUND or no citation holds), with the model's refusal probability when known."""
         messages = answer_messages(result.question, [p.text for p in given], lang)
         raw, shown, p_refuse = "", 0, None
         try:
@@ -142,8 +150,7 @@ class GeneratedAnswerer:
             raise
         except Exception as exc:  # a server that went away, a model that crashed: a message, not a traceback
             raise model_failure(self.label, exc) from exc
-        answer = replace(self.finish(result, lang, raw, given, timings, started), **scored)
-        yield Done(replace(answer, refusal_probability=p_refuse) if p_refuse is not None else answer)
+        return self.finish(result, lang, raw, given, timings, started), p_refuse
 
     def _refusal(self, result: RetrievalResult, lang: str, timings: dict, draft: str = "") -> Answer:
         return Answer(result.question, lang, REFUSAL[lang], True, (), result.passages, self.name, timings, draft=draft)

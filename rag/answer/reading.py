@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 from typing import Callable, Iterator
 
-from rag.answer.generated import model_failure
+from rag.answer.generated import GeneratedAnswerer, model_failure, select_sentences
 from rag.answer.prompts import gloss_messages
 from rag.answer.refusal import RefusalDecision
 from rag.answer.spans import MONTHS, english, names
@@ -57,7 +58,7 @@ def refusal_score(margin: float | None, threshold: float) -> float | None:
 class ReadingAnswerer:
     def __init__(self, decision: RefusalDecision, model=None, name: str = "extractive", label: str | None = None,
                  answer_lang: str = "auto", similarity: Callable | None = None, min_similarity: float = 0.0,
-                 context_words: int = 0) -> None:
+                 context_words: int = 0, writer: GeneratedAnswerer | None = None) -> None:
         """`model`: a LangChain chat model that renders a span in the other language (None: the span is quoted);
         `similarity(phrases, spans)`: cosines between them, to check a rendering, which must reach
         `min_similarity` (the embedder's cross-language citation cosine, CitationSettings)."""
@@ -69,6 +70,9 @@ class ReadingAnswerer:
         self.similarity = similarity
         self.min_similarity = min_similarity
         self.context_words = context_words  # of the sentence, either side of the span, that the model reads
+        # Across languages, the model writing the answer from the best sentences (checked) before the span is
+        # rendered: the reader's own answer when the model's fails its check (GeneratorSettings.mode "hybrid").
+        self.writer = writer
 
     def stream(self, result: RetrievalResult, timings: dict, started: float | None = None) -> Iterator[Event]:
         started = started if started is not None else time.perf_counter()
@@ -107,6 +111,18 @@ class ReadingAnswerer:
                 yield done(f"{span} — “{sentence}” [1]", False, [citation])
             return
         labelled = f"{QUOTE_LABEL[lang]} “{span}” [1]"
+        if self.writer is not None:
+            sentences = select_sentences(list(result.supports), self.writer.settings.max_sentences,
+                                         self.writer.settings.max_passage_chars)
+            yield Preview(tuple(sentences))
+            try:
+                written, _ = yield from self.writer.write(result, lang, sentences, timings, started)
+            except ModelNotReadyError as exc:
+                yield done(f"{labelled}\n{exc}", False, [citation])
+                return
+            if not written.refused:
+                yield Done(replace(written, **scores))
+                return
         ruled, complete = english(span) if lang == "en" else (span, False)
         if complete:
             yield Preview(given)

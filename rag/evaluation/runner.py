@@ -41,7 +41,7 @@ def plan_run(settings: Settings, qa: Path, sample: int | None = None, out: Path 
     corpus = settings.corpus_dir.resolve()
     g = settings.generator
     model = (f"-{g.model if g.model in MODELS else Path(g.model).stem}" if backend(g.backend).local else "")
-    mode = "-generate" if backend(g.backend).generates and g.mode == "generate" else ""
+    mode = f"-{g.mode}" if backend(g.backend).generates and g.mode != "reader" else ""
     run_name = (f"{corpus.name}-{Path(qa).stem}" + ("-heldout" if held_out else "") + (f"-sample{sample}" if sample else "")
                 + f"-{g.backend}" + model + mode)
     out = out or ROOT / "eval" / "runs" / run_name

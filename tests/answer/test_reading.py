@@ -11,7 +11,7 @@ from rag.errors import ModelNotReadyError
 from rag.reader.runtime import Span
 from rag.types import REFUSAL, Done, Preview, TextDelta
 
-from ..fakes import FakeChatModel, FakeEmbedder
+from ..fakes import FakeChatModel, FakeEmbedder, echo_first_passage, passages_of
 
 TRADE_VI = "Kim ngạch thương mại hai chiều năm 2024 đạt bao nhiêu?"
 # English to the question's language detector, and words the fake (bag-of-words) embedder can match.
@@ -30,11 +30,11 @@ class Finds:
                 for i, c in enumerate(contexts) if self.words in c]
 
 
-def assistant(settings, words, reply=None, margin=3.0, backend="local", min_similarity=None):
+def assistant(settings, words, reply=None, margin=3.0, backend="local", min_similarity=None, mode="reader"):
     """`min_similarity`: the cross-language cosine a rendering must reach (the fake embedder's bag-of-words
     cosine between languages is 0)."""
     chat = FakeChatModel(reply=reply or (lambda s, u: pytest.fail("the model must not be called")))
-    s = settings.replace(generator=settings.generator.replace(backend=backend, mode="reader"),
+    s = settings.replace(generator=settings.generator.replace(backend=backend, mode=mode),
                          reader=replace(settings.reader, sentences=20))  # every sentence: the fake retrieval is rough
     if min_similarity is not None:
         s = s.replace(citations=replace(s.citations, min_similarity=min_similarity))
@@ -126,3 +126,25 @@ def test_around_cuts_a_sentence_to_the_span_and_its_neighbouring_words():
     assert around(s, "Kuala Lumpur", 2) == "10/7/2025, tại Kuala Lumpur, Malaysia, hai"
     assert around(s, "Kuala Lumpur", 0) == s and around(s, "Hà Nội", 2) == s  # off, or the span is not there
     assert around(s, "Ngày 10/7/2025,", 1) == "Ngày 10/7/2025, tại"
+
+
+def test_hybrid_mode_the_model_writes_the_answer_across_languages_from_the_best_sentences(settings):
+    a, chat = assistant(settings, "thương mại hai chiều", reply=echo_first_passage, min_similarity=-1.0,
+                        mode="hybrid")
+    answer = a.ask(TRADE_EN)
+    (system, user), = chat.prompts  # one call: the answer, no rendering of the span
+    first = passages_of(user)[1]
+    assert not answer.refused and answer.citations and answer.citations[0].quote.strip() == first.strip()
+    assert answer.text.startswith(first.rstrip(".")) and answer.draft == f"{first} [1]"
+
+
+def test_hybrid_mode_falls_back_to_the_readers_answer_when_the_model_finds_none(settings):
+    a, chat = assistant(settings, "236,6 tỷ USD", reply=lambda s, u: "NOT_FOUND", mode="hybrid")
+    answer = a.ask(TRADE_EN)
+    assert answer.text == "236.6 billion USD (“236,6 tỷ USD”) [1]" and not answer.refused
+    assert len(chat.prompts) == 1
+
+
+def test_hybrid_mode_answers_in_the_articles_language_without_the_model(settings):
+    a, chat = assistant(settings, "236,6 tỷ USD", mode="hybrid")
+    assert a.ask(TRADE_VI).text.startswith("236,6 tỷ USD — “") and chat.prompts == []
