@@ -203,9 +203,6 @@ class GeneratorSettings:
     threads: int = field(default_factory=_env_threads)
     # local: how many processes of this machine may run a model at once (rag/models/slots.py); 0: no limit.
     model_processes: int = field(default_factory=lambda: int(os.environ.get("RAG_LLM_PROCESSES") or 1))
-    # local: the niceness of the model's worker process ($RAG_LLM_NICE); above 0 the reader and retrieval of
-    # other questions take the cores first when the model and they want them at once.
-    worker_nice: int = field(default_factory=lambda: int(os.environ.get("RAG_LLM_NICE") or 0))
     max_tokens: int = 160
     temperature: float = 0.0
     # reader mode: the words of the sentence either side of the span that the model reads to render it (0: the

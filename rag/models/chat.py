@@ -40,7 +40,6 @@ class LlamaCppChat(BaseChatModel):
     n_ctx: int
     threads: int
     processes: int  # how many processes of this machine may run a model at once (rag/models/slots.py)
-    nice: int = 0  # the worker process's niceness (GeneratorSettings.worker_nice)
     max_tokens: int
     temperature: float
     # The refusal decision, calibrated: the probability that the answer starts with `refusal_text`'s first
@@ -56,7 +55,7 @@ class LlamaCppChat(BaseChatModel):
 
     @property
     def worker(self) -> LlamaWorker:
-        return shared_worker(self.model_path, self.n_ctx, self.threads, self.processes, self.nice)
+        return shared_worker(self.model_path, self.n_ctx, self.threads, self.processes)
 
     def _messages(self, messages: list[BaseMessage]) -> list[dict]:
         return [{"role": _ROLES.get(m.type, "user"), "content": m.content} for m in messages]
@@ -103,9 +102,8 @@ def make_local(settings: GeneratorSettings) -> BaseChatModel:
     else:
         path = local_model_path(settings.model, settings.models_dir)
     return LlamaCppChat(model_path=str(path), n_ctx=settings.n_ctx, threads=settings.threads,
-                        processes=settings.model_processes, nice=settings.worker_nice,
-                        max_tokens=settings.max_tokens, temperature=settings.temperature,
-                        refusal_threshold=settings.refusal_threshold)
+                        processes=settings.model_processes, max_tokens=settings.max_tokens,
+                        temperature=settings.temperature, refusal_threshold=settings.refusal_threshold)
 
 
 def make_openai(settings: GeneratorSettings) -> BaseChatModel:

@@ -63,7 +63,7 @@ class LlamaWorker:
     worker's command line (tests pass a fake worker)."""
 
     def __init__(self, model_path: str | Path, n_ctx: int, threads: int, timeout_s: float = 300.0,
-                 command: list[str] | None = None, processes: int = 0, nice: int = 0) -> None:
+                 command: list[str] | None = None, processes: int = 0) -> None:
         self.model_path = str(model_path)
         self.n_ctx = n_ctx
         self.threads = threads
@@ -71,7 +71,7 @@ class LlamaWorker:
         self.processes = processes  # model processes this machine allows (rag/models/slots.py; 0: any)
         self.needs_llama = command is None  # the real worker imports llama_cpp; a test's fake one does not
         self.command = command or [sys.executable, "-m", "rag.models.worker", self.model_path, str(n_ctx),
-                                   str(threads), str(nice)]
+                                   str(threads)]
         self.lock = threading.Lock()
         self.starts = 0
         self.last_done: dict = {}  # the worker's last "done" message (evaluated_tokens)
@@ -218,12 +218,12 @@ _WORKERS: dict[tuple, LlamaWorker] = {}
 _WORKERS_LOCK = threading.Lock()
 
 
-def shared_worker(model_path: str | Path, n_ctx: int, threads: int, processes: int, nice: int = 0) -> LlamaWorker:
+def shared_worker(model_path: str | Path, n_ctx: int, threads: int, processes: int) -> LlamaWorker:
     """One worker per (file, context, threads) per process: every chat model on the same file shares it."""
     key = (str(Path(model_path).resolve()), n_ctx, threads)
     with _WORKERS_LOCK:
         if key not in _WORKERS:
-            _WORKERS[key] = LlamaWorker(model_path, n_ctx, threads, processes=processes, nice=nice)
+            _WORKERS[key] = LlamaWorker(model_path, n_ctx, threads, processes=processes)
         return _WORKERS[key]
 
 
@@ -312,9 +312,7 @@ def _generate(llama, request: dict, gate: _RefusalGate, send, crash: bool) -> No
             os.kill(os.getpid(), signal.SIGSEGV)
 
 
-def worker_main(model_path: str, n_ctx: int, threads: int, nice: int = 0) -> int:
-    if nice:
-        os.nice(nice)  # before llama.cpp starts its threads, which inherit it
+def worker_main(model_path: str, n_ctx: int, threads: int) -> int:
     # The protocol gets its own copy of stdout; fd 1 goes to stderr, so nothing native writes into the protocol.
     out = os.fdopen(os.dup(1), "wb", buffering=0)
     os.dup2(2, 1)
@@ -342,4 +340,4 @@ def worker_main(model_path: str, n_ctx: int, threads: int, nice: int = 0) -> int
 
 
 if __name__ == "__main__":
-    sys.exit(worker_main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else 0))
+    sys.exit(worker_main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3])))

@@ -42,5 +42,4 @@ def fake_load(model_path, n_ctx, threads):
 
 if __name__ == "__main__":
     llm_worker._load = fake_load
-    sys.exit(llm_worker.worker_main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]),
-                                    int(sys.argv[4]) if len(sys.argv) > 4 else 0))
+    sys.exit(llm_worker.worker_main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3])))

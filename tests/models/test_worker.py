@@ -119,20 +119,10 @@ def test_the_chat_model_talks_to_its_worker(monkeypatch):
     import rag.models.chat as llm
 
     w = fake_worker()
-    monkeypatch.setattr(llm, "shared_worker", lambda path, n_ctx, threads, processes, nice: w)
+    monkeypatch.setattr(llm, "shared_worker", lambda path, n_ctx, threads, processes: w)
     try:
         chat = LlamaCppChat(model_path="model.gguf", n_ctx=2048, threads=1, processes=0, max_tokens=3, temperature=0.0)
         assert chat.invoke("one two three four").content == "one two three"
         assert [c.content for c in chat.stream("x y") if c.content] == ["x", " y"]
     finally:
         w.close()
-
-
-def test_the_worker_runs_at_the_niceness_the_settings_give_it():
-    assert LlamaWorker("model.gguf", 512, 1, nice=5).command[-1] == "5"  # the real worker's command line
-    worker = LlamaWorker("model.gguf", 512, 1, command=[sys.executable, str(FAKE), "model.gguf", "512", "1", "7"])
-    try:
-        worker.start()
-        assert os.getpriority(os.PRIO_PROCESS, worker.pid) == min(os.getpriority(os.PRIO_PROCESS, 0) + 7, 19)
-    finally:
-        worker.close()
