@@ -173,11 +173,13 @@ class AnswerStream:
     def __init__(self, events: Iterator[Event]) -> None:
         self._events = events
         self._answer: Answer | None = None
-        self.text = ""  # what the model wrote so far
+        self.text = ""  # what the model wrote so far, since the last Preview
 
     def __iter__(self) -> Iterator[Event]:
         for event in self._events:
-            if event.kind == "text":
+            if event.kind == "preview":  # a new start: the hybrid mode's fallback writes a second time
+                self.text = ""
+            elif event.kind == "text":
                 self.text += event.text
             elif event.kind == "done":
                 self._answer = event.answer

@@ -145,6 +145,18 @@ def test_hybrid_mode_falls_back_to_the_readers_answer_when_the_model_finds_none(
     assert len(chat.prompts) == 1
 
 
+def test_hybrid_mode_streams_the_fallback_rendering_afresh(settings):
+    def reply(system, user):
+        return "two-way trade" if "The answer in English:" in user else "The passages say NOT_FOUND"
+
+    a, chat = assistant(settings, "thương mại hai chiều", reply=reply, min_similarity=-1.0, mode="hybrid")
+    stream = a.ask_stream(TRADE_EN)
+    shown = [(e.kind, stream.text) for e in stream if e.kind in ("preview", "text")]
+    assert len(chat.prompts) == 2  # the answer the check refused, then the span's rendering
+    assert shown[-1] == ("text", "two-way trade")  # the refused text is not shown before the rendering
+    assert stream.answer().text == "two-way trade (“thương mại hai chiều”) [1]"
+
+
 def test_hybrid_mode_answers_in_the_articles_language_without_the_model(settings):
     a, chat = assistant(settings, "236,6 tỷ USD", mode="hybrid")
     assert a.ask(TRADE_VI).text.startswith("236,6 tỷ USD — “") and chat.prompts == []
