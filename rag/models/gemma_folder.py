@@ -19,7 +19,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import uuid
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -247,22 +246,3 @@ def verify_gemma_folder(dest: Path) -> GemmaInfo:
     if sha256_of(info.onnx_path) != info.checksum:
         raise GemmaFolderError(f"{info.onnx_path} does not match its recorded sha256 (corrupt or edited): {_HINT}")
     return info
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1 or args[0] in ("-h", "--help"):
-        print("usage: python -m rag.models.gemma_folder DEST", file=sys.stderr)
-        return 2
-    start = time.perf_counter()
-    try:
-        info = build_gemma_folder(Path(args[0]), say=lambda m: print(m, file=sys.stderr))
-    except ModelError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(f"built {info.path} ({info.name}) in {time.perf_counter() - start:.0f} s")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

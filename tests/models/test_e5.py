@@ -282,14 +282,6 @@ def test_verify_missing_folder_explains_rebuild(tmp_path: Path) -> None:
         verify_model_folder(tmp_path / "half")
 
 
-def test_cli_builds_folder(tmp_path: Path, tiny_bin: tuple[Path, dict[str, np.ndarray]], capsys: pytest.CaptureFixture[str]) -> None:
-    src, _ = tiny_bin
-    assert e5model.main([str(tmp_path / "cli"), str(src)]) == 0
-    out = capsys.readouterr().out.strip().splitlines()
-    assert len(out) == 1 and "cli" in out[0]
-    assert e5model.main([]) == 2
-
-
 # --------------------------------------------------------------------------- integration
 
 
