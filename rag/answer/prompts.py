@@ -151,6 +151,17 @@ Question: $question
 Answer: $span
 The answer in $language:""")
 
+# The same without the question (GeneratorSettings.gloss_question = False): a small model shown the question
+# sometimes writes the question's words instead of the answer's ("the largest political party line" for "Đảng
+# Nhân dân châu Âu"), and sometimes needs it to pick the answer out of a wide span.
+GLOSS_SYSTEM_SPAN_ONLY = PromptTemplate("gloss_system_span_only", GLOSS_SYSTEM.template.replace(
+    "You translate the answer to a question, found in a news sentence", "You translate an answer, found in a news sentence"))
+
+GLOSS_USER_SPAN_ONLY = PromptTemplate("gloss_user_span_only", """\
+Sentence: $sentence
+Answer: $span
+The answer in $language:""")
+
 
 # Invented, not from any corpus.
 GLOSS_EXAMPLES = (
@@ -162,9 +173,11 @@ GLOSS_EXAMPLES = (
 )
 
 
-def _gloss_turn(sentence: str, question: str, span: str, lang: str) -> str:
-    return GLOSS_USER.format(sentence=" ".join(sentence.split()), question=" ".join(question.split()),
-                             span=" ".join(span.split()), language=LANGUAGE_NAMES[lang])
+def _gloss_turn(sentence: str, question: str | None, span: str, lang: str) -> str:
+    words = {"sentence": " ".join(sentence.split()), "span": " ".join(span.split()), "language": LANGUAGE_NAMES[lang]}
+    if question is None:
+        return GLOSS_USER_SPAN_ONLY.format(**words)
+    return GLOSS_USER.format(question=" ".join(question.split()), **words)
 
 
 def around(sentence: str, span: str, words: int) -> str:
@@ -181,13 +194,15 @@ def around(sentence: str, span: str, words: int) -> str:
     return sentence[lo:hi]
 
 
-def gloss_messages(sentence: str, question: str, span: str, lang: str, context_words: int = 0
-                   ) -> list[tuple[str, str]]:
+def gloss_messages(sentence: str, question: str, span: str, lang: str, context_words: int = 0,
+                   with_question: bool = True) -> list[tuple[str, str]]:
     """(role, text) pairs asking for `span` (words of `sentence`, in the other language) rendered in `lang` as the
-    answer to `question`, the sentence cut to `context_words` words either side of it (0: whole): the fixed
-    system prompt and worked examples, then this one."""
+    answer to `question` (not shown to the model unless `with_question`), the sentence cut to `context_words`
+    words either side of it (0: whole): the fixed system prompt and worked examples, then this one."""
     sentence = around(sentence, span, context_words)
-    messages = [("system", GLOSS_SYSTEM.format())]
+    system = GLOSS_SYSTEM if with_question else GLOSS_SYSTEM_SPAN_ONLY
+    messages = [("system", system.format())]
     for example, q, words, example_lang, reply in GLOSS_EXAMPLES:
-        messages += [("human", _gloss_turn(example, q, words, example_lang)), ("ai", reply)]
-    return messages + [("human", _gloss_turn(sentence, question, span, lang))]
+        messages += [("human", _gloss_turn(example, q if with_question else None, words, example_lang)),
+                     ("ai", reply)]
+    return messages + [("human", _gloss_turn(sentence, question if with_question else None, span, lang))]

@@ -58,7 +58,8 @@ def refusal_score(margin: float | None, threshold: float) -> float | None:
 class ReadingAnswerer:
     def __init__(self, decision: RefusalDecision, model=None, name: str = "extractive", label: str | None = None,
                  answer_lang: str = "auto", similarity: Callable | None = None, min_similarity: float = 0.0,
-                 context_words: int = 0, writer: GeneratedAnswerer | None = None) -> None:
+                 context_words: int = 0, gloss_question: bool = True,
+                 writer: GeneratedAnswerer | None = None) -> None:
         """`model`: a LangChain chat model that renders a span in the other language (None: the span is quoted);
         `similarity(phrases, spans)`: cosines between them, to check a rendering, which must reach
         `min_similarity` (the embedder's cross-language citation cosine, CitationSettings)."""
@@ -70,6 +71,7 @@ class ReadingAnswerer:
         self.similarity = similarity
         self.min_similarity = min_similarity
         self.context_words = context_words  # of the sentence, either side of the span, that the model reads
+        self.gloss_question = gloss_question  # the model reads the question beside the span
         # Across languages, the model writing the answer from the best sentences (checked) before the span is
         # rendered: the reader's own answer when the model's fails its check (GeneratorSettings.mode "hybrid").
         self.writer = writer
@@ -137,7 +139,8 @@ class ReadingAnswerer:
         timings["preview_ms"] = (time.perf_counter() - started) * 1000
         raw = ""
         try:
-            for chunk in self.model.stream(gloss_messages(sentence, result.question, span, lang, self.context_words)):
+            messages = gloss_messages(sentence, result.question, span, lang, self.context_words, self.gloss_question)
+            for chunk in self.model.stream(messages):
                 piece = chunk.content if isinstance(chunk.content, str) else str(chunk.content)
                 if not piece:
                     continue

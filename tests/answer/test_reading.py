@@ -119,6 +119,17 @@ def test_the_model_can_read_only_the_words_around_the_span(settings):
     assert len(before.split()) == 2 and len(after.split()) == 2, line
 
 
+def test_the_model_reads_the_question_unless_the_setting_leaves_it_out(settings):
+    for with_question in (True, False):
+        a, chat = assistant(settings, "thương mại hai chiều", reply=lambda s, u: "two-way trade", min_similarity=-1.0)
+        a.settings = a.settings.replace(generator=a.settings.generator.replace(gloss_question=with_question))
+        answer = a.ask(TRADE_EN)
+        assert answer.text.startswith("two-way trade")
+        (system, user), = chat.prompts
+        assert (f"Question: {TRADE_EN}" in user) is with_question, user
+        assert ("Answer: thương mại hai chiều" in user) and ("question" in system.split(",")[0]) is with_question
+
+
 def test_around_cuts_a_sentence_to_the_span_and_its_neighbouring_words():
     from rag.answer.prompts import around
 
