@@ -212,7 +212,7 @@ class GeneratorSettings:
     # reader mode: whether the model rendering a span reads the question too (RAG_GLOSS_QUESTION=0: only the span
     # and its words around it). Without it, one run over the same retrieval: right seeds en 0.424 -> 0.470,
     # xquad-vi-dev en 0.347 -> 0.343 (labelled quotes 58 -> 40 of 251); first token p50 523 -> 413 and 484 -> 337
-    # ms; 20 clients at once, English p95 11.5 -> 9.3-9.6 s (eval/bench_load.md). Not the default: lower on xquad.
+    # ms; 20 clients at once, English p95 11.5-12.4 -> 9.3-10.2 s (eval/bench_load.md). Not the default: lower on xquad.
     gloss_question: bool = field(default_factory=lambda: os.environ.get("RAG_GLOSS_QUESTION", "1") != "0")
     # What the model reads: the best sentences of the retrieved passages, at most this many and this many
     # characters in all (prompt processing dominates on a CPU).
