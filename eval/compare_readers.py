@@ -6,7 +6,7 @@ Sets: eval/qa.jsonl over seeds/, and the held-out sets eval/heldout_sets.py writ
 (xquad-vi-dev, viquad2-dev, vinewsqa-dev). A candidate is `NAME` or `NAME:key=value,...` with ReaderSettings
 fields (weights, sentences, neighbours, fusion, max_length, stride, runtime, overlap_vi, overlap_en,
 threshold_vi, threshold_en, floor_margin), and GeneratorSettings' `mode` (reader or generate) and
-`gloss_context_words` and `gloss_question`:
+`gloss_context_words` and `gloss_retry`:
 
     python eval/compare_readers.py --candidate shipped --candidate wide:sentences=4,fusion=5 --out eval/compare_readers.md
 
@@ -38,8 +38,8 @@ for _name in ("xquad-vi-dev-heldout", "viquad2-dev-heldout", "vinewsqa-dev-heldo
 FIELDS = {"weights": Path, "sentences": int, "neighbours": int, "fusion": float, "max_length": int, "stride": int,
           "runtime": str, "overlap_vi": float, "overlap_en": float, "threshold_vi": float, "threshold_en": float,
           "floor_margin": float, "mode": str, "gloss_context_words": int,
-          "gloss_question": lambda v: v.lower() not in ("0", "false", "no")}
-GENERATOR_FIELDS = ("mode", "gloss_context_words", "gloss_question")
+          "gloss_retry": lambda v: v.lower() not in ("0", "false", "no")}
+GENERATOR_FIELDS = ("mode", "gloss_context_words", "gloss_retry")
 
 
 def candidate(text: str) -> tuple[str, dict]:

@@ -153,8 +153,7 @@ class Assistant:
         from rag.answer.prompts import answer_messages, gloss_messages
 
         if self.settings.generator.mode == "reader":  # the model only renders spans across languages
-            self.chat_model().invoke(gloss_messages(".", "?", ".", "en", with_question=self.settings.generator.gloss_question),
-                                     max_tokens=1)
+            self.chat_model().invoke(gloss_messages(".", "?", ".", "en"), max_tokens=1)
         else:
             self.chat_model().invoke(answer_messages("?", ["."], "vi"), max_tokens=1)
 
@@ -204,7 +203,7 @@ class Assistant:
         answerer = ReadingAnswerer(self.decision(), model, name=name, label=describe(g), answer_lang=g.answer_lang,
                                    similarity=self.similarity if model is not None else None,
                                    min_similarity=self.settings.citations.min_similarity,
-                                   context_words=g.gloss_context_words, gloss_question=g.gloss_question,
+                                   context_words=g.gloss_context_words, retry=g.gloss_retry,
                                    writer=self._generated() if model is not None and g.mode == "hybrid" else None)
         yield from answerer.stream(result, timings, started=started)
 

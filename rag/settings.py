@@ -209,11 +209,10 @@ class GeneratorSettings:
     # whole sentence). 12 against 0, one run over the same retrieval: right seeds en 0.409 -> 0.424, xquad-vi-dev
     # en 0.339 -> 0.347; the model's time for a rendering p50 1,408 -> 1,089 ms (114 -> 83 tokens read and written).
     gloss_context_words: int = 12
-    # reader mode: whether the model rendering a span reads the question too (RAG_GLOSS_QUESTION=0: only the span
-    # and its words around it). Without it, one run over the same retrieval: right seeds en 0.424 -> 0.470,
-    # xquad-vi-dev en 0.347 -> 0.343 (labelled quotes 58 -> 40 of 251); first token p50 523 -> 413 and 484 -> 337
-    # ms; 20 clients at once, English p95 11.5-12.4 -> 9.3-10.2 s (eval/bench_load.md). Not the default: lower on xquad.
-    gloss_question: bool = field(default_factory=lambda: os.environ.get("RAG_GLOSS_QUESTION", "1") != "0")
+    # reader mode: the model renders a span without the question (shown it, a small model sometimes writes the
+    # question's words), and when that rendering fails its check, once more with the question (RAG_GLOSS_RETRY=0:
+    # not again). README, Answers, has the figures of each way.
+    gloss_retry: bool = field(default_factory=lambda: os.environ.get("RAG_GLOSS_RETRY", "1") != "0")
     # What the model reads: the best sentences of the retrieved passages, at most this many and this many
     # characters in all (prompt processing dominates on a CPU).
     max_sentences: int = 6

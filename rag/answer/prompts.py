@@ -151,12 +151,10 @@ Question: $question
 Answer: $span
 The answer in $language:""")
 
-# The same without the question (GeneratorSettings.gloss_question = False): a small model shown the question
-# sometimes writes the question's words instead of the answer's ("the largest political party line" for "Đảng
-# Nhân dân châu Âu"), and sometimes needs it to pick the answer out of a wide span.
-GLOSS_SYSTEM_SPAN_ONLY = PromptTemplate("gloss_system_span_only", GLOSS_SYSTEM.template.replace(
-    "You translate the answer to a question, found in a news sentence", "You translate an answer, found in a news sentence"))
-
+# The same without the question: a small model shown the question sometimes writes the question's words instead
+# of the answer's ("the largest political party line" for "Đảng Nhân dân châu Âu"), and sometimes needs it to pick
+# the answer out of a wide span. So a span is rendered without it first, and with it when that fails its check.
+# The system prompt and worked examples are the same either way: the model's cached prompt prefix serves both.
 GLOSS_USER_SPAN_ONLY = PromptTemplate("gloss_user_span_only", """\
 Sentence: $sentence
 Answer: $span
@@ -197,12 +195,10 @@ def around(sentence: str, span: str, words: int) -> str:
 def gloss_messages(sentence: str, question: str, span: str, lang: str, context_words: int = 0,
                    with_question: bool = True) -> list[tuple[str, str]]:
     """(role, text) pairs asking for `span` (words of `sentence`, in the other language) rendered in `lang` as the
-    answer to `question` (not shown to the model unless `with_question`), the sentence cut to `context_words`
-    words either side of it (0: whole): the fixed system prompt and worked examples, then this one."""
+    answer to `question` (shown to the model only `with_question`), the sentence cut to `context_words` words
+    either side of it (0: whole): the fixed system prompt and worked examples, then this one."""
     sentence = around(sentence, span, context_words)
-    system = GLOSS_SYSTEM if with_question else GLOSS_SYSTEM_SPAN_ONLY
-    messages = [("system", system.format())]
+    messages = [("system", GLOSS_SYSTEM.format())]
     for example, q, words, example_lang, reply in GLOSS_EXAMPLES:
-        messages += [("human", _gloss_turn(example, q if with_question else None, words, example_lang)),
-                     ("ai", reply)]
+        messages += [("human", _gloss_turn(example, q, words, example_lang)), ("ai", reply)]
     return messages + [("human", _gloss_turn(sentence, question if with_question else None, span, lang))]

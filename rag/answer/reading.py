@@ -8,7 +8,8 @@
      span that is most of its sentence is the sentence alone;
    - it is not (an English question over Vietnamese text): the span written in English by rule where rules
      cover it (dates, numbers, amounts; names and acronyms copied: rag/answer/spans.py), else rendered by the
-     local model as a short phrase (prompts.gloss_messages) that is checked: its numbers and Vietnamese names
+     local model as a short phrase (prompts.gloss_messages; the question is shown to it only to try again when
+     the first rendering fails its check) that is checked: its numbers and Vietnamese names
      are the span's, and its meaning is close to the span's (cross-language cosine). The original words stand
      beside it: `the Asia Zero Emission Community (“Cộng đồng châu Á phát thải ròng bằng 0 (AZEC)”) [1]`. When
      there is no model, or the phrase fails the check, the answer is the span quoted and labelled as the
@@ -21,7 +22,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import replace
-from typing import Callable, Iterator
+from typing import Callable, Generator, Iterator
 
 from rag.answer.generated import GeneratedAnswerer, model_failure, select_sentences
 from rag.answer.prompts import gloss_messages
@@ -58,8 +59,7 @@ def refusal_score(margin: float | None, threshold: float) -> float | None:
 class ReadingAnswerer:
     def __init__(self, decision: RefusalDecision, model=None, name: str = "extractive", label: str | None = None,
                  answer_lang: str = "auto", similarity: Callable | None = None, min_similarity: float = 0.0,
-                 context_words: int = 0, gloss_question: bool = True,
-                 writer: GeneratedAnswerer | None = None) -> None:
+                 context_words: int = 0, retry: bool = True, writer: GeneratedAnswerer | None = None) -> None:
         """`model`: a LangChain chat model that renders a span in the other language (None: the span is quoted);
         `similarity(phrases, spans)`: cosines between them, to check a rendering, which must reach
         `min_similarity` (the embedder's cross-language citation cosine, CitationSettings)."""
@@ -71,7 +71,7 @@ class ReadingAnswerer:
         self.similarity = similarity
         self.min_similarity = min_similarity
         self.context_words = context_words  # of the sentence, either side of the span, that the model reads
-        self.gloss_question = gloss_question  # the model reads the question beside the span
+        self.retry = retry  # a rendering that fails its check is asked for again, the question shown this time
         # Across languages, the model writing the answer from the best sentences (checked) before the span is
         # rendered: the reader's own answer when the model's fails its check (GeneratorSettings.mode "hybrid").
         self.writer = writer
@@ -135,11 +135,26 @@ class ReadingAnswerer:
             yield Preview(given)
             yield done(labelled, False, [citation])
             return
-        yield Preview(given, labelled)  # shown at once; the checked phrase replaces it
-        timings["preview_ms"] = (time.perf_counter() - started) * 1000
+        for with_question in (False, True) if self.retry else (False,):
+            yield Preview(given, labelled)  # shown at once (again before a retry); the checked phrase replaces it
+            timings.setdefault("preview_ms", (time.perf_counter() - started) * 1000)
+            try:
+                raw = yield from self._render(gloss_messages(sentence, result.question, span, lang, self.context_words,
+                                                             with_question), timings, started)
+            except ModelNotReadyError as exc:  # the model is still being set up: the quote now, with why
+                yield done(f"{labelled}\n{exc}", False, [citation])
+                return
+            gloss = " ".join(raw.replace("[1]", " ").split()).strip(" .\"“”")
+            if gloss and "\n" not in raw.strip() and len(gloss) <= 3 * len(span) + 40 \
+                    and not gloss_problems(gloss, span) and self._close(gloss, span):
+                yield done(f"{gloss} (“{span}”) [1]", False, [citation], draft=raw.strip())
+                return
+        yield done(labelled, False, [citation], draft=raw.strip())
+
+    def _render(self, messages, timings: dict, started: float) -> Generator[Event, None, str]:
+        """Stream the model's rendering as TextDelta events; returns its whole text."""
         raw = ""
         try:
-            messages = gloss_messages(sentence, result.question, span, lang, self.context_words, self.gloss_question)
             for chunk in self.model.stream(messages):
                 piece = chunk.content if isinstance(chunk.content, str) else str(chunk.content)
                 if not piece:
@@ -148,17 +163,11 @@ class ReadingAnswerer:
                     timings["first_token_ms"] = (time.perf_counter() - started) * 1000
                 raw += piece
                 yield TextDelta(piece)
-        except ModelNotReadyError as exc:  # the model is still being set up: the quote now, with why
-            yield done(f"{labelled}\n{exc}", False, [citation])
-            return
         except RagError:
             raise
         except Exception as exc:  # a server that went away, a model that crashed: a message, not a traceback
             raise model_failure(self.label, exc) from exc
-        gloss = " ".join(raw.replace("[1]", " ").split()).strip(" .\"“”")
-        ok = bool(gloss) and "\n" not in raw.strip() and len(gloss) <= 3 * len(span) + 40 \
-            and not gloss_problems(gloss, span) and self._close(gloss, span)
-        yield done(f"{gloss} (“{span}”) [1]" if ok else labelled, False, [citation], draft=raw.strip())
+        return raw
 
     def _close(self, gloss: str, span: str) -> bool:
         if self.similarity is None:

@@ -119,15 +119,31 @@ def test_the_model_can_read_only_the_words_around_the_span(settings):
     assert len(before.split()) == 2 and len(after.split()) == 2, line
 
 
-def test_the_model_reads_the_question_unless_the_setting_leaves_it_out(settings):
-    for with_question in (True, False):
-        a, chat = assistant(settings, "thương mại hai chiều", reply=lambda s, u: "two-way trade", min_similarity=-1.0)
-        a.settings = a.settings.replace(generator=a.settings.generator.replace(gloss_question=with_question))
-        answer = a.ask(TRADE_EN)
-        assert answer.text.startswith("two-way trade")
-        (system, user), = chat.prompts
-        assert (f"Question: {TRADE_EN}" in user) is with_question, user
-        assert ("Answer: thương mại hai chiều" in user) and ("question" in system.split(",")[0]) is with_question
+def test_the_model_renders_the_span_without_the_question_first(settings):
+    a, chat = assistant(settings, "thương mại hai chiều", reply=lambda s, u: "two-way trade", min_similarity=-1.0)
+    assert a.ask(TRADE_EN).text.startswith("two-way trade (“thương mại hai chiều”)")
+    (_, user), = chat.prompts
+    assert "Answer: thương mại hai chiều" in user and "Question:" not in user, user
+
+
+@pytest.mark.parametrize("retry", [True, False])
+def test_a_rendering_that_fails_its_check_is_asked_again_with_the_question(settings, retry):
+    def reply(system, user):  # a number the span does not hold fails the check
+        return "two-way trade" if "Question:" in user else "two-way trade of 2023"
+
+    a, chat = assistant(settings, "thương mại hai chiều", reply=reply, min_similarity=-1.0)
+    a.settings = a.settings.replace(generator=a.settings.generator.replace(gloss_retry=retry))
+    stream = a.ask_stream(TRADE_EN)
+    events = list(stream)
+    answer = stream.answer()
+    users = [user for _, user in chat.prompts]
+    assert ["Question:" in u for u in users] == ([False, True] if retry else [False])
+    if retry:
+        assert answer.text.startswith("two-way trade (“thương mại hai chiều”)")
+        assert answer.draft == "two-way trade"
+        assert sum(isinstance(e, Preview) for e in events) == 2  # the retry starts the shown text anew
+    else:
+        assert answer.text.startswith("From the article (in Vietnamese): “thương mại hai chiều”")
 
 
 def test_around_cuts_a_sentence_to_the_span_and_its_neighbouring_words():
