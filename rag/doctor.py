@@ -97,6 +97,13 @@ def _cpu_model() -> str:
 SYSTEM_INFO = "import llama_cpp, json; print(json.dumps([llama_cpp.__version__, llama_cpp.llama_print_system_info().decode()]))"
 
 
+def _setting_up(name: str) -> Check | None:
+    """A warning for check `name` while the local model is still being set up in the background, else None."""
+    if local_setup.running() is None:
+        return None
+    return Check(name, WARN, local_setup.not_ready(), f"{SETUP} --wait (waits for it)")
+
+
 def _llama_build(settings: Settings) -> Check:
     """The llama.cpp build: built for this CPU by set-up (its record), and what the library says it has."""
     record_path = Path(sys.prefix) / LLAMA_RECORD
@@ -104,8 +111,9 @@ def _llama_build(settings: Settings) -> Check:
         record = json.loads(record_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         record = None
-    if local_setup.running() is not None:
-        return Check("llama.cpp build", WARN, local_setup.not_ready(), f"{SETUP} --wait (waits for it)")
+    setting_up = _setting_up("llama.cpp build")
+    if setting_up:
+        return setting_up
     try:
         out = subprocess.run([sys.executable, "-c", SYSTEM_INFO], capture_output=True, text=True, timeout=60)
     except subprocess.TimeoutExpired:
@@ -139,8 +147,9 @@ def _gguf_checks(settings: Settings) -> list[Check]:
         path = Path(settings.generator.models_dir) / spec.file_name
         name = f"model {key}"
         fix = f"rag setup-model --llm {key} --force"
-        if not path.is_file() and local_setup.running() is not None:
-            checks.append(Check(name, WARN, local_setup.not_ready(), f"{SETUP} --wait (waits for it)"))
+        setting_up = None if path.is_file() else _setting_up(name)
+        if setting_up:
+            checks.append(setting_up)
             continue
         if not path.is_file():
             checks.append(Check(name, FAIL, f"{path} is missing", fix))
@@ -166,8 +175,9 @@ def _local_answer(settings: Settings) -> Check:
     g = settings.generator
     model = g.model if g.model in MODELS or g.model.endswith(".gguf") else "1.5b"
     name = f"local model answers ({model})"
-    if local_setup.running() is not None:
-        return Check(name, WARN, local_setup.not_ready(), f"{SETUP} --wait (waits for it)")
+    setting_up = _setting_up(name)
+    if setting_up:
+        return setting_up
     try:
         path = local_model_path(model, g.models_dir)
     except RagError as exc:
