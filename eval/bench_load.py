@@ -3,8 +3,10 @@
     python eval/bench_load.py [--clients 20] [--time-limit 300] [--out eval/bench_load.md] [-- SERVE ARGS...]
 
 Starts `rag serve` on a free loopback port (default settings unless SERVE ARGS say otherwise, e.g.
-`-- --index /tmp/idx`), waits until it answers, asks one warm-up question per language (not counted: the model's
-first load and prompt prefix), then starts the clients together: half ask Vietnamese questions, half English
+`-- --index /tmp/idx`), waits until it answers, asks one warm-up question per language, then waits until the
+server is idle (the local model loads and reads its fixed prompt prefix in the background after a start: before
+2026-12-06 15:10 UTC that warm-up could still be running when the clients started, and the English answers that
+needed the model waited for it), then starts the clients together: half ask Vietnamese questions, half English
 (eval/qa.jsonl, answerable ones, in file order), each its own gradio_client session, one question each. Every
 client has the same deadline (--time-limit seconds after the start). Per language: p50/p95 of the time from
 submit to the final answer; answered, busy (the server's "busy, try again" refusal), errors (any other error
@@ -59,20 +61,57 @@ def questions(n: int) -> list[tuple[str, str]]:
     return out
 
 
-def tree_rss_mb(pid: int) -> float:
-    """Resident memory of `pid` and its descendants, MB."""
-    total, todo = 0.0, [pid]
+def tree(pid: int) -> list[int]:
+    """`pid` and its descendants (those still running)."""
+    out, todo = [], [pid]
     while todo:
         p = todo.pop()
+        out.append(p)
         try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) / 1024
             for task in Path(f"/proc/{p}/task").iterdir():
                 todo.extend(int(c) for c in (task / "children").read_text().split())
         except (OSError, ValueError):
             continue
+    return out
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of `pid` and its descendants, MB."""
+    total = 0.0
+    for p in tree(pid):
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024
+        except (OSError, ValueError):
+            continue
     return total
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user and system) used so far by `pid` and its descendants."""
+    total, tick = 0.0, os.sysconf("SC_CLK_TCK")
+    for p in tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+def wait_idle(pid: int, timeout_s: float = 180.0) -> float:
+    """Wait until the server and its children used under 0.05 s of CPU in a second (the local model's own
+    warm-up, reading its prompt prefix in the background, is over); the seconds waited."""
+    t0 = time.perf_counter()
+    before = tree_cpu_s(pid)
+    while time.perf_counter() - t0 < timeout_s:
+        time.sleep(1.0)
+        now = tree_cpu_s(pid)
+        if now - before < 0.05:
+            break
+        before = now
+    return time.perf_counter() - t0
 
 
 class MemorySampler(threading.Thread):
@@ -234,7 +273,8 @@ def markdown(report: dict) -> str:
         lines.append(f"| {names[lang]} | {s['clients']} | {s['answered']} | {fmt(s['p50_s'])} | {fmt(s['p95_s'])} | "
                      f"{fmt(s['max_s'])} | {s['busy']} | {s['errors']} | {s['dropped']} |")
     lines += ["", f"Server peak memory (server and its llama.cpp worker, resident): {report['peak_memory_mb']:,.0f} MB; "
-              f"wall time of the run {report['wall_s']:.1f} s (limit {report['time_limit_s']:.0f} s)."]
+              f"wall time of the run {report['wall_s']:.1f} s (limit {report['time_limit_s']:.0f} s); the clients "
+              f"started after the server was idle ({report['idle_wait_s']:.1f} s after the warm-up questions)."]
     return "\n".join(lines) + "\n"
 
 
@@ -270,6 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         api = endpoint(warm)
         for q in (questions(2)):
             warm.predict(q[1], "auto", args.backend, args.model, args.k, api_name=api)
+        idle_wait = wait_idle(proc.pid)
         load_before = os.getloadavg()
         t0 = time.perf_counter()
         rows = run_clients(url, auth, questions(args.clients), args.time_limit, args)
@@ -286,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {"command": f"python eval/bench_load.py --clients {args.clients} --time-limit {args.time_limit:.0f}{client}{extra}",
               "machine": cpu_name(), "cores": os.cpu_count(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
               "code": commit(),
-              "load_before": load_before, "languages": summary(rows), "peak_memory_mb": peak, "wall_s": wall, "time_limit_s": args.time_limit}
+              "idle_wait_s": idle_wait, "load_before": load_before, "languages": summary(rows), "peak_memory_mb": peak, "wall_s": wall, "time_limit_s": args.time_limit}
     text = markdown(report)
     print(text)
     if args.out:
