@@ -182,7 +182,7 @@ def _local_answer(settings: Settings) -> Check:
         path = local_model_path(model, g.models_dir)
     except RagError as exc:
         return Check(name, FAIL, str(exc), f"rag setup-model --llm {model}")
-    worker = LlamaWorker(path, g.n_ctx, g.threads, timeout_s=120)
+    worker = LlamaWorker(path, g.n_ctx, g.threads, timeout_s=120, parallel=g.parallel)
     t0 = time.perf_counter()
     try:
         text = "".join(p["text"] for p in worker.stream([{"role": "user", "content": "Say OK."}], max_tokens=1))

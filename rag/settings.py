@@ -203,6 +203,9 @@ class GeneratorSettings:
     threads: int = field(default_factory=_env_threads)
     # local: how many processes of this machine may run a model at once (rag/models/slots.py); 0: no limit.
     model_processes: int = field(default_factory=lambda: int(os.environ.get("RAG_LLM_PROCESSES") or 1))
+    # local: answers the model writes together (rag/models/batched.py); the served app lets this many calls reach
+    # the model at once (ui/gate.py), for any backend.
+    parallel: int = field(default_factory=lambda: int(os.environ.get("RAG_LLM_PARALLEL") or 4))
     max_tokens: int = 160
     temperature: float = 0.0
     # reader mode: the words of the sentence either side of the span that the model reads to render it (0: the
@@ -235,6 +238,8 @@ class GeneratorSettings:
         # The backend's name is checked against the table (rag/models/backends.py) when it is used.
         if self.answer_lang not in ANSWER_LANGS:
             raise RagError(f"answer language {self.answer_lang!r}: use auto, vi or en")
+        if not 1 <= self.parallel <= 16:
+            raise RagError(f"RAG_LLM_PARALLEL={self.parallel}: use 1 to 16 answers written at once")
         if not 1 <= self.max_sentences <= 20:
             raise RagError("max_sentences must be 1 to 20")
 
@@ -269,12 +274,6 @@ class ServerSettings:
             raise RagError(f"RAG_UI_MAX_WAITING={self.max_waiting}: use 0 or more")
         if not 0 <= self.model_nice <= 19:
             raise RagError(f"RAG_UI_MODEL_NICE={self.model_nice}: use 0 (as the server) to 19 (lowest priority)")
-
-    @property
-    def answer_threads(self) -> int:
-        """Answers made at once: the model's line (the one answered and max_waiting) plus 7 more, so questions
-        that need no model always find a thread free."""
-        return self.max_waiting + 8
 
     def logins(self) -> tuple[tuple[str, str], ...]:
         """(name, password) pairs; raises RagError on a half-set or malformed login, or an editor who is not one."""
@@ -417,6 +416,12 @@ class Settings:
         for name in _TUNED_FIELDS[2:]:
             if getattr(self, name) is None:
                 object.__setattr__(self, name, tuned[name])
+
+    @property
+    def answer_threads(self) -> int:
+        """Answers the served app makes at once: the model's line (the calls it serves together and max_waiting)
+        plus 7 more, so questions that need no model always find a thread free."""
+        return self.generator.parallel + self.server.max_waiting + 7
 
     def answer_floors(self, generating: bool) -> dict[str, float]:
         """The refusal floors per question language: a model's, or the extractive answer's."""

@@ -5,8 +5,8 @@ The logic lives in ui/session.py (chat), ui/gate.py (the model's line), ui/acces
 corpus), rag/ingest/library.py (corpus) and ui/render.py (escaped HTML); this module only lays out the page and
 wires events. `serve()` binds to 127.0.0.1 unless told otherwise.
 
-Concurrency: a question is answered in the "answer" group, many at once (ServerSettings.answer_threads); only the
-calls to the model wait in its line (one at a time, in order; "busy, try again" past max_waiting), so an answer
+Concurrency: a question is answered in the "answer" group, many at once (Settings.answer_threads); only the
+calls to the model wait in its line (a few at a time, in order; "busy, try again" past max_waiting), so an answer
 that needs no model is never behind one that does. Within a tab, a question sent while an answer is being
 written waits, shown as waiting, and is answered next (ui/session.Conversation). Corpus changes run one at a
 time ("corpus" group) and only for editors, whether they come from the page or the HTTP API.
@@ -512,7 +512,7 @@ def build_app(pool: AssistantPool, library: Library, feedback: FeedbackLog,
 
         # A question is taken at once (no queue), then the tab's worker answers it in the "answer" group, where
         # many answers run at once and only model calls wait their turn (ui/gate.py).
-        answer = dict(concurrency_id="answer", concurrency_limit=settings.server.answer_threads,
+        answer = dict(concurrency_id="answer", concurrency_limit=settings.answer_threads,
                       api_visibility="undocumented")
         for trigger in (send.click, question.submit):
             trigger(send_question, [question, conv], [question, chatbot], queue=False, trigger_mode="multiple",
@@ -524,7 +524,7 @@ def build_app(pool: AssistantPool, library: Library, feedback: FeedbackLog,
             .then(send_question, [question, conv], [question, chatbot], queue=False, api_visibility="undocumented") \
             .then(answer_waiting, [conv, lang, backend, model, k], [chatbot, cards], trigger_mode="multiple",
                   **answer)
-        gr.api(ask_api, api_name="ask", concurrency_id="answer", concurrency_limit=settings.server.answer_threads)
+        gr.api(ask_api, api_name="ask", concurrency_id="answer", concurrency_limit=settings.answer_threads)
         cards.click(show_citation, [conv], source, concurrency_limit=4, api_visibility="undocumented")
         chatbot.like(rate, [conv], None, api_visibility="undocumented")
         clear_btn.click(clear, [conv], [chatbot, cards, source, question], queue=False, api_visibility="undocumented")
@@ -625,4 +625,4 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860, open_wi
         log.warning("serving on %s without a login (%s): anyone who can reach it can read every article and ask; "
                     "the corpus cannot be changed", host, "--open-to-network-without-login")
     launch(demo, host=host, port=port, access=access, max_file_bytes=settings.max_file_bytes,
-           max_queue=settings.server.answer_threads + settings.server.max_waiting + 24)
+           max_queue=settings.answer_threads + settings.server.max_waiting + 24)

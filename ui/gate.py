@@ -1,6 +1,6 @@
-"""The model's line: every call to a chat model from the served app waits here, and the model serves one call at a
-time in the order they came. Answers that need no model (quotes, refusals, retrieval) never enter it, so they
-never wait behind the model. At most `max_waiting` calls wait; one more is refused at once with BusyError
+"""The model's line: every call to a chat model from the served app waits here, and the model serves a few calls
+at a time (GeneratorSettings.parallel) in the order they came. Answers that need no model (quotes, refusals,
+retrieval) never enter it, so they never wait behind the model. At most `max_waiting` calls wait; one more is refused at once with BusyError
 ("busy, try again") rather than waiting without end. No Gradio here.
 """
 
@@ -19,36 +19,43 @@ from rag.errors import BusyError
 
 
 class ModelGate:
-    """A first-come, first-served line for one model (a llama.cpp context answers one prompt at a time)."""
+    """A first-come, first-served line for one model: at most `at_once` calls are served together (the local
+    model writes that many answers at once, rag/models/batched.py), the others wait in arrival order."""
 
-    def __init__(self, max_waiting: int) -> None:
+    def __init__(self, max_waiting: int, at_once: int = 1) -> None:
         self.max_waiting = max_waiting
+        self.at_once = max(1, at_once)
         self._cond = threading.Condition()
-        self._next_ticket = 0
-        self._serving = 0  # the ticket whose turn it is
+        self._tickets = 0
+        self._line: list[int] = []  # tickets waiting, in arrival order
+        self._serving = 0  # calls being served
 
     @property
     def waiting(self) -> int:
-        """Calls in line, not counting the one being served."""
+        """Calls in line, not counting those being served."""
         with self._cond:
-            return max(0, self._next_ticket - self._serving - 1)
+            return len(self._line)
 
     @contextmanager
     def turn(self) -> Iterator[None]:
         with self._cond:
-            in_line = self._next_ticket - self._serving  # the one served and those waiting
-            if in_line > self.max_waiting:
+            if self._serving >= self.at_once and len(self._line) >= self.max_waiting:
+                in_line = self._serving + len(self._line)
                 raise BusyError(f"the server is busy: the model has {in_line} question{'s' * (in_line != 1)} before yours (at most "
                                 f"{self.max_waiting} may wait); try again in a minute")
-            ticket = self._next_ticket
-            self._next_ticket += 1
-            while ticket != self._serving:
+            ticket = self._tickets
+            self._tickets += 1
+            self._line.append(ticket)
+            while self._line[0] != ticket or self._serving >= self.at_once:
                 self._cond.wait()
+            self._line.pop(0)
+            self._serving += 1
+            self._cond.notify_all()  # the next in line may be served too
         try:
             yield
         finally:
             with self._cond:
-                self._serving += 1
+                self._serving -= 1
                 self._cond.notify_all()
 
 

@@ -43,14 +43,14 @@ class _Variant(Assistant):
 class AssistantPool:
     """Assistants by generator settings, made on first use; all share the embedder, the reader and the index in
     memory (a local GGUF model runs in one worker process for them all, rag/models/worker.py), and every call to a
-    model goes through one line, `gate` (ui/gate.py): one call at a time, in order, a busy message past
+    model goes through one line, `gate` (ui/gate.py): a few calls at a time, in order, a busy message past
     settings.server.max_waiting. Answers without a model never enter it."""
 
     def __init__(self, settings: Settings, embedder=None, notify: Callable[[str], None] | None = None,
                  chat_model=None, span_model=None) -> None:
         """`chat_model` replaces every model backend's chat model, `span_model` the reader (tests pass fakes)."""
         self._chat_model = chat_model
-        self.gate = ModelGate(settings.server.max_waiting)
+        self.gate = ModelGate(settings.server.max_waiting, at_once=settings.generator.parallel)
         self.retrievals = PriorityLine(settings.threads)  # as many at once as cores (ui/gate.py)
         self.main = Assistant(settings, embedder=embedder, notify=notify, chat_model=self._gated(settings),
                               span_model=span_model)

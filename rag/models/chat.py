@@ -1,8 +1,9 @@
 """Chat models behind one interface (LangChain's BaseChatModel), chosen by setting.
 
 - local: Qwen GGUF run by llama.cpp in a worker process (rag/models/worker.py: a crash in native code ends the
-  worker, not the caller), loaded once and reused. llama.cpp keeps the KV cache of the previous prompt, so
-  the fixed system prompt is processed once, not per question.
+  worker, not the caller), loaded once and reused. llama.cpp keeps the KV cache of earlier prompts, so the fixed
+  system prompt is processed once, not per question; answers asked at once are written together
+  (rag/models/batched.py).
 - openai: any OpenAI-compatible server (llama.cpp server, vLLM, LM Studio), via langchain-openai.
 - ollama: an Ollama server, via langchain-ollama.
 The table of backends (names, help, how each is made) is rag/models/backends.py; the extractive backend
@@ -33,13 +34,14 @@ _ROLES = {"system": "system", "human": "user", "ai": "assistant", "user": "user"
 
 class LlamaCppChat(BaseChatModel):
     """A GGUF chat model run by llama.cpp in a worker process (rag/models/worker.py), shared by every chat model on
-    the same file in this process. Calls are serialised: one llama.cpp context serves one answer at a time."""
+    the same file in this process. Calls from several threads are written together, a few at a time."""
 
     # No defaults: the values come from GeneratorSettings (make_local), the one place they are set.
     model_path: str
     n_ctx: int
     threads: int
     processes: int  # how many processes of this machine may run a model at once (rag/models/slots.py)
+    parallel: int  # answers the worker writes together (rag/models/batched.py)
     max_tokens: int
     temperature: float
     # The refusal decision, calibrated: the probability that the answer starts with `refusal_text`'s first
@@ -55,7 +57,7 @@ class LlamaCppChat(BaseChatModel):
 
     @property
     def worker(self) -> LlamaWorker:
-        return shared_worker(self.model_path, self.n_ctx, self.threads, self.processes)
+        return shared_worker(self.model_path, self.n_ctx, self.threads, self.processes, self.parallel)
 
     def _messages(self, messages: list[BaseMessage]) -> list[dict]:
         return [{"role": _ROLES.get(m.type, "user"), "content": m.content} for m in messages]
@@ -102,7 +104,7 @@ def make_local(settings: GeneratorSettings) -> BaseChatModel:
     else:
         path = local_model_path(settings.model, settings.models_dir)
     return LlamaCppChat(model_path=str(path), n_ctx=settings.n_ctx, threads=settings.threads,
-                        processes=settings.model_processes, max_tokens=settings.max_tokens,
+                        processes=settings.model_processes, parallel=settings.parallel, max_tokens=settings.max_tokens,
                         temperature=settings.temperature, refusal_threshold=settings.refusal_threshold)
 
 

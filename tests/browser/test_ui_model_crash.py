@@ -32,7 +32,7 @@ def live(tmp_path_factory, real_embedder):
     if not (generator.models_dir / MODELS["0.5b"].file_name).is_file():
         pytest.fail("the 0.5B GGUF is missing: run `bash scripts/setup.sh`")
     worker = shared_worker(local_model_path("0.5b", generator.models_dir), generator.n_ctx, generator.threads,
-                           generator.model_processes)
+                           generator.model_processes, generator.parallel)
     worker.close()  # a worker started by an earlier test does not have the crash word
     mp = pytest.MonkeyPatch()
     mp.setenv(CRASH_ENV, CRASH_WORD)

@@ -29,7 +29,7 @@ def other_process(tmp_path, monkeypatch):
 
 
 def worker(processes):
-    return LlamaWorker("model.gguf", 512, 1, command=[sys.executable, str(FAKE), "model.gguf", "512", "1"],
+    return LlamaWorker("model.gguf", 512, 1, command=[sys.executable, str(FAKE), "model.gguf", "512", "1", "4"],
                        processes=processes)
 
 

@@ -6,6 +6,7 @@ with the real Qwen 0.5B."""
 
 import os
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ FAKE = Path(__file__).with_name("fake_worker.py")
 
 
 def fake_worker(model="model.gguf", timeout_s=30.0):
-    return LlamaWorker(model, 512, 1, timeout_s=timeout_s, command=[sys.executable, str(FAKE), model, "512", "1"])
+    return LlamaWorker(model, 512, 1, timeout_s=timeout_s, command=[sys.executable, str(FAKE), model, "512", "1", "4"])
 
 
 def ask(worker, text, max_tokens=50):
@@ -119,10 +120,37 @@ def test_the_chat_model_talks_to_its_worker(monkeypatch):
     import rag.models.chat as llm
 
     w = fake_worker()
-    monkeypatch.setattr(llm, "shared_worker", lambda path, n_ctx, threads, processes: w)
+    monkeypatch.setattr(llm, "shared_worker", lambda path, n_ctx, threads, processes, parallel: w)
     try:
-        chat = LlamaCppChat(model_path="model.gguf", n_ctx=2048, threads=1, processes=0, max_tokens=3, temperature=0.0)
+        chat = LlamaCppChat(model_path="model.gguf", n_ctx=2048, threads=1, processes=0, parallel=4, max_tokens=3,
+                            temperature=0.0)
         assert chat.invoke("one two three four").content == "one two three"
         assert [c.content for c in chat.stream("x y") if c.content] == ["x", " y"]
+    finally:
+        w.close()
+
+
+def test_answers_asked_at_once_are_written_together_each_to_its_asker():
+    w = fake_worker()
+    try:
+        w.start()
+        texts = {name: " ".join(f"{name}{i}" for i in range(20)) for name in ("a", "b", "c")}
+        got, order = {}, []
+
+        def asker(name):
+            pieces = []
+            for piece in w.stream([{"role": "user", "content": texts[name]}], max_tokens=50):
+                pieces.append(piece["text"])
+                order.append(name)
+            got[name] = "".join(pieces)
+
+        threads = [threading.Thread(target=asker, args=(name,)) for name in texts]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        assert got == texts and w.starts == 1
+        # Taking turns, not one after another: each answer's first piece comes before any answer's last.
+        assert max(order.index(n) for n in texts) < min(len(order) - 1 - order[::-1].index(n) for n in texts)
     finally:
         w.close()

@@ -124,3 +124,30 @@ def test_the_retrieval_line_lets_model_free_questions_go_first_then_arrival_orde
     for t in threads:
         t.join(5)
     assert order == ["vi-1", "vi-2", "en-1", "en-2"]
+
+
+def test_the_gate_serves_at_once_as_many_calls_as_the_model_writes_together_the_rest_in_arrival_order():
+    gate = ModelGate(max_waiting=5, at_once=3)
+    inside, most, entered = [], [0], []
+    lock, release = threading.Lock(), threading.Event()
+
+    def call(i):
+        with gate.turn():
+            with lock:
+                entered.append(i)
+                inside.append(i)
+                most[0] = max(most[0], len(inside))
+            release.wait(5)
+            with lock:
+                inside.remove(i)
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(7)]
+    for i, t in enumerate(threads):
+        t.start()
+        while len(entered) < min(i + 1, 3) or gate.waiting < i + 1 - 3:  # served at once, then in line
+            time.sleep(0.001)
+    assert sorted(entered) == [0, 1, 2] and gate.waiting == 4
+    release.set()
+    for t in threads:
+        t.join(5)
+    assert most[0] == 3 and entered[3:] == [3, 4, 5, 6] and gate.waiting == 0

@@ -235,8 +235,9 @@ def test_a_question_past_the_models_line_is_told_to_try_again(settings, fake_emb
         release.wait(10)
         return echo_first_passage(system, user)
 
-    pool = AssistantPool(settings.replace(server=ServerSettings(max_waiting=0)), embedder=fake_embedder,
-                         chat_model=FakeChatModel(reply=slow), span_model=FakeSpanModel())
+    one_at_once = settings.replace(server=ServerSettings(max_waiting=0), generator=settings.generator.replace(parallel=1))
+    pool = AssistantPool(one_at_once, embedder=fake_embedder, chat_model=FakeChatModel(reply=slow),
+                         span_model=FakeSpanModel())
     pool.main.build_index()
     engine = ChatEngine(pool)
     first = []
