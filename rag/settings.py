@@ -203,8 +203,9 @@ class GeneratorSettings:
     threads: int = field(default_factory=_env_threads)
     # local: how many processes of this machine may run a model at once (rag/models/slots.py); 0: no limit.
     model_processes: int = field(default_factory=lambda: int(os.environ.get("RAG_LLM_PROCESSES") or 1))
-    # local: answers the model writes together (rag/models/batched.py); the served app lets this many calls reach
-    # the model at once (ui/gate.py), for any backend.
+    # local: answers the model writes together (rag/models/batched.py), each with a KV cache of n_ctx tokens (57 MB
+    # for the 1.5B at 2,048); the served app lets this many calls reach the model at once (ui/gate.py), for any
+    # backend.
     parallel: int = field(default_factory=lambda: int(os.environ.get("RAG_LLM_PARALLEL") or 4))
     max_tokens: int = 160
     temperature: float = 0.0

@@ -188,9 +188,10 @@ class LlamaWorker:
             if self._proc is proc:
                 self._proc = None
             ended = [inbox for owner, inbox in self._waiting.values() if owner is proc]
-        error = WorkerCrashedError(self._crash_message(code, "while answering"))
-        for inbox in ended:
-            inbox.put(error)
+        if ended:
+            error = WorkerCrashedError(self._crash_message(code, "while answering"))
+            for inbox in ended:
+                inbox.put(error)
 
     def _last_words(self, code: int) -> str:
         """For a worker that exited by itself, the last line it wrote to stderr (a Python error, say)."""
