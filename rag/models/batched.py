@@ -24,8 +24,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-SLOTS = 4  # sequences decoded together; more wait for a free one
-
 
 class RefusalGate:
     """On the first token: the probability of the refusal's first token, and the decision (refuse: only that
@@ -74,7 +72,7 @@ class BatchedDecoder:
     """Continuous batching over a loaded `llama_cpp.Llama` (its model, vocabulary and chat template); the Llama's
     own single-sequence context is replaced by one holding `slots` sequences in `slots` x n_ctx cells."""
 
-    def __init__(self, llama, slots: int = SLOTS) -> None:
+    def __init__(self, llama, slots: int) -> None:
         import llama_cpp
         from llama_cpp import _internals
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
@@ -238,12 +236,11 @@ class BatchedDecoder:
 
     def _next(self, seq: _Sequence, logits: np.ndarray) -> list[tuple[object, dict]]:
         """Choose `seq`'s next token from its logits; the piece of text it completes, and its end."""
-        first = not seq.generated and not seq.text
-        if first:
+        if not seq.generated:
             seq.gate(logits)
         token = self._sample(seq, logits)
         if self.llama_cpp.llama_vocab_is_eog(self.vocab, token):
-            return self._end(seq, first)
+            return self._end(seq)
         seq.generated.append(token)
         seq.evaluated += 1
         seq.text += seq.decoder.decode(self._piece_bytes(token))
@@ -258,7 +255,7 @@ class BatchedDecoder:
             out.append((seq.rid, self._piece(seq, seq.text[seq.sent:upto])))
             seq.sent = upto
         if hit or len(seq.generated) >= seq.max_tokens:
-            out += self._end(seq, False)
+            out += self._end(seq)
         return out
 
     def _piece_bytes(self, token: int) -> bytes:
@@ -273,7 +270,7 @@ class BatchedDecoder:
         seq.pieces += 1
         return piece
 
-    def _end(self, seq: _Sequence, first: bool) -> list[tuple[object, dict]]:
+    def _end(self, seq: _Sequence) -> list[tuple[object, dict]]:
         out = []
         rest = seq.text[seq.sent:]
         if rest:
