@@ -90,3 +90,12 @@ def test_above_temperature_0_it_samples_from_the_best_tokens_with_a_seeded_gener
         engine.submit(rid, warm)
         texts.append(run(engine)[0][rid])
     assert texts[0] and texts[0] == texts[1]
+
+
+def test_a_stop_string_ends_the_answer_where_it_starts(engine):
+    req = request(*SPANS[0][:2])
+    engine.submit("full", req)
+    full = run(engine)[0]["full"]
+    stop = " " + full.split()[1]  # the answer's second word
+    engine.submit("cut", dict(req, stop=[stop]))
+    assert run(engine)[0]["cut"] == full[:full.index(stop)]
