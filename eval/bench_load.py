@@ -327,7 +327,8 @@ def main(argv: list[str] | None = None) -> int:
     report = {"command": f"python eval/bench_load.py --clients {args.clients} --time-limit {args.time_limit:.0f}{client}{extra}",
               "machine": cpu_name(), "cores": os.cpu_count(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
               "code": commit(),
-              "idle_wait_s": idle_wait, "load_before": load_before, "languages": summary(rows), "peak_memory_mb": peak, "wall_s": wall, "time_limit_s": args.time_limit}
+              "idle_wait_s": idle_wait, "load_before": load_before, "languages": summary(rows),
+              "peak_memory_mb": peak, "wall_s": wall, "time_limit_s": args.time_limit}
     text = markdown(report)
     print(text)
     if args.out:

@@ -150,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     base = Settings()
     model = TokenStates()
     embedder = None
-    print("| set | sentence vectors | hit@1 | hit@5 | MRR@10 | best sentence holds the answer |\n|---|---|---|---|---|---|")
+    print("| set | sentence vectors | hit@1 | hit@5 | MRR@10 | best sentence holds the answer |")
+    print("|---|---|---|---|---|---|")
     for name in args.set or list(SETS):
         qa, corpus = SETS[name]
         settings = base.replace(corpus_dir=corpus, index_dir=ROOT / "build" / "compare-v3" / f"index-{name}")

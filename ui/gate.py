@@ -1,7 +1,7 @@
 """The model's line: every call to a chat model from the served app waits here, and the model serves a few calls
 at a time (GeneratorSettings.parallel) in the order they came. Answers that need no model (quotes, refusals,
-retrieval) never enter it, so they never wait behind the model. At most `max_waiting` calls wait; one more is refused at once with BusyError
-("busy, try again") rather than waiting without end. No Gradio here.
+retrieval) never enter it, so they never wait behind the model. At most `max_waiting` calls wait; one more is
+refused at once with BusyError ("busy, try again") rather than waiting without end. No Gradio here.
 """
 
 from __future__ import annotations

@@ -225,9 +225,9 @@ class LlamaWorker:
                         self._kill(proc)
                         raise WorkerCrashedError(self._hung_message())
                     continue
-                if isinstance(message, WorkerCrashedError):
+                if isinstance(message, WorkerCrashedError):  # one error for every answer: each raises its own
                     done = True
-                    raise message
+                    raise WorkerCrashedError(str(message))
                 if message.get("done"):
                     done = True
                     self.last_done = {k: v for k, v in message.items() if k != "id"}

@@ -61,9 +61,8 @@ def test_answers_asked_at_once_each_get_their_own_and_share_the_prompt_prefix(en
 
 
 def test_a_cancelled_answer_stops_and_its_slot_serves_the_next(engine):
-    long = request("Hội nghị lần thứ 16 diễn ra tại Viêng Chăn, Lào, với sự tham dự của các bộ trưởng ngoại giao.",
-                   "Hội nghị lần thứ 16 diễn ra tại Viêng Chăn, Lào, với sự tham dự của các bộ trưởng ngoại giao",
-                   max_tokens=100)
+    sentence = "Hội nghị lần thứ 16 diễn ra tại Viêng Chăn, Lào, với sự tham dự của các bộ trưởng ngoại giao."
+    long = request(sentence, sentence.rstrip("."), max_tokens=100)
     engine.submit("long", long)
     while not engine.step():
         pass
