@@ -68,6 +68,20 @@ class _Sequence:
     rng: np.random.Generator | None = None
 
 
+def _held(seq: _Sequence) -> list[int]:
+    """The tokens `seq` has in the cache."""
+    return seq.prompt[:seq.read] + seq.generated[:seq.fed]
+
+
+def _common(tokens: list[int], prompt: list[int]) -> int:
+    """How many leading tokens `tokens` shares with `prompt`, short of the prompt's last (always read again, for its
+    logits)."""
+    k, limit = 0, min(len(tokens), len(prompt) - 1)
+    while k < limit and tokens[k] == prompt[k]:
+        k += 1
+    return k
+
+
 class BatchedDecoder:
     """Continuous batching over a loaded `llama_cpp.Llama` (its model, vocabulary and chat template); the Llama's
     own single-sequence context is replaced by one holding `slots` sequences in `slots` x n_ctx cells."""
@@ -95,7 +109,7 @@ class BatchedDecoder:
                                           eos_token=llama._model.token_get_text(eos),
                                           bos_token=llama._model.token_get_text(llama.token_bos()),
                                           stop_token_ids=[eos])
-        self.cached: list[list[int]] = [[] for _ in range(slots)]  # each slot's tokens in the cache
+        self.cached: list[list[int]] = [[] for _ in range(slots)]  # a free slot's tokens in the cache
         self.free = list(range(slots))
         self.waiting: list[_Sequence] = []
         self.active: list[_Sequence] = []
@@ -189,11 +203,9 @@ class BatchedDecoder:
         for other in self.active:
             if other is seq:
                 return True
-            k, limit = seq.read, min(len(other.prompt), len(seq.prompt) - 1)
-            if k >= limit or other.prompt[k] != seq.prompt[k] or other.prompt[:k] != seq.prompt[:k]:
+            k = _common(other.prompt, seq.prompt)
+            if k <= seq.read:
                 continue
-            while k < limit and other.prompt[k] == seq.prompt[k]:
-                k += 1
             if other.read < k:
                 return False
             self.ctx.kv_cache_seq_cp(other.slot, seq.slot, seq.read, k)
@@ -212,25 +224,20 @@ class BatchedDecoder:
     def _admit(self, seq: _Sequence) -> None:
         """Give `seq` the free slot whose cache shares most of its prompt; a longer prefix held by another slot
         is copied in. The last prompt token is always read again, for its logits."""
-        def common(tokens: list[int]) -> int:
-            k, limit = 0, min(len(tokens), len(seq.prompt) - 1)
-            while k < limit and tokens[k] == seq.prompt[k]:
-                k += 1
-            return k
-
-        for other in self.active:  # what the sequences being written hold now
-            self.cached[other.slot] = other.prompt[:other.read] + other.generated[:other.fed]
-        slot = max(self.free, key=lambda s: common(self.cached[s]))
+        held = list(self.cached)  # free slots: what their last sequence left; the others: what they hold now
+        for other in self.active:
+            held[other.slot] = _held(other)
+        shared = [_common(tokens, seq.prompt) for tokens in held]
+        slot = max(self.free, key=lambda s: shared[s])
         self.free.remove(slot)
-        keep = common(self.cached[slot])
-        donor = max(range(len(self.cached)), key=lambda s: common(self.cached[s]))
-        if common(self.cached[donor]) > keep:
+        keep = shared[slot]
+        donor = max(range(len(held)), key=lambda s: shared[s])
+        if shared[donor] > keep:
             self.ctx.kv_cache_seq_rm(slot, 0, -1)
-            keep = common(self.cached[donor])
+            keep = shared[donor]
             self.ctx.kv_cache_seq_cp(donor, slot, 0, keep)
         else:
             self.ctx.kv_cache_seq_rm(slot, keep, -1)
-        self.cached[slot] = seq.prompt[:keep]
         seq.slot, seq.read = slot, keep
         self.active.append(seq)
 
@@ -281,7 +288,7 @@ class BatchedDecoder:
     def _finish(self, seq: _Sequence) -> None:
         """`seq` leaves its slot; its prompt stays in the cache for the next prompt that starts the same way."""
         self.active.remove(seq)
-        cached = seq.prompt[:seq.read] + seq.generated[:seq.fed]
+        cached = _held(seq)
         self.ctx.kv_cache_seq_rm(seq.slot, len(cached), -1)
         self.cached[seq.slot] = cached
         self.free.append(seq.slot)
