@@ -187,12 +187,12 @@ class HttpAsker:
         raise RuntimeError("the event stream ended without an answer")
 
 
-def run_clients(url: str, auth, qs: list[tuple[str, str]], deadline_s: float, args) -> list[dict]:
+def run_clients(url: str, auth, api: str, qs: list[tuple[str, str]], deadline_s: float, args) -> list[dict]:
+    """Every client asks its question at once through `api` (the chat's endpoint name)."""
     import httpx
     from gradio_client import Client
 
     results: list[dict] = [{} for _ in qs]
-    api = endpoint(Client(url, auth=auth, verbose=False))
     if args.client == "http":
         askers = [HttpAsker(url, auth, api) for _ in qs]
         ask = [lambda *data, a=a, timeout: a.ask(*data, timeout=timeout) for a in askers]
@@ -313,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
         idle_wait = wait_idle(proc.pid)
         load_before = os.getloadavg()
         t0 = time.perf_counter()
-        rows = run_clients(url, auth, questions(args.clients), args.time_limit, args)
+        rows = run_clients(url, auth, api, questions(args.clients), args.time_limit, args)
         wall = time.perf_counter() - t0
         peak = sampler.stop()
     finally:
