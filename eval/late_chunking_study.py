@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -29,6 +30,7 @@ from eval.compare_readers import SETS  # noqa: E402
 from rag.assistant import Assistant  # noqa: E402
 from rag.evaluation.metrics import hit_at_k, mrr_at_k  # noqa: E402
 from rag.evaluation.schema import load_qa  # noqa: E402
+from rag.indexing.builder import chunk_embed_text  # noqa: E402
 from rag.models.gemma import PROMPTS, _batches  # noqa: E402
 from rag.models.onnx_export import _dense  # noqa: E402
 from rag.retrieval.hybrid import HybridRetriever  # noqa: E402
@@ -81,12 +83,10 @@ class TokenStates:
 
 
 def embed_text(doc, c) -> tuple[str, int]:
-    """The chunk's text as the index embeds it (rag/indexing/builder.chunk_embed_text) and where its own text
-    starts in it."""
+    """The stored chunk's text as the index embeds it and where its own text starts in it."""
     text = doc.text[c.start:c.end]
-    if doc.title and not text.startswith(doc.title):
-        return f"{doc.title}\n{text}", len(doc.title) + 1
-    return text, 0
+    full = chunk_embed_text(doc, SimpleNamespace(text=text))
+    return full, len(full) - len(text)
 
 
 def late_vectors(model: TokenStates, data) -> np.ndarray:
@@ -129,7 +129,7 @@ def timing(model: TokenStates, embedder, settings: Settings) -> None:
     chunks, sentences = [], []
     for doc in load_corpus(folder).documents:
         for c in chunk_document(doc, settings.chunking):
-            chunks.append(c.text if not doc.title or c.text.startswith(doc.title) else f"{doc.title}\n{c.text}")
+            chunks.append(chunk_embed_text(doc, c))
             sentences += [doc.text[s.start:s.end] for s in c.sentences]
     sentences = list(dict.fromkeys(sentences))
     shutil.rmtree(folder)
