@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -27,10 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from eval.compare_readers import SETS  # noqa: E402
-from eval.late_chunking_study import figures  # noqa: E402
+from eval.late_chunking_study import build_texts, figures  # noqa: E402
 from rag.assistant import Assistant  # noqa: E402
 from rag.evaluation.schema import load_qa  # noqa: E402
-from rag.indexing.builder import chunk_embed_text  # noqa: E402
 from rag.retrieval.hybrid import HybridRetriever  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 
@@ -55,19 +52,7 @@ def unit(x: np.ndarray) -> np.ndarray:
 
 
 def timing(embedder, settings: Settings, batch_tokens: int) -> None:
-    from rag.ingest.chunking import chunk_document
-    from rag.ingest.corpus import load_corpus
-
-    folder = Path(tempfile.mkdtemp())
-    for f in sorted(SETS["vinewsqa-dev-heldout"][1].iterdir())[:100]:
-        shutil.copy(f, folder / f.name)
-    chunks, sentences = [], []
-    for doc in load_corpus(folder).documents:
-        for c in chunk_document(doc, settings.chunking):
-            chunks.append(chunk_embed_text(doc, c))
-            sentences += [doc.text[s.start:s.end] for s in c.sentences]
-    sentences = list(dict.fromkeys(sentences))
-    shutil.rmtree(folder)
+    chunks, sentences = build_texts(settings)
     embed(embedder, sentences[:50], None)  # the session and the tokenizer loaded before timing
     print(f"\n100 articles, {len(chunks)} chunks and {len(sentences)} sentences, embedding s (two callers):\n")
     print("| texts | one text a run | batches of at most %d tokens |\n|---|---|---|" % batch_tokens)

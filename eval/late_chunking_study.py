@@ -115,24 +115,30 @@ def figures(retriever: HybridRetriever, rows: list[dict]) -> tuple[float, float,
     return h1 / n, h5 / n, mrr / n, sent / n
 
 
-def timing(model: TokenStates, embedder, settings: Settings) -> None:
-    """Embedding 100 UIT-ViNewsQA held-out articles: chunks and sentences (as an index build does) against
-    chunks alone with their token states."""
+def build_texts(settings: Settings, articles: int = 100) -> tuple[list[str], list[str]]:
+    """What an index build embeds for the first `articles` UIT-ViNewsQA held-out articles: the chunks' texts and
+    the distinct sentences."""
     import shutil
 
     from rag.ingest.chunking import chunk_document
     from rag.ingest.corpus import load_corpus
 
     folder = Path(tempfile.mkdtemp())
-    for f in sorted(SETS["vinewsqa-dev-heldout"][1].iterdir())[:100]:
+    for f in sorted(SETS["vinewsqa-dev-heldout"][1].iterdir())[:articles]:
         shutil.copy(f, folder / f.name)
     chunks, sentences = [], []
     for doc in load_corpus(folder).documents:
         for c in chunk_document(doc, settings.chunking):
             chunks.append(chunk_embed_text(doc, c))
             sentences += [doc.text[s.start:s.end] for s in c.sentences]
-    sentences = list(dict.fromkeys(sentences))
     shutil.rmtree(folder)
+    return chunks, list(dict.fromkeys(sentences))
+
+
+def timing(model: TokenStates, embedder, settings: Settings) -> None:
+    """Embedding 100 UIT-ViNewsQA held-out articles: chunks and sentences (as an index build does) against
+    chunks alone with their token states."""
+    chunks, sentences = build_texts(settings)
     t = time.perf_counter()
     embedder.embed_passages(chunks + sentences)
     both = time.perf_counter() - t
