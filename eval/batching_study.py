@@ -25,9 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from eval.compare_readers import SETS  # noqa: E402
-from eval.late_chunking_study import build_texts, figures  # noqa: E402
-from rag.assistant import Assistant  # noqa: E402
-from rag.evaluation.schema import load_qa  # noqa: E402
+from eval.late_chunking_study import build_texts, cached_indexes, figures  # noqa: E402
 from rag.retrieval.hybrid import HybridRetriever  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 
@@ -71,15 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-tokens", type=int, default=512)
     args = ap.parse_args(argv)
     base = Settings()
-    embedder = None
     print("| set | vectors | hit@1 | hit@5 | MRR@10 | best sentence holds the answer |")
     print("|---|---|---|---|---|---|")
-    for name in args.set or list(SETS):
-        qa, corpus = SETS[name]
-        settings = base.replace(corpus_dir=corpus, index_dir=ROOT / "build" / "compare-v3" / f"index-{name}")
-        assistant = Assistant(settings, embedder=embedder)
-        embedder = assistant.embedder
-        data = assistant.index_data()
+    for name, settings, embedder, data, rows in cached_indexes(args.set or list(SETS), base):
         texts = [data.docs[c.doc_id].text[s:e] for c in data.chunks for s, e in c.sentences]
         distinct = list(dict.fromkeys(texts))
         vectors = dict(zip(distinct, embed(embedder, distinct, args.batch_tokens)))
@@ -88,7 +80,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"<!-- {name}: batched sentence vectors' cosine to the stored ones {cos.mean():.4f} mean, "
               f"{cos.min():.4f} least -->")
         means = unit(np.add.reduceat(batched, data.sentence_offsets[:-1], axis=0))
-        rows = [r for r in load_qa(qa) if r["answerable"]]
         for label, index in (("stored (each text alone)", data),
                              ("sentences in batches", dataclasses.replace(data, sentence_vectors=batched)),
                              ("sentences in batches, chunks their mean",

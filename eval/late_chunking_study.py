@@ -115,6 +115,18 @@ def figures(retriever: HybridRetriever, rows: list[dict]) -> tuple[float, float,
     return h1 / n, h5 / n, mrr / n, sent / n
 
 
+def cached_indexes(names: list[str], base: Settings):
+    """Per set: its name, settings, embedder (one for all sets), the index eval/compare_readers.py built for it
+    (build/compare-v3) and its answerable questions."""
+    embedder = None
+    for name in names:
+        qa, corpus = SETS[name]
+        settings = base.replace(corpus_dir=corpus, index_dir=ROOT / "build" / "compare-v3" / f"index-{name}")
+        assistant = Assistant(settings, embedder=embedder)
+        embedder = assistant.embedder
+        yield name, settings, embedder, assistant.index_data(), [r for r in load_qa(qa) if r["answerable"]]
+
+
 def build_texts(settings: Settings, articles: int = 100) -> tuple[list[str], list[str]]:
     """What an index build embeds for the first `articles` UIT-ViNewsQA held-out articles: the chunks' texts and
     the distinct sentences."""
@@ -155,17 +167,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     base = Settings()
     model = TokenStates()
-    embedder = None
     print("| set | sentence vectors | hit@1 | hit@5 | MRR@10 | best sentence holds the answer |")
     print("|---|---|---|---|---|---|")
-    for name in args.set or list(SETS):
-        qa, corpus = SETS[name]
-        settings = base.replace(corpus_dir=corpus, index_dir=ROOT / "build" / "compare-v3" / f"index-{name}")
-        assistant = Assistant(settings, embedder=embedder)
-        embedder = assistant.embedder
-        data = assistant.index_data()
+    for name, settings, embedder, data, rows in cached_indexes(args.set or list(SETS), base):
         late = dataclasses.replace(data, sentence_vectors=late_vectors(model, data))
-        rows = [r for r in load_qa(qa) if r["answerable"]]
         for label, index in (("embedded", data), ("pooled from the chunk's pass", late)):
             h1, h5, mrr, sent = figures(HybridRetriever(index, embedder, settings.retrieval), rows)
             print(f"| {name} ({len(rows)}) | {label} | {h1:.3f} | {h5:.3f} | {mrr:.3f} | {sent:.3f} |", flush=True)
